@@ -1,0 +1,147 @@
+"""billing_admin operations on any customer."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from pydantic import Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.core import audit
+from app.core.clock import Clock
+from app.core.errors import CustomerNotFound
+from app.core.inputs import InputModel
+from app.core.pagination import Page, PageRequest
+from app.customers import repository as repo
+from app.customers.schemas import AddMember, CustomerDetails, MemberView, SubscriptionStatus
+from app.customers.service import customer_details, delete_customer
+from app.customers.team import Team
+from app.models import Customer, Invitation, Membership, Tier
+from app.tiers.service import find_tier, require_assignable
+
+
+class CustomerTierChange(InputModel):
+    tier_name: str = Field(min_length=1, max_length=128)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    customer: Customer
+    tier_name: str
+    member_count: int
+
+
+class AdminService:
+    def __init__(self, clock: Clock, team: Team) -> None:
+        self._clock = clock
+        self._team = team
+
+    async def list_customers(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        page: PageRequest,
+        tier_name: str | None = None,
+        status: SubscriptionStatus | None = None,
+    ) -> Page[CustomerSummary]:
+        principal.require_admin()
+        filters = []
+        if tier_name is not None:
+            filters.append(Customer.tier_id == (await find_tier(session, tier_name)).id)
+        if status is not None:
+            filters.append(Customer.subscription_status == status)
+        total = await session.scalar(select(func.count()).select_from(Customer).where(*filters))
+        members = (
+            select(func.count())
+            .where(Membership.customer_id == Customer.id)
+            .correlate(Customer)
+            .scalar_subquery()
+        )
+        rows = await session.execute(
+            select(Customer, Tier.name, members)
+            .join(Tier, Tier.id == Customer.tier_id)  # type: ignore[arg-type]
+            .where(*filters)
+            .order_by(Customer.created_at.desc(), Customer.id)  # type: ignore[attr-defined]
+            .offset(page.offset)
+            .limit(page.page_size)
+        )
+        items = [CustomerSummary(customer, name, count) for customer, name, count in rows]
+        return Page(items, int(total or 0), page)
+
+    async def get_customer(
+        self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
+    ) -> CustomerDetails:
+        principal.require_admin()
+        return await customer_details(session, await self._customer(session, customer_id))
+
+    async def delete_customer(
+        self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
+    ) -> None:
+        actor = principal.require_admin()
+        customer = await self._customer(session, customer_id)
+        await delete_customer(session, customer, actor_id=actor, at=self._clock())
+
+    async def list_members(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        page: PageRequest,
+    ) -> Page[MemberView]:
+        principal.require_admin()
+        await self._customer(session, customer_id)
+        return await repo.member_page(session, customer_id, page)
+
+    async def add_member(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        data: AddMember,
+    ) -> MemberView | Invitation:
+        actor = principal.require_admin()
+        customer = await self._customer(session, customer_id)
+        return await self._team.add(session, customer, actor=None, actor_id=actor, data=data)
+
+    async def remove_member(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        user_id: uuid.UUID,
+    ) -> None:
+        actor = principal.require_admin()
+        await self._customer(session, customer_id)
+        await self._team.remove(session, customer_id, actor=None, actor_id=actor, user_id=user_id)
+
+    async def set_customer_tier(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        data: CustomerTierChange,
+    ) -> CustomerDetails:
+        actor = principal.require_admin()
+        customer = await self._customer(session, customer_id)
+        tier = await find_tier(session, data.tier_name)
+        require_assignable(tier)
+        previous = customer.tier_id
+        customer.tier_id = tier.id
+        await session.flush()
+        audit.record(session, "customer.tier_changed", at=self._clock(), actor=actor,
+                     customer_id=customer_id, previous_tier_id=previous, tier_id=tier.id)
+        return await customer_details(session, customer)
+
+    async def _customer(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+        customer = await session.get(Customer, customer_id, populate_existing=True)
+        if customer is None:
+            raise CustomerNotFound(param="customerID")
+        return customer

@@ -1,0 +1,105 @@
+"""API keys: created by a user for themselves, stored only as a hash, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, Field
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.core.clock import Clock
+from app.core.errors import ApiKeyNotFound, InvalidApiKey, InvalidInput
+from app.core.inputs import InputModel
+from app.models import ApiKey
+
+KEY_PREFIX = "bk_"
+SECRET_PREFIX = "bs_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyCreate(InputModel):
+    name: str = Field(min_length=1, max_length=100)
+    expires_at: AwareDatetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 suffices: secrets are 256 random bits, so there is nothing to brute-force."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeyService:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def create(
+        self, session: AsyncSession, principal: Principal, *, data: ApiKeyCreate
+    ) -> IssuedApiKey:
+        user_id = principal.require_user()
+        now = self._clock()
+        if data.expires_at is not None and data.expires_at <= now:
+            raise InvalidInput("expiresAt must be in the future.", param="expiresAt")
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        api_key = ApiKey(
+            user_id=user_id,
+            name=data.name,
+            key=KEY_PREFIX + secrets.token_urlsafe(18),
+            secret_hash=hash_secret(secret),
+            created_at=now,
+            expires_at=data.expires_at,
+        )
+        session.add(api_key)
+        await session.flush()
+        return IssuedApiKey(api_key, secret)
+
+    async def list(self, session: AsyncSession, principal: Principal) -> list[ApiKey]:
+        user_id = principal.require_user()
+        rows = await session.scalars(
+            select(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .order_by(ApiKey.created_at, ApiKey.id)  # type: ignore[arg-type]
+        )
+        return list(rows)
+
+    async def revoke(
+        self, session: AsyncSession, principal: Principal, *, key_id: uuid.UUID
+    ) -> None:
+        user_id = principal.require_user()
+        api_key = await session.get(ApiKey, key_id)
+        if api_key is None or api_key.user_id != user_id or api_key.revoked_at is not None:
+            raise ApiKeyNotFound()
+        api_key.revoked_at = self._clock()
+        await session.flush()
+
+    async def verify(self, session: AsyncSession, key: str, secret: str) -> ApiKey:
+        api_key = await session.scalar(select(ApiKey).where(ApiKey.key == key))
+        if (
+            api_key is None
+            or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret))
+            or api_key.revoked_at is not None
+            or (api_key.expires_at is not None and api_key.expires_at <= self._clock())
+        ):
+            raise InvalidApiKey()
+        return api_key
+
+    def needs_touch(self, api_key: ApiKey) -> bool:
+        """`lastUsedAt` is kept to the minute, so most requests need no write."""
+        last = api_key.last_used_at
+        return last is None or self._clock() - last >= LAST_USED_RESOLUTION
+
+    async def touch(self, session: AsyncSession, key_id: uuid.UUID) -> None:
+        await session.execute(
+            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=self._clock())  # type: ignore[arg-type]
+        )

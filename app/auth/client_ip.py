@@ -1,0 +1,52 @@
+"""The caller's address, believing `X-Forwarded-For` only from trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from app.settings import IPNetwork
+
+UNKNOWN_IP = "0.0.0.0"
+
+
+def client_ip(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
+) -> str:
+    """The socket peer, or the left-most untrusted `X-Forwarded-For` address behind a
+    trusted peer (SPEC §2). Unparseable entries are skipped, never believed."""
+    peer_ip = _parse(peer)
+    if peer_ip is None:
+        return UNKNOWN_IP
+    if not forwarded_for or not _is_trusted(peer_ip, trusted):
+        return str(peer_ip)
+    for entry in forwarded_for.split(","):
+        address = _parse(entry.strip())
+        if address is not None and not _is_trusted(address, trusted):
+            return str(address)
+    return str(peer_ip)
+
+
+def rate_key(ip: str) -> str:
+    """IPv4 callers are keyed by address, IPv6 callers by their /64."""
+    address = _parse(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return ip
+
+
+def _parse(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not value:
+        return None
+    try:
+        return ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _is_trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[IPNetwork]
+) -> bool:
+    return any(address in network for network in trusted)

@@ -1,0 +1,60 @@
+"""Who is calling: built once per request by the credential backend."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.core.errors import AdminRoleRequired, AuthenticationRequired, Forbidden
+
+
+class PlatformRole(StrEnum):
+    BILLING_ADMIN = "billing_admin"
+    BILLING_SERVICE = "billing_service"
+
+
+class CredentialKind(StrEnum):
+    ANONYMOUS = "anonymous"
+    BEARER = "bearer"
+    API_KEY = "api_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    client_ip: str
+    kind: CredentialKind = CredentialKind.ANONYMOUS
+    user_id: uuid.UUID | None = None
+    email: str | None = None
+    email_verified: bool = False
+    roles: frozenset[str] = field(default_factory=frozenset)
+    api_key_id: uuid.UUID | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_billing_admin(self) -> bool:
+        return PlatformRole.BILLING_ADMIN in self.roles
+
+    @property
+    def verified_email(self) -> str | None:
+        return self.email.lower() if self.email and self.email_verified else None
+
+    def require_user(self) -> uuid.UUID:
+        if self.user_id is None:
+            raise AuthenticationRequired()
+        return self.user_id
+
+    def require_admin(self) -> uuid.UUID:
+        user_id = self.require_user()
+        if not self.is_billing_admin:
+            raise AdminRoleRequired()
+        return user_id
+
+    def require_role(self, *roles: PlatformRole) -> uuid.UUID:
+        user_id = self.require_user()
+        if not self.roles.intersection(roles):
+            raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.")
+        return user_id

@@ -1,0 +1,172 @@
+"""Bearer tokens: JWTs signed with a shared secret (HS256) or an identity provider's JWKS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+from app.core.errors import InvalidToken, TokenExpired
+from app.settings import Settings
+
+ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+SECRET_FILE_NAME = "jwt-secret"
+JWKS_REFRESH_INTERVAL_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: uuid.UUID
+    email: str | None
+    email_verified: bool
+    roles: frozenset[str]
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, secret: str | None) -> None:
+        self._settings = settings
+        self._secret = secret
+        self._jwks = JwksCache(settings) if settings.uses_jwks else None
+
+    async def verify(self, token: str) -> Claims:
+        try:
+            payload = await self._decode(token)
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        return _claims(payload)
+
+    async def _decode(self, token: str) -> dict[str, Any]:
+        options: dict[str, Any] = {"require": ["exp", "sub"]}
+        common: dict[str, Any] = {
+            "options": options,
+            "leeway": self._settings.jwt_leeway_seconds,
+            "issuer": self._settings.jwt_issuer,
+            "audience": self._settings.jwt_audience,
+        }
+        if self._settings.jwt_audience is None:
+            options["verify_aud"] = False
+        if self._jwks is not None:
+            key = await self._jwks.key_for(token)
+            return jwt.decode(token, key, algorithms=ASYMMETRIC_ALGORITHMS, **common)
+        if self._secret is None:
+            raise InvalidToken()
+        return jwt.decode(token, self._secret, algorithms=["HS256"], **common)
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    try:
+        user_id = uuid.UUID(str(payload["sub"]))
+    except ValueError as exc:
+        raise InvalidToken("The token's subject is not a user id.") from exc
+    roles = payload.get("roles") or []
+    email = payload.get("email")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise InvalidToken("The token's roles claim must be a list of strings.")
+    if email is not None and not isinstance(email, str):
+        raise InvalidToken("The token's email claim must be a string.")
+    return Claims(
+        user_id=user_id,
+        email=email,
+        email_verified=payload.get("email_verified") is True,
+        roles=frozenset(roles),
+    )
+
+
+class JwksCache:
+    """Signing keys by `kid`, refetched (at most once a minute) when an unknown kid arrives."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = settings.jwt_jwks_url
+        self._file = settings.jwt_jwks_file
+        self._keys: dict[str | None, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, token: str) -> Any:
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid not in self._keys:
+            await self._refresh()
+        key = self._keys.get(kid)
+        if key is None and kid is None and len(self._keys) == 1:
+            key = next(iter(self._keys.values()))
+        if key is None:
+            raise InvalidToken("The token was signed with an unknown key.")
+        return key
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if self._keys and time.monotonic() - self._fetched_at < JWKS_REFRESH_INTERVAL_SECONDS:
+                return
+            document = await self._load()
+            key_set = jwt.PyJWKSet.from_dict(document)
+            self._keys = {jwk.key_id: jwk.key for jwk in key_set.keys}
+            self._fetched_at = time.monotonic()
+
+    async def _load(self) -> dict[str, Any]:
+        try:
+            if self._file is not None:
+                return dict(json.loads(self._file.read_text()))
+            assert self._url is not None
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.get(self._url)
+                response.raise_for_status()
+                return dict(response.json())
+        except (OSError, ValueError, httpx.HTTPError, jwt.PyJWKError) as exc:
+            raise InvalidToken("The identity provider's keys could not be loaded.") from exc
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The embedded default's signing secret, generated once and shared by every process.
+
+    It is written to a temporary file and hard-linked into place, so two processes
+    starting together agree on one secret.
+    """
+    path = data_dir / SECRET_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    candidate = data_dir / f".{SECRET_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    try:
+        os.link(candidate, path)
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
+    return path.read_text().strip()
+
+
+def mint_token(
+    secret: str,
+    *,
+    user_id: uuid.UUID,
+    email: str | None,
+    roles: list[str] | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    issued = now or datetime.now(UTC)
+    payload: dict[str, Any] = {
+        "sub": str(user_id),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+        "roles": roles or [],
+    }
+    if email is not None:
+        payload["email"] = email
+        payload["email_verified"] = True
+    return jwt.encode(payload, secret, algorithm="HS256")

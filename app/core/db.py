@@ -1,0 +1,105 @@
+"""Engine, sessions and the transaction scope that transports open per request.
+
+Services never commit: they receive a session inside `Database.transaction()`, which
+commits when the block ends normally and rolls back otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import logging
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.core.errors import Conflict, DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+_WRITE_OPTION = "billing_write"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
+        )
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers, and writers that take the lock when they begin.
+
+    pysqlite's own BEGIN is deferred, so two writers can both read and then fail to
+    upgrade their lock; `BEGIN IMMEDIATE` makes writers queue on the busy timeout
+    instead. Read-only transactions keep a deferred BEGIN so they never wait for writers.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get(_WRITE_OPTION, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+class Database:
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = create_engine(url, **engine_kwargs)
+        self._writer = async_sessionmaker(
+            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+        )
+        self._reader = async_sessionmaker(
+            self.engine.execution_options(**{_WRITE_OPTION: False}), expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit on success, roll back on any exception.
+
+        A unique-constraint violation means a concurrent request changed the same rows;
+        the caller gets a retryable 409 rather than an internal error.
+        """
+        maker = self._writer if write else self._reader
+        try:
+            async with maker() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise Conflict() from exc
+        except OperationalError as exc:
+            logger.error("database operation failed", exc_info=exc)
+            raise DatabaseUnavailable() from exc
+
+    async def ping(self) -> None:
+        async with self.transaction(write=False) as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,191 @@
+"""The one error tree. Each class owns a stable code and an HTTP status.
+
+Transports render these once each (REST headers and body, GraphQL extensions);
+anything that is not an `AppError` is an internal error and is never shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    code: ClassVar[str] = "APP_ERROR"
+    status: ClassVar[int] = 400
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self, message: str | None = None, *, param: str | None = None, **details: Any
+    ) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        self.details = details
+        super().__init__(self.message)
+
+
+# 400
+class InvalidInput(AppError):
+    code = "INVALID_INPUT"
+    default_message = "A parameter is missing or invalid."
+
+
+class MalformedJson(AppError):
+    code = "MALFORMED_JSON"
+    default_message = "The request body is not valid JSON."
+
+
+class AmbiguousCredentials(AppError):
+    code = "AMBIGUOUS_CREDENTIALS"
+    default_message = "Send either a bearer token or an API key pair, not both."
+
+
+class IncompleteApiKey(AppError):
+    code = "INCOMPLETE_API_KEY"
+    default_message = "The api-key and api-secret headers must be sent together."
+
+
+class AlreadyInCustomer(AppError):
+    code = "ALREADY_IN_CUSTOMER"
+    default_message = "The user already belongs to a customer."
+
+
+class NotAMember(AppError):
+    code = "NOT_A_MEMBER"
+    default_message = "The user is not a member of this customer."
+
+
+class TierNotAssignable(AppError):
+    code = "TIER_NOT_ASSIGNABLE"
+    default_message = "This tier cannot be assigned to customers."
+
+
+# 401
+class AuthenticationRequired(AppError):
+    code = "AUTHENTICATION_REQUIRED"
+    status = 401
+    default_message = "This operation needs a bearer token or an API key."
+
+
+class InvalidToken(AppError):
+    code = "INVALID_TOKEN"
+    status = 401
+    default_message = "The bearer token is invalid."
+
+
+class TokenExpired(AppError):
+    code = "TOKEN_EXPIRED"
+    status = 401
+    default_message = "The bearer token has expired."
+
+
+class InvalidApiKey(AppError):
+    code = "INVALID_API_KEY"
+    status = 401
+    default_message = "The API key is invalid, expired or revoked."
+
+
+# 402
+class MemberLimitReached(AppError):
+    code = "MEMBER_LIMIT_REACHED"
+    status = 402
+    default_message = "The subscription tier's member limit has been reached."
+
+
+# 403
+class Forbidden(AppError):
+    code = "FORBIDDEN"
+    status = 403
+    default_message = "Your role does not allow this operation."
+
+
+class RoleHierarchyViolation(Forbidden):
+    code = "ROLE_HIERARCHY_VIOLATION"
+    default_message = "The role hierarchy does not allow this operation."
+
+
+class OwnerCannotLeave(Forbidden):
+    code = "OWNER_CANNOT_LEAVE"
+    default_message = "The owner must transfer ownership before leaving."
+
+
+class AdminRoleRequired(Forbidden):
+    code = "ADMIN_ROLE_REQUIRED"
+    default_message = "This operation needs the billing_admin role."
+
+
+# 404
+class NotFound(AppError):
+    code = "NOT_FOUND"
+    status = 404
+    default_message = "Not found."
+
+
+class NoCustomer(NotFound):
+    code = "NO_CUSTOMER"
+    default_message = "You do not belong to a customer."
+
+
+class CustomerNotFound(NotFound):
+    code = "CUSTOMER_NOT_FOUND"
+    default_message = "No customer with this id exists."
+
+
+class MemberNotFound(NotFound):
+    code = "MEMBER_NOT_FOUND"
+    default_message = "No member with this user id is on the team."
+
+
+class InvitationNotFound(NotFound):
+    code = "INVITATION_NOT_FOUND"
+    default_message = "No pending invitation with this id exists."
+
+
+class TierNotFound(NotFound):
+    code = "TIER_NOT_FOUND"
+    default_message = "No tier with this name or id exists."
+
+
+class ApiKeyNotFound(NotFound):
+    code = "API_KEY_NOT_FOUND"
+    default_message = "No API key with this id exists."
+
+
+class RouteNotFound(NotFound):
+    code = "ROUTE_NOT_FOUND"
+    default_message = "No such endpoint."
+
+
+# other statuses
+class MethodNotAllowed(AppError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    default_message = "This method is not allowed on this endpoint."
+
+
+class Conflict(AppError):
+    code = "CONFLICT"
+    status = 409
+    default_message = "The request conflicts with a concurrent change; retry it."
+
+
+class AlreadyInvited(Conflict):
+    code = "ALREADY_INVITED"
+    default_message = "A pending invitation for this e-mail already exists."
+
+
+class PayloadTooLarge(AppError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    default_message = "The request body is too large."
+
+
+class InternalError(AppError):
+    code = "INTERNAL_ERROR"
+    status = 500
+    default_message = "An internal error occurred."
+
+
+class DatabaseUnavailable(AppError):
+    code = "DATABASE_UNAVAILABLE"
+    status = 503
+    default_message = "The database is not reachable."

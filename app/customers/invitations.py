@@ -1,0 +1,41 @@
+"""Accepting an e-mail invitation when its addressee signs in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import audit
+from app.customers import repository as repo
+from app.models import Membership
+
+
+async def accept_invitation(
+    session: AsyncSession, user_id: uuid.UUID, email: str, now: datetime
+) -> bool:
+    """Join the team of the oldest live invitation to `email`, keeping the seat it held.
+
+    Returns whether the user now belongs to a customer.
+    """
+    if await repo.membership_of(session, user_id) is not None:
+        return True
+    invitation = await repo.invitation_for_email(session, email, now)
+    if invitation is None or not await repo.claim_invitation(session, invitation.id, "accepted"):
+        return False
+    invitation.accepted_by = user_id
+    try:
+        async with session.begin_nested():
+            session.add(Membership(
+                user_id=user_id,
+                customer_id=invitation.customer_id,
+                role=invitation.role,
+                joined_at=now,
+            ))
+    except IntegrityError:
+        return True  # a concurrent sign-in of the same user accepted first
+    audit.record(session, "invitation.accepted", at=now, actor=user_id,
+                 customer_id=invitation.customer_id, email=email)
+    return True

@@ -1,0 +1,70 @@
+"""The team as its owner and admins manage it."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.auth.roles import TeamAction
+from app.core.pagination import Page, PageRequest
+from app.customers import repository as repo
+from app.customers.schemas import AddMember, ChangeMemberRole, MemberView
+from app.customers.service import current_seat
+from app.customers.team import Team
+from app.models import Invitation
+
+
+class MemberService:
+    def __init__(self, team: Team) -> None:
+        self._team = team
+
+    async def list(
+        self, session: AsyncSession, principal: Principal, *, page: PageRequest
+    ) -> Page[MemberView]:
+        seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
+        return await repo.member_page(session, seat.customer.id, page)
+
+    async def add(
+        self, session: AsyncSession, principal: Principal, *, data: AddMember
+    ) -> MemberView | Invitation:
+        seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
+        return await self._team.add(
+            session, seat.customer, actor=seat.role, actor_id=seat.membership.user_id, data=data
+        )
+
+    async def change_role(
+        self, session: AsyncSession, principal: Principal, *, data: ChangeMemberRole
+    ) -> MemberView:
+        seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
+        return await self._team.change_role(
+            session,
+            seat.customer.id,
+            actor=seat.role,
+            actor_id=seat.membership.user_id,
+            user_id=data.user_id,
+            role=data.role,
+        )
+
+    async def remove(
+        self, session: AsyncSession, principal: Principal, *, user_id: uuid.UUID
+    ) -> None:
+        seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
+        await self._team.remove(
+            session, seat.customer.id, actor=seat.role, actor_id=seat.membership.user_id,
+            user_id=user_id,
+        )
+
+    async def invitations(self, session: AsyncSession, principal: Principal) -> list[Invitation]:
+        seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
+        return await self._team.pending_invitations(session, seat.customer.id)
+
+    async def revoke_invitation(
+        self, session: AsyncSession, principal: Principal, *, invitation_id: uuid.UUID
+    ) -> None:
+        seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
+        await self._team.revoke_invitation(
+            session, seat.customer.id, actor_id=seat.membership.user_id,
+            invitation_id=invitation_id,
+        )

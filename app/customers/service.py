@@ -1,0 +1,198 @@
+"""The customer account as its own team sees it: create, view, delete, leave, transfer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.auth.roles import MemberRole, TeamAction, authorize
+from app.core import audit
+from app.core.clock import Clock
+from app.core.errors import (
+    AlreadyInCustomer,
+    Conflict,
+    CustomerNotFound,
+    Forbidden,
+    InvalidInput,
+    NoCustomer,
+    NotAMember,
+    OwnerCannotLeave,
+)
+from app.customers import repository as repo
+from app.customers.schemas import CustomerCreate, CustomerDetails, OwnershipTransfer, TransferOwnership
+from app.customers.team import Team
+from app.models import Customer, Membership, Tier, User
+from app.tiers.service import default_tier
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSeat:
+    """The caller's place on their team."""
+
+    membership: Membership
+    customer: Customer
+
+    @property
+    def role(self) -> MemberRole:
+        return MemberRole(self.membership.role)
+
+
+async def current_seat(
+    session: AsyncSession, principal: Principal, action: TeamAction
+) -> TeamSeat:
+    """The caller's team, authorised for `action`; callers with no team get 404."""
+    membership = await repo.membership_of(session, principal.require_user())
+    if membership is None:
+        raise NoCustomer()
+    customer = await session.get(Customer, membership.customer_id, populate_existing=True)
+    if customer is None:
+        raise NoCustomer()
+    seat = TeamSeat(membership, customer)
+    authorize(seat.role, action)
+    return seat
+
+
+async def customer_details(session: AsyncSession, customer: Customer) -> CustomerDetails:
+    tier = await session.get(Tier, customer.tier_id)
+    assert tier is not None
+    return CustomerDetails(
+        customer=customer,
+        tier=tier,
+        member_count=await repo.member_count(session, customer.id),
+        owner_user_id=await repo.owner_of(session, customer.id),
+    )
+
+
+async def delete_customer(
+    session: AsyncSession, customer: Customer, *, actor_id: uuid.UUID, at: datetime
+) -> None:
+    """Frees every member and keeps an audit record of what the account was."""
+    audit.record(
+        session,
+        "customer.deleted",
+        at=at,
+        actor=actor_id,
+        customer_id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        tier_id=customer.tier_id,
+        stripe_customer_id=customer.stripe_customer_id,
+        members=[str(user_id) for user_id in await session.scalars(
+            select(Membership.user_id).where(Membership.customer_id == customer.id)
+        )],
+    )
+    await session.execute(delete(Membership).where(Membership.customer_id == customer.id))  # type: ignore[arg-type]
+    result = await session.execute(delete(Customer).where(Customer.id == customer.id))  # type: ignore[arg-type]
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CustomerNotFound()
+
+
+class CustomerService:
+    def __init__(self, clock: Clock, team: Team) -> None:
+        self._clock = clock
+        self._team = team
+
+    async def create(
+        self, session: AsyncSession, principal: Principal, *, data: CustomerCreate
+    ) -> CustomerDetails:
+        user_id = principal.require_user()
+        if await repo.membership_of(session, user_id) is not None:
+            raise AlreadyInCustomer()
+        now = self._clock()
+        tier = await default_tier(session)
+        address = data.billing_address
+        customer = Customer(
+            name=data.name,
+            email=str(data.email),
+            street=address.street,
+            city=address.city,
+            state=address.state,
+            postal_code=address.postal_code,
+            country=address.country,
+            tier_id=tier.id,
+            seats_used=1,
+            created_at=now,
+        )
+        session.add(customer)
+        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(Membership(
+                    user_id=user_id, customer_id=customer.id, role=MemberRole.OWNER, joined_at=now
+                ))
+        except IntegrityError:
+            raise AlreadyInCustomer() from None
+        audit.record(session, "customer.created", at=now, actor=user_id,
+                     customer_id=customer.id, name=customer.name)
+        return CustomerDetails(customer, tier, 1, user_id)
+
+    async def get(self, session: AsyncSession, principal: Principal) -> CustomerDetails:
+        seat = await current_seat(session, principal, TeamAction.VIEW)
+        return await customer_details(session, seat.customer)
+
+    async def delete(self, session: AsyncSession, principal: Principal) -> None:
+        seat = await current_seat(session, principal, TeamAction.OWNER_ONLY)
+        await delete_customer(
+            session, seat.customer, actor_id=seat.membership.user_id, at=self._clock()
+        )
+
+    async def leave(self, session: AsyncSession, principal: Principal) -> None:
+        seat = await current_seat(session, principal, TeamAction.VIEW)
+        if seat.role is MemberRole.OWNER:
+            raise OwnerCannotLeave()
+        await self._team.release(
+            session, seat.membership, action="member.left", actor_id=seat.membership.user_id
+        )
+
+    async def transfer_ownership(
+        self, session: AsyncSession, principal: Principal, *, data: TransferOwnership
+    ) -> OwnershipTransfer:
+        seat = await current_seat(session, principal, TeamAction.OWNER_ONLY)
+        owner_id, customer_id = seat.membership.user_id, seat.customer.id
+        target = await self._target(session, customer_id, data)
+        if target == owner_id:
+            raise InvalidInput("You already own this customer.", param="newOwnerUserID")
+        # Demote, then promote: each a conditional write, so of many concurrent transfers
+        # only the one that still finds an owner goes through.
+        demoted = await session.execute(
+            update(Membership)
+            .where(
+                Membership.user_id == owner_id,  # type: ignore[arg-type]
+                Membership.customer_id == customer_id,  # type: ignore[arg-type]
+                Membership.role == MemberRole.OWNER,  # type: ignore[arg-type]
+            )
+            .values(role=MemberRole.ADMIN)
+        )
+        if demoted.rowcount != 1:  # type: ignore[attr-defined]
+            raise Forbidden("You are no longer the owner of this customer.")
+        promoted = await session.execute(
+            update(Membership)
+            .where(Membership.user_id == target, Membership.customer_id == customer_id)  # type: ignore[arg-type]
+            .values(role=MemberRole.OWNER)
+        )
+        if promoted.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict()
+        audit.record(session, "customer.ownership_transferred", at=self._clock(),
+                     actor=owner_id, customer_id=customer_id, new_owner=target)
+        return OwnershipTransfer(customer_id, target, owner_id)
+
+    async def _target(
+        self, session: AsyncSession, customer_id: uuid.UUID, data: TransferOwnership
+    ) -> uuid.UUID:
+        statement = select(Membership.user_id).where(Membership.customer_id == customer_id)
+        if data.new_owner_user_id is not None:
+            statement = statement.where(Membership.user_id == data.new_owner_user_id)
+        else:
+            statement = statement.join(User, User.id == Membership.user_id).where(  # type: ignore[arg-type]
+                User.email == str(data.email).lower()
+            )
+        target = await session.scalar(statement)
+        if target is None:
+            raise NotAMember(param="newOwnerUserID")
+        return target

@@ -1,0 +1,215 @@
+"""Membership changes of one customer.
+
+Shared by the team's own owner and admins and by billing_admin, who acts from outside
+the team (`actor` None): the seat limit, the one-customer-per-user rule and the owner's
+protection apply to both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.roles import MemberRole, check_grantable, check_outranks
+from app.auth.users import ensure_user
+from app.core import audit
+from app.core.clock import Clock
+from app.core.errors import (
+    AlreadyInCustomer,
+    AlreadyInvited,
+    Conflict,
+    InvitationNotFound,
+    MemberLimitReached,
+    MemberNotFound,
+)
+from app.customers import repository as repo
+from app.customers.schemas import AddMember, MemberView
+from app.models import Customer, Invitation, Membership, Tier, User
+
+
+class Team:
+    def __init__(self, clock: Clock, invitation_ttl: timedelta) -> None:
+        self._clock = clock
+        self._invitation_ttl = invitation_ttl
+
+    async def add(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        *,
+        actor: MemberRole | None,
+        actor_id: uuid.UUID,
+        data: AddMember,
+    ) -> MemberView | Invitation:
+        check_grantable(actor, data.role)
+        if data.user_id is not None:
+            return await self._add_user(session, customer, actor_id, data.user_id, data.role)
+        assert data.email is not None
+        return await self._invite(session, customer, actor_id, data.email.lower(), data.role)
+
+    async def _add_user(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        actor_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: MemberRole,
+    ) -> MemberView:
+        now = self._clock()
+        await ensure_user(session, user_id, None, now)
+        if await repo.membership_of(session, user_id) is not None:
+            raise AlreadyInCustomer(param="userID")
+        await self._take_seat(session, customer)
+        membership = Membership(
+            user_id=user_id, customer_id=customer.id, role=role, joined_at=now
+        )
+        await _insert(session, membership, AlreadyInCustomer(param="userID"))
+        audit.record(session, "member.added", at=now, actor=actor_id,
+                     customer_id=customer.id, user_id=user_id, role=role.value)
+        return await repo.member_view(session, membership)
+
+    async def _invite(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        actor_id: uuid.UUID,
+        email: str,
+        role: MemberRole,
+    ) -> Invitation:
+        now = self._clock()
+        already_member = await session.scalar(
+            select(Membership.user_id).join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
+            .where(User.email == email, Membership.customer_id == customer.id)
+        )
+        if already_member is not None:
+            raise AlreadyInCustomer(param="email")
+        await self._take_seat(session, customer)
+        invitation = Invitation(
+            customer_id=customer.id,
+            email=email,
+            role=role,
+            invited_by=actor_id,
+            created_at=now,
+            expires_at=now + self._invitation_ttl,
+        )
+        await _insert(session, invitation, AlreadyInvited(param="email"))
+        audit.record(session, "invitation.created", at=now, actor=actor_id,
+                     customer_id=customer.id, email=email, role=role.value)
+        return invitation
+
+    async def _take_seat(self, session: AsyncSession, customer: Customer) -> None:
+        """The owner, members and pending invitations all hold a seat of the tier."""
+        await repo.expire_invitations(session, customer.id, self._clock())
+        tier = await session.get(Tier, customer.tier_id)
+        assert tier is not None
+        if not await repo.take_seat(session, customer.id, tier.member_limit):
+            raise MemberLimitReached(
+                f"The {tier.display_name} tier allows {tier.member_limit} members, "
+                "counting the owner and pending invitations."
+            )
+
+    async def change_role(
+        self,
+        session: AsyncSession,
+        customer_id: uuid.UUID,
+        *,
+        actor: MemberRole | None,
+        actor_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: MemberRole,
+    ) -> MemberView:
+        membership = await self._member(session, customer_id, user_id)
+        current = MemberRole(membership.role)
+        check_outranks(actor, current)
+        check_grantable(actor, role)
+        result = await session.execute(
+            update(Membership)
+            .where(Membership.user_id == user_id, Membership.role == current)  # type: ignore[arg-type]
+            .values(role=role)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict()
+        membership.role = role
+        audit.record(session, "member.role_changed", at=self._clock(), actor=actor_id,
+                     customer_id=customer_id, user_id=user_id, role=role.value)
+        return await repo.member_view(session, membership)
+
+    async def remove(
+        self,
+        session: AsyncSession,
+        customer_id: uuid.UUID,
+        *,
+        actor: MemberRole | None,
+        actor_id: uuid.UUID,
+        user_id: uuid.UUID,
+    ) -> None:
+        membership = await self._member(session, customer_id, user_id)
+        check_outranks(actor, MemberRole(membership.role))
+        await self.release(session, membership, action="member.removed", actor_id=actor_id)
+
+    async def release(
+        self, session: AsyncSession, membership: Membership, *, action: str, actor_id: uuid.UUID
+    ) -> None:
+        """Delete the membership and free its seat, once, however many requests race."""
+        result = await session.execute(
+            delete(Membership).where(
+                Membership.user_id == membership.user_id,  # type: ignore[arg-type]
+                Membership.customer_id == membership.customer_id,  # type: ignore[arg-type]
+                Membership.role == membership.role,  # type: ignore[arg-type]
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise MemberNotFound()
+        await repo.release_seats(session, membership.customer_id)
+        audit.record(session, action, at=self._clock(), actor=actor_id,
+                     customer_id=membership.customer_id, user_id=membership.user_id)
+
+    async def revoke_invitation(
+        self,
+        session: AsyncSession,
+        customer_id: uuid.UUID,
+        *,
+        actor_id: uuid.UUID,
+        invitation_id: uuid.UUID,
+    ) -> None:
+        invitation = await session.get(Invitation, invitation_id)
+        if (
+            invitation is None
+            or invitation.customer_id != customer_id
+            or not await repo.claim_invitation(session, invitation_id, "revoked")
+        ):
+            raise InvitationNotFound()
+        await repo.release_seats(session, customer_id)
+        audit.record(session, "invitation.revoked", at=self._clock(), actor=actor_id,
+                     customer_id=customer_id, email=invitation.email)
+
+    async def pending_invitations(
+        self, session: AsyncSession, customer_id: uuid.UUID
+    ) -> list[Invitation]:
+        now = self._clock()
+        return [
+            invitation
+            for invitation in await repo.pending_invitations(session, customer_id)
+            if invitation.expires_at > now
+        ]
+
+    async def _member(
+        self, session: AsyncSession, customer_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Membership:
+        membership = await repo.membership_of(session, user_id)
+        if membership is None or membership.customer_id != customer_id:
+            raise MemberNotFound()
+        return membership
+
+
+async def _insert(session: AsyncSession, row: object, on_duplicate: Exception) -> None:
+    """Insert inside a savepoint, so a concurrent duplicate surfaces as `on_duplicate`."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise on_duplicate from None

@@ -1,0 +1,72 @@
+"""The ASGI application: `uvicorn app.main:app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.container import Container
+from app.core.errors import AppError
+from app.ops.body_limit import BodyLimitMiddleware
+from app.ops.health import healthz, readyz
+from app.ops.logging import configure_logging
+from app.rest.errors import app_error_handler, http_error_handler, unexpected_error_handler
+from app.rest.openapi import openapi_document
+from app.rest.routes import BASE_PATH, rest_routes
+from app.settings import Settings
+
+
+async def openapi(_request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    container = container or Container(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    from app.graphql.endpoint import graphql_route
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),
+        *rest_routes(),
+        graphql_route(container),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
+        exception_handlers={
+            AppError: app_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app
+
+
+def __getattr__(name: str) -> Starlette:
+    """`app.main:app` is built on first access, so importing this module has no effects."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

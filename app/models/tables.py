@@ -1,0 +1,143 @@
+"""Tables of identity, customers, teams and tiers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, text
+from sqlmodel import Field, SQLModel
+
+from app.models.base import new_id, utc_column
+
+
+class User(SQLModel, table=True):
+    """A person known to the identity provider; ids come from the token's `sub`."""
+
+    id: uuid.UUID = Field(primary_key=True)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    created_at: datetime = utc_column()
+
+
+class UserRoleGrant(SQLModel, table=True):
+    """A platform role granted by the operator (in addition to the roles a token carries)."""
+
+    __tablename__ = "user_role_grant"
+
+    user_id: uuid.UUID = Field(primary_key=True, foreign_key="user.id", ondelete="CASCADE")
+    role: str = Field(primary_key=True, max_length=32)
+    granted_at: datetime = utc_column()
+
+
+class Tier(SQLModel, table=True):
+    __table_args__ = (
+        # Exactly one default tier: at most one by this index, at least one by the service.
+        Index(
+            "uq_tier_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=128)
+    description: str = Field(default="", max_length=512)
+    stripe_price_id: str | None = Field(default=None, max_length=255)
+    price: int = 0
+    member_limit: int = 0
+    is_active: bool = True
+    is_default: bool = False
+    is_assignable: bool = True
+    sort_order: int = 0
+
+
+class Customer(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    street: str = Field(default="", max_length=200)
+    city: str = Field(default="", max_length=100)
+    state: str = Field(default="", max_length=100)
+    postal_code: str = Field(default="", max_length=20)
+    country: str = Field(max_length=2)
+    tier_id: uuid.UUID = Field(foreign_key="tier.id", index=True)
+    subscription_status: str = Field(default="none", max_length=20, index=True)
+    subscription_enabled: bool = False
+    trial_used: bool = False
+    stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True)
+    # Members plus pending invitations; raised only by a conditional UPDATE so that
+    # concurrent additions can never exceed the tier's member limit.
+    seats_used: int = 0
+    created_at: datetime = utc_column(index=True)
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "uq_membership_one_owner",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("role = 'owner'"),
+            postgresql_where=text("role = 'owner'"),
+        ),
+    )
+
+    # The primary key on user_id alone is what makes "one customer per user" a fact.
+    user_id: uuid.UUID = Field(primary_key=True, foreign_key="user.id")
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=16)
+    joined_at: datetime = utc_column()
+
+
+class Invitation(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "uq_invitation_pending_email",
+            "customer_id",
+            "email",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    email: str = Field(max_length=320, index=True)
+    role: str = Field(max_length=16)
+    status: str = Field(default="pending", max_length=16)
+    invited_by: uuid.UUID | None = Field(default=None)
+    accepted_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100)
+    key: str = Field(max_length=64, unique=True)
+    secret_hash: str = Field(max_length=128)
+    created_at: datetime = utc_column()
+    expires_at: datetime | None = utc_column(default=None)
+    last_used_at: datetime | None = utc_column(default=None)
+    revoked_at: datetime | None = utc_column(default=None)
+
+
+class AuditEvent(SQLModel, table=True):
+    """What happened to an account, kept after the account itself is gone."""
+
+    __tablename__ = "audit_event"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    occurred_at: datetime = utc_column(index=True)
+    actor_user_id: uuid.UUID | None = None
+    action: str = Field(max_length=64)
+    customer_id: uuid.UUID | None = Field(default=None, index=True)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,101 @@
+"""What every REST handler needs: the caller, the services, parsed input, a transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from app.auth.principal import Principal
+from app.container import Container, Services
+from app.core.errors import InvalidInput, MalformedJson
+from app.core.inputs import parse_input
+from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class RestCall:
+    request: Request
+    container: Container
+    principal: Principal
+
+    @classmethod
+    async def of(cls, request: Request) -> RestCall:
+        container: Container = request.app.state.container
+        peer = request.client.host if request.client else None
+        principal = await container.credentials.authenticate(request.headers, peer)
+        return cls(request, container, principal)
+
+    @property
+    def services(self) -> Services:
+        return self.container.services
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        async with self.container.db.transaction() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.container.db.transaction(write=False) as session:
+            yield session
+
+    async def body(self, model: type[M]) -> M:
+        return parse_input(model, await self.json())
+
+    async def json(self) -> Any:
+        raw = await self.request.body()
+        if not raw.strip():
+            raise MalformedJson("The request body is empty; a JSON object is expected.")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedJson() from exc
+
+    def path_uuid(self, name: str) -> uuid.UUID:
+        return parse_uuid(self.request.path_params[name], name)
+
+    def query(self, name: str) -> str | None:
+        return self.request.query_params.get(name)
+
+    def query_int(self, *names: str, default: int) -> int:
+        for name in names:
+            value = self.request.query_params.get(name)
+            if value is not None:
+                try:
+                    return int(value)
+                except ValueError:
+                    raise InvalidInput(f"{name} must be an integer.", param=name) from None
+        return default
+
+    def query_bool(self, name: str) -> bool | None:
+        value = self.request.query_params.get(name)
+        if value is None:
+            return None
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise InvalidInput(f"{name} must be true or false.", param=name)
+
+    def page(self) -> PageRequest:
+        return PageRequest(
+            page=self.query_int("page", default=1),
+            page_size=self.query_int("pageSize", "limit", default=DEFAULT_PAGE_SIZE),
+        )
+
+
+def parse_uuid(value: str, param: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(f"{param} must be a UUID.", param=param) from None

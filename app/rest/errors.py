@@ -1,0 +1,81 @@
+"""The one rendering of errors over HTTP: `x-error`, `x-error-id` and the JSON body."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.core.errors import AppError, InternalError, MethodNotAllowed, NotFound, RouteNotFound
+
+logger = logging.getLogger("app.errors")
+
+
+def error_body(error: AppError, error_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": error.code,
+        "message": error.message,
+        "error_id": error_id,
+        "status": error.status,
+    }
+    if error.param is not None:
+        body["param"] = error.param
+    body.update(error.details)
+    return {"error": body}
+
+
+def error_response(error: AppError, headers: dict[str, str] | None = None) -> Response:
+    error_id = str(uuid.uuid4())
+    if error.status >= 500:
+        logger.error("request failed: %s %s", error.code, error.message,
+                     extra={"error_id": error_id})
+    return JSONResponse(
+        error_body(error, error_id),
+        status_code=error.status,
+        headers={"x-error": _header_safe(error.message), "x-error-id": error_id, **(headers or {})},
+    )
+
+
+async def app_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+async def http_error_handler(_request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (unknown route or method), in the product's shape."""
+    assert isinstance(exc, HTTPException)
+    error: AppError
+    if exc.status_code == 404:
+        error = RouteNotFound()
+    elif exc.status_code == 405:
+        error = MethodNotAllowed()
+    else:
+        error = _generic(exc.status_code, str(exc.detail))
+    return error_response(error, dict(exc.headers or {}))
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """Logged with its error id; the client learns only that it happened."""
+    error_id = str(uuid.uuid4())
+    logger.exception("unexpected error on %s %s", request.method, request.url.path,
+                     extra={"error_id": error_id}, exc_info=exc)
+    error = InternalError()
+    return JSONResponse(
+        error_body(error, error_id),
+        status_code=500,
+        headers={"x-error": error.message, "x-error-id": error_id},
+    )
+
+
+def _generic(status: int, message: str) -> AppError:
+    error = NotFound(message) if status == 404 else AppError(message)
+    error.status = status  # type: ignore[misc]
+    return error
+
+
+def _header_safe(message: str) -> str:
+    return message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")

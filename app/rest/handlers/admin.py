@@ -1,0 +1,107 @@
+"""Handlers of /admin (SPEC §5.7)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.admin.service import CustomerTierChange
+from app.core.errors import InvalidInput
+from app.customers.schemas import AddMember, SubscriptionStatus
+from app.rest import views
+from app.rest.context import RestCall
+
+
+async def list_customers(request: Request) -> Response:
+    call = await RestCall.of(request)
+    page, tier_name, status = call.page(), call.query("tierName"), _status(call.query("status"))
+    async with call.read() as session:
+        customers = await call.services.admin.list_customers(
+            session, call.principal, page=page, tier_name=tier_name, status=status
+        )
+    return JSONResponse(views.customers_page(customers))
+
+
+async def get_customer(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id = call.path_uuid("customerID")
+    async with call.read() as session:
+        details = await call.services.admin.get_customer(
+            session, call.principal, customer_id=customer_id
+        )
+    return JSONResponse(views.admin_customer(details))
+
+
+async def delete_customer(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id = call.path_uuid("customerID")
+    async with call.write() as session:
+        await call.services.admin.delete_customer(session, call.principal, customer_id=customer_id)
+    return Response(status_code=204)
+
+
+async def list_members(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id, page = call.path_uuid("customerID"), call.page()
+    async with call.read() as session:
+        members = await call.services.admin.list_members(
+            session, call.principal, customer_id=customer_id, page=page
+        )
+    return JSONResponse(views.members_page(members))
+
+
+async def add_member(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id = call.path_uuid("customerID")
+    data = await call.body(AddMember)
+    async with call.write() as session:
+        result = await call.services.admin.add_member(
+            session, call.principal, customer_id=customer_id, data=data
+        )
+    return JSONResponse(views.member_or_invitation(result), status_code=201)
+
+
+async def remove_member(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id, user_id = call.path_uuid("customerID"), call.path_uuid("userID")
+    async with call.write() as session:
+        await call.services.admin.remove_member(
+            session, call.principal, customer_id=customer_id, user_id=user_id
+        )
+    return Response(status_code=204)
+
+
+async def list_tiers(request: Request) -> Response:
+    call = await RestCall.of(request)
+    active = call.query_bool("active")
+    async with call.read() as session:
+        tiers = await call.services.tiers.list(session, call.principal, active=active)
+    return JSONResponse(views.tiers(tiers))
+
+
+async def set_default_tier(request: Request) -> Response:
+    call = await RestCall.of(request)
+    tier_id = call.path_uuid("tierID")
+    async with call.write() as session:
+        tier = await call.services.tiers.set_default(session, call.principal, tier_id=tier_id)
+    return JSONResponse(views.tier(tier))
+
+
+async def set_customer_tier(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id = call.path_uuid("customerID")
+    data = await call.body(CustomerTierChange)
+    async with call.write() as session:
+        details = await call.services.admin.set_customer_tier(
+            session, call.principal, customer_id=customer_id, data=data
+        )
+    return JSONResponse(views.admin_customer(details))
+
+
+def _status(value: str | None) -> SubscriptionStatus | None:
+    if value is None:
+        return None
+    try:
+        return SubscriptionStatus(value.lower())
+    except ValueError:
+        raise InvalidInput("status is not a subscription status.", param="status") from None

@@ -1,0 +1,121 @@
+"""The OpenAPI 3.1 document of the shim, built from the route table and its shapes."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
+
+REF = "#/components/schemas/{model}"
+_QUERY_TYPES: dict[str, dict[str, Any]] = {
+    "page": {"type": "integer", "minimum": 1, "default": 1},
+    "pageSize": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "alias of pageSize"},
+    "active": {"type": "boolean"},
+}
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "error_id", "status"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "error_id": {"type": "string", "format": "uuid"},
+                "status": {"type": "integer"},
+                "param": {"type": "string"},
+            },
+        }
+    },
+}
+_ERROR_HEADERS = {
+    "x-error": {"schema": {"type": "string"}, "description": "What went wrong"},
+    "x-error-id": {"schema": {"type": "string", "format": "uuid"}, "description": "Error id"},
+}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in ENDPOINTS:
+        operations = paths.setdefault(BASE_PATH + endpoint.path, {})
+        operations[endpoint.method.lower()] = _operation(endpoint, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Billing API", "version": "1.0.0"},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "api-key"},
+                "apiSecret": {"type": "apiKey", "in": "header", "name": "api-secret"},
+            },
+        },
+        "security": [{"bearer": []}, {"apiKey": [], "apiSecret": []}, {}],
+    }
+
+
+def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "operationId": endpoint.handler.__module__.rsplit(".", 1)[-1]
+        + "_" + endpoint.handler.__name__,
+        "parameters": _parameters(endpoint),
+        "responses": _responses(endpoint, schemas),
+    }
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema(endpoint.body, schemas,
+                                                                "validation")}},
+        }
+    return operation
+
+
+def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
+    path_params = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "string", "format": "uuid"}}
+        for name in re.findall(r"{(\w+)}", endpoint.path)
+    ]
+    query_params = [
+        {"name": name, "in": "query", "required": False,
+         "schema": _QUERY_TYPES.get(name, {"type": "string"})}
+        for name in endpoint.query
+    ]
+    return path_params + query_params
+
+
+def _responses(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "Success"}
+    if endpoint.response is not None:
+        success["content"] = {
+            "application/json": {"schema": _schema(endpoint.response, schemas, "serialization")}
+        }
+    responses = {str(endpoint.status): success}
+    for status in (*endpoint.errors, 413, 429, 500):
+        responses[str(status)] = {
+            "description": "Error",
+            "headers": _ERROR_HEADERS,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+        }
+    return responses
+
+
+def _schema(shape: object, schemas: dict[str, Any], mode: Any) -> dict[str, Any]:
+    schema = TypeAdapter(shape).json_schema(by_alias=True, ref_template=REF, mode=mode)
+    schemas.update(schema.pop("$defs", {}))
+    title = schema.get("title")
+    if isinstance(title, str) and "properties" in schema:
+        schemas[title] = schema
+        return {"$ref": REF.format(model=title)}
+    return schema

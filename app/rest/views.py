@@ -1,0 +1,338 @@
+"""The documented JSON shapes of the shim, rendered from domain results.
+
+Each shape is a TypedDict: mypy checks the renderers and the OpenAPI document takes its
+schemas from the same declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from typing_extensions import TypedDict
+
+from app.admin.service import CustomerSummary
+from app.auth.apikeys import IssuedApiKey
+from app.core.clock import iso_z
+from app.core.pagination import Page
+from app.customers.schemas import CustomerDetails, MemberView, OwnershipTransfer
+from app.models import ApiKey, Customer, Invitation, Tier
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BillingAddressOut(TypedDict):
+    street: str
+    city: str
+    state: str
+    postalCode: str
+    country: str
+
+
+class CustomerOut(TypedDict):
+    id: str
+    name: str
+    email: str
+    gcid: str | None
+    billingAddress: BillingAddressOut
+    tierId: str
+    tierName: str
+    subscriptionStatus: str
+    subscriptionEnabled: bool
+    trialUsed: bool
+    createdAt: str
+
+
+class AdminCustomerOut(CustomerOut):
+    tierID: str
+    memberCount: int
+    ownerUserID: str | None
+
+
+class CustomerTierOut(TypedDict):
+    customerId: str
+    tierId: str
+    tierName: str
+    description: str
+    isActive: bool
+    subscriptionStatus: str
+    trialUsed: bool
+
+
+class PaginationOut(TypedDict):
+    page: int
+    pageSize: int
+    totalCount: int
+    totalPages: int
+    hasNext: bool
+    hasPrev: bool
+
+
+class MemberOut(TypedDict):
+    userID: str
+    email: str | None
+    role: str
+    joinedAt: str
+
+
+class InvitationOut(TypedDict):
+    id: str
+    email: str
+    role: str
+    status: str
+    createdAt: str
+    expiresAt: str
+
+
+class MembersPageOut(TypedDict):
+    members: list[MemberOut]
+    pagination: PaginationOut
+    items: int
+    pages: int
+
+
+class InvitationsOut(TypedDict):
+    invitations: list[InvitationOut]
+
+
+class OwnershipTransferOut(TypedDict):
+    customerId: str
+    ownerUserID: str
+    previousOwnerUserID: str
+
+
+class CustomerSummaryOut(TypedDict):
+    id: str
+    name: str
+    tierName: str
+    subscriptionStatus: str
+    memberCount: int
+    createdAt: str
+
+
+class CustomersPageOut(TypedDict):
+    customers: list[CustomerSummaryOut]
+    pagination: PaginationOut
+    items: int
+    pages: int
+
+
+class TierOut(TypedDict):
+    id: str
+    name: str
+    displayName: str
+    description: str
+    stripePriceId: str | None
+    price: int
+    memberLimit: int
+    isActive: bool
+    isDefault: bool
+    sortOrder: int
+    features: list[dict[str, object]]
+
+
+class TiersOut(TypedDict):
+    tiers: list[TierOut]
+
+
+class ApiKeyOut(TypedDict):
+    id: str
+    name: str
+    key: str
+    createdAt: str
+    expiresAt: str | None
+    lastUsedAt: str | None
+
+
+class IssuedApiKeyOut(TypedDict):
+    id: str
+    name: str
+    key: str
+    secret: str
+    createdAt: str
+    expiresAt: str | None
+
+
+class ApiKeysOut(TypedDict):
+    apiKeys: list[ApiKeyOut]
+
+
+def pagination(page: Page[T]) -> PaginationOut:
+    return {
+        "page": page.page,
+        "pageSize": page.page_size,
+        "totalCount": page.total_count,
+        "totalPages": page.total_pages,
+        "hasNext": page.has_next,
+        "hasPrev": page.has_prev,
+    }
+
+
+def _rows(page: Page[T], render: Callable[[T], R]) -> list[R]:
+    return [render(item) for item in page.items]
+
+
+def address(customer: Customer) -> BillingAddressOut:
+    return {
+        "street": customer.street,
+        "city": customer.city,
+        "state": customer.state,
+        "postalCode": customer.postal_code,
+        "country": customer.country,
+    }
+
+
+def customer(details: CustomerDetails) -> CustomerOut:
+    row = details.customer
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "email": row.email,
+        "gcid": row.stripe_customer_id,
+        "billingAddress": address(row),
+        "tierId": str(details.tier.id),
+        "tierName": details.tier.name,
+        "subscriptionStatus": row.subscription_status,
+        "subscriptionEnabled": row.subscription_enabled,
+        "trialUsed": row.trial_used,
+        "createdAt": _iso(row.created_at),
+    }
+
+
+def admin_customer(details: CustomerDetails) -> AdminCustomerOut:
+    return {
+        **customer(details),
+        "tierID": str(details.tier.id),
+        "memberCount": details.member_count,
+        "ownerUserID": str(details.owner_user_id) if details.owner_user_id else None,
+    }
+
+
+def customer_tier(details: CustomerDetails) -> CustomerTierOut:
+    return {
+        "customerId": str(details.customer.id),
+        "tierId": str(details.tier.id),
+        "tierName": details.tier.name,
+        "description": details.tier.description,
+        "isActive": details.tier.is_active,
+        "subscriptionStatus": details.customer.subscription_status,
+        "trialUsed": details.customer.trial_used,
+    }
+
+
+def member(view: MemberView) -> MemberOut:
+    return {
+        "userID": str(view.user_id),
+        "email": view.email,
+        "role": view.role.value,
+        "joinedAt": _iso(view.joined_at),
+    }
+
+
+def invitation(row: Invitation) -> InvitationOut:
+    return {
+        "id": str(row.id),
+        "email": row.email,
+        "role": row.role,
+        "status": row.status,
+        "createdAt": _iso(row.created_at),
+        "expiresAt": _iso(row.expires_at),
+    }
+
+
+def member_or_invitation(result: MemberView | Invitation) -> MemberOut | InvitationOut:
+    return member(result) if isinstance(result, MemberView) else invitation(result)
+
+
+def members_page(page: Page[MemberView]) -> MembersPageOut:
+    return {
+        "members": _rows(page, member),
+        "pagination": pagination(page),
+        "items": page.total_count,
+        "pages": page.total_pages,
+    }
+
+
+def invitations(rows: list[Invitation]) -> InvitationsOut:
+    return {"invitations": [invitation(row) for row in rows]}
+
+
+def ownership_transfer(result: OwnershipTransfer) -> OwnershipTransferOut:
+    return {
+        "customerId": str(result.customer_id),
+        "ownerUserID": str(result.owner_user_id),
+        "previousOwnerUserID": str(result.previous_owner_user_id),
+    }
+
+
+def customer_summary(summary: CustomerSummary) -> CustomerSummaryOut:
+    return {
+        "id": str(summary.customer.id),
+        "name": summary.customer.name,
+        "tierName": summary.tier_name,
+        "subscriptionStatus": summary.customer.subscription_status,
+        "memberCount": summary.member_count,
+        "createdAt": _iso(summary.customer.created_at),
+    }
+
+
+def customers_page(page: Page[CustomerSummary]) -> CustomersPageOut:
+    return {
+        "customers": _rows(page, customer_summary),
+        "pagination": pagination(page),
+        "items": page.total_count,
+        "pages": page.total_pages,
+    }
+
+
+def tier(row: Tier) -> TierOut:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "displayName": row.display_name,
+        "description": row.description,
+        "stripePriceId": row.stripe_price_id,
+        "price": row.price,
+        "memberLimit": row.member_limit,
+        "isActive": row.is_active,
+        "isDefault": row.is_default,
+        "sortOrder": row.sort_order,
+        "features": [],
+    }
+
+
+def tiers(rows: list[Tier]) -> TiersOut:
+    return {"tiers": [tier(row) for row in rows]}
+
+
+def api_key(row: ApiKey) -> ApiKeyOut:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "key": row.key,
+        "createdAt": _iso(row.created_at),
+        "expiresAt": iso_z(row.expires_at),
+        "lastUsedAt": iso_z(row.last_used_at),
+    }
+
+
+def issued_api_key(issued: IssuedApiKey) -> IssuedApiKeyOut:
+    row = issued.api_key
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "key": row.key,
+        "secret": issued.secret,
+        "createdAt": _iso(row.created_at),
+        "expiresAt": iso_z(row.expires_at),
+    }
+
+
+def api_keys(rows: list[ApiKey]) -> ApiKeysOut:
+    return {"apiKeys": [api_key(row) for row in rows]}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

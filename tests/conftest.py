@@ -1,0 +1,93 @@
+"""Fixtures shared by every test.
+
+- `database_url`: a fresh, migrated database for this test, as an async SQLAlchemy URL.
+  Tests using it run once per backend, `[sqlite]` and `[postgresql]`; `--db` picks one.
+- `empty_database_url`: the same, but with no schema at all.
+- `database_backend`: "sqlite" or "postgresql", for the rare test that must know.
+- `postgres_cluster`: the session's PostgreSQL server, started on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import (
+    BACKENDS,
+    Backend,
+    DatabaseTemplate,
+    PostgresTemplate,
+    SqliteTemplate,
+)
+from tests.support.postgres import PostgresCluster
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=[*BACKENDS, "all"],
+        default="all",
+        help="database backend(s) to run database tests against (default: all)",
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[Backend]:
+    choice = config.getoption("--db")
+    return list(BACKENDS) if choice == "all" else [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_template" in metafunc.fixturenames:
+        backends = selected_backends(metafunc.config)
+        metafunc.parametrize("database_template", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> DatabaseTemplate:
+    backend: Backend = request.param
+    template: DatabaseTemplate
+    if backend == "sqlite":
+        template = SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+    else:
+        template = PostgresTemplate(request.getfixturevalue("postgres_cluster"))
+    await template.migrate()
+    return template
+
+
+@pytest.fixture
+def database_backend(database_template: DatabaseTemplate) -> Backend:
+    return database_template.backend
+
+
+@pytest.fixture
+async def database_url(database_template: DatabaseTemplate, tmp_path: Path) -> AsyncIterator[str]:
+    url = await database_template.clone(tmp_path)
+    try:
+        yield url
+    finally:
+        await database_template.release(url)
+
+
+@pytest.fixture
+async def empty_database_url(
+    database_template: DatabaseTemplate, tmp_path: Path
+) -> AsyncIterator[str]:
+    url = await database_template.empty(tmp_path)
+    try:
+        yield url
+    finally:
+        await database_template.release(url)

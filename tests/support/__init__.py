@@ -1,0 +1,1 @@
+"""Test infrastructure: throwaway databases and real server processes."""
