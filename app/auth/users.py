@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,3 +37,21 @@ async def granted_roles(session: AsyncSession, user_id: uuid.UUID) -> frozenset[
         select(UserRoleGrant.role).where(UserRoleGrant.user_id == user_id)
     )
     return frozenset(rows)
+
+
+async def set_role_grant(
+    session: AsyncSession, user_id: uuid.UUID, role: str, *, granted: bool
+) -> None:
+    from app.core.clock import utcnow
+
+    if not granted:
+        await session.execute(
+            delete(UserRoleGrant).where(
+                UserRoleGrant.user_id == user_id, UserRoleGrant.role == role  # type: ignore[arg-type]
+            )
+        )
+        return
+    now = utcnow()
+    await ensure_user(session, user_id, None, now)
+    if await session.get(UserRoleGrant, (user_id, role)) is None:
+        session.add(UserRoleGrant(user_id=user_id, role=role, granted_at=now))

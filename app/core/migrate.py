@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -79,10 +80,11 @@ def upgrade_database_sync(url: str, revision: str = "head") -> None:
 
 
 async def _run(url: str, operation: Callable[[Config], None]) -> None:
-    async with _migration_lock(url):
+    async with _sqlite_file_lock(url):
         engine = create_migration_engine(url)
         try:
-            async with engine.connect() as connection, _advisory_lock(connection):
+            async with engine.connect() as connection:
+                await _take_advisory_lock(connection)
                 await connection.run_sync(_run_with_connection, url, operation)
                 await connection.commit()
         finally:
@@ -97,37 +99,35 @@ def _run_with_connection(
     operation(config)
 
 
-@asynccontextmanager
-async def _advisory_lock(connection: AsyncConnection) -> AsyncIterator[None]:
-    """On PostgreSQL, hold a session-level advisory lock (it outlives Alembic's commits)."""
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    await connection.commit()
-    try:
-        yield
-    finally:
-        await connection.rollback()
-        await connection.execute(
-            text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-        )
+async def _take_advisory_lock(connection: AsyncConnection) -> None:
+    """On PostgreSQL, wait for the migration lock of this database.
+
+    A session-level lock: it outlives the transactions Alembic commits and is released
+    when the connection closes (the engine does not pool), even if the upgrade fails.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         await connection.commit()
 
 
 @asynccontextmanager
-async def _migration_lock(url: str) -> AsyncIterator[None]:
+async def _sqlite_file_lock(url: str) -> AsyncIterator[None]:
+    """On SQLite, an exclusive `flock` on `<database>.migrate.lock` beside the database."""
     path = sqlite_path(url) if is_sqlite(url) else None
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".migrate.lock"), "a") as lock_file:
-        await asyncio.to_thread(fcntl.flock, lock_file.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+    fd = await asyncio.to_thread(_open_lock_file, path)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _open_lock_file(database: Path) -> int:
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(database.with_name(database.name + ".migrate.lock"), os.O_RDWR | os.O_CREAT)
 
 
 def sqlite_path(url: str) -> Path | None:

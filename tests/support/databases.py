@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Literal
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from app.core.migrate import upgrade_database
 from tests.support.postgres import PostgresCluster

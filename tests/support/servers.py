@@ -73,8 +73,8 @@ def run_servers(
 
 def _start(app: str, env: Mapping[str, str]) -> Server:
     port = free_port()
-    # A file, not a pipe: a chatty server must never block on a full pipe.
-    stderr = tempfile.TemporaryFile()
+    # A file, not a pipe: a chatty server must never block on a full pipe. Closed by _stop.
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,

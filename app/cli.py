@@ -1,0 +1,113 @@
+"""The `billing` command: serve, migrate, mint tokens, grant roles, export the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.auth.principal import PlatformRole
+from app.settings import Settings
+
+cli = typer.Typer(help="Billing, team and usage-limits API server.", no_args_is_help=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (GraphiQL at /graphql); the database is migrated at start-up."""
+    import uvicorn
+
+    typer.echo(f"Serving on http://{host}:{port} (GraphiQL: http://{host}:{port}/graphql)")
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from app.core.migrate import upgrade_database_sync
+
+    url = Settings().resolved_database_url
+    upgrade_database_sync(url)
+    typer.echo("Database is up to date.")
+
+
+@cli.command()
+def token(
+    user_id: Annotated[str, typer.Option("--user-id", help="The user's id (a UUID).")],
+    email: Annotated[str | None, typer.Option(help="The user's verified e-mail.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Add the billing_admin role.")] = False,
+    service: Annotated[
+        bool, typer.Option("--service", help="Add the billing_service role.")
+    ] = False,
+    hours: Annotated[float, typer.Option(help="Lifetime of the token in hours.")] = 12.0,
+) -> None:
+    """Mint a bearer token signed with the configured (or generated) HS256 secret."""
+    from app.auth.tokens import mint_token
+    from app.container import signing_secret
+
+    settings = Settings()
+    secret = signing_secret(settings)
+    if secret is None:
+        raise typer.BadParameter("Tokens come from the identity provider when JWKS is configured.")
+    roles = [PlatformRole.BILLING_ADMIN.value] * admin + [PlatformRole.BILLING_SERVICE.value] * service
+    typer.echo(
+        mint_token(
+            secret,
+            user_id=_uuid(user_id),
+            email=email,
+            roles=roles,
+            ttl=timedelta(hours=hours),
+        )
+    )
+
+
+@cli.command("grant-role")
+def grant_role(
+    user_id: Annotated[str, typer.Option("--user-id", help="The user's id (a UUID).")],
+    role: Annotated[PlatformRole, typer.Option(help="The platform role to grant.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the role away.")] = False,
+) -> None:
+    """Grant (or revoke) a platform role, e.g. for a user who calls with an API key."""
+    from app.auth.users import set_role_grant
+    from app.core.db import Database
+
+    async def run() -> None:
+        db = Database(Settings().resolved_database_url)
+        try:
+            async with db.transaction() as session:
+                await set_role_grant(session, _uuid(user_id), role, granted=not revoke)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"{'Revoked' if revoke else 'Granted'} {role.value} for {user_id}.")
+
+
+@cli.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema's SDL (checked in as schema.graphql)."""
+    from app.graphql.schema import schema
+
+    output.write_text(schema.as_str() + "\n")
+    typer.echo(f"Wrote {output}.")
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise typer.BadParameter("must be a UUID") from None
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,137 @@
+"""Driving the real ASGI app over HTTP as users would: tokens, REST calls, GraphQL calls."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from app.auth.principal import PlatformRole
+from app.auth.tokens import mint_token
+from app.container import Container
+from app.core.clock import Clock, utcnow
+from app.main import create_app
+from app.settings import Settings
+
+SECRET = "test-signing-secret-of-a-reasonable-length-0123456789"
+BASE = "/api/billing/v1"
+ADDRESS = {
+    "street": "1 Main Street",
+    "city": "Springfield",
+    "state": "IL",
+    "postalCode": "62701",
+    "country": "US",
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A user with a bearer token, or anonymous when `headers` is empty."""
+
+    id: uuid.UUID | None
+    email: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> str:
+        assert self.id is not None
+        return str(self.id)
+
+
+ANONYMOUS = Caller(None, None)
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    def user(self, *roles: PlatformRole, email: str | None = None) -> Caller:
+        user_id = uuid.uuid4()
+        email = email or f"user-{user_id.hex[:12]}@example.com"
+        token = mint_token(SECRET, user_id=user_id, email=email, roles=[r.value for r in roles])
+        return Caller(user_id, email, {"Authorization": f"Bearer {token}"})
+
+    def admin(self) -> Caller:
+        return self.user(PlatformRole.BILLING_ADMIN)
+
+    async def call(
+        self, method: str, path: str, caller: Caller = ANONYMOUS, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {**caller.headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, BASE + path, headers=headers, **kwargs)
+
+    async def graphql(
+        self, query: str, caller: Caller = ANONYMOUS, **variables: Any
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=caller.headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def customer(self, owner: Caller, name: str = "Acme") -> dict[str, Any]:
+        response = await self.call(
+            "POST", "/customer", owner,
+            json={"name": name, "email": "billing@acme.example", "billingAddress": ADDRESS},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def add(self, manager: Caller, member: Caller, role: str = "user") -> None:
+        response = await self.call(
+            "POST", "/customer/member", manager, json={"userID": member.user_id, "role": role}
+        )
+        assert response.status_code == 201, response.text
+
+    async def team(self, *roles: str) -> Team:
+        """A customer with an owner and one member per role given (on a roomy tier)."""
+        owner = self.user()
+        customer = await self.customer(owner)
+        await self.set_tier(customer["id"], "enterprise")
+        members = []
+        for role in roles:
+            member = self.user()
+            await self.add(owner, member, role)
+            await self.call("GET", "/customer", member)  # signs in: the e-mail becomes known
+            members.append(member)
+        return Team(customer["id"], owner, members)
+
+    async def set_tier(self, customer_id: str, tier_name: str) -> None:
+        response = await self.call(
+            "PUT", f"/admin/customer/{customer_id}/tier", self.admin(), json={"tierName": tier_name}
+        )
+        assert response.status_code == 200, response.text
+
+
+@dataclass(frozen=True)
+class Team:
+    customer_id: str
+    owner: Caller
+    members: list[Caller]
+
+
+def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        jwt_secret=SECRET,
+        migrate_on_start=False,
+        **overrides,
+    )
+
+
+@asynccontextmanager
+async def running_api(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Api]:
+    app = create_app(settings, container=Container(settings, clock=clock or utcnow))
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client)
