@@ -111,3 +111,7 @@ def _uuid(value: str) -> uuid.UUID:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from app.core.errors import AppError
 from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
-from app.rest.errors import app_error_handler, http_error_handler, unexpected_error_handler
+from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.rest.openapi import openapi_document
 from app.rest.routes import BASE_PATH, rest_routes
 from app.settings import Settings
@@ -51,12 +51,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
-        exception_handlers={
-            AppError: app_error_handler,
-            HTTPException: http_error_handler,
-            Exception: unexpected_error_handler,
-        },
+        middleware=[
+            Middleware(UnexpectedErrorMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
     app.state.container = container

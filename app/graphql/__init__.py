@@ -1,0 +1,1 @@
+"""The GraphQL interface: a Strawberry schema over the same domain services as REST."""

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, InternalError, MethodNotAllowed, NotFound, RouteNotFound
 
@@ -58,17 +59,39 @@ async def http_error_handler(_request: Request, exc: Exception) -> Response:
     return error_response(error, dict(exc.headers or {}))
 
 
-async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
-    """Logged with its error id; the client learns only that it happened."""
-    error_id = str(uuid.uuid4())
-    logger.exception("unexpected error on %s %s", request.method, request.url.path,
-                     extra={"error_id": error_id}, exc_info=exc)
-    error = InternalError()
-    return JSONResponse(
-        error_body(error, error_id),
-        status_code=500,
-        headers={"x-error": error.message, "x-error-id": error_id},
-    )
+class UnexpectedErrorMiddleware:
+    """Pure ASGI: anything that escapes the app is logged with its error id and answered
+    with a generic 500, once (Starlette's own error middleware would re-raise it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            error_id = str(uuid.uuid4())
+            logger.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"),
+                             extra={"error_id": error_id}, exc_info=exc)
+            if started:
+                return
+            error = InternalError()
+            response = JSONResponse(
+                error_body(error, error_id),
+                status_code=500,
+                headers={"x-error": error.message, "x-error-id": error_id},
+            )
+            await response(scope, receive, send)
 
 
 def _generic(status: int, message: str) -> AppError:

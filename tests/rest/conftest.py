@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clock import MovableClock
-from tests.support.api import Api, running_api, test_settings
+from tests.support.api import Api, running_api, settings_for
 
 
 @pytest.fixture
@@ -16,5 +16,5 @@ def clock() -> MovableClock:
 
 @pytest.fixture
 async def api(database_url: str, tmp_path: Path, clock: MovableClock) -> AsyncIterator[Api]:
-    async with running_api(test_settings(database_url, tmp_path), clock) as api:
+    async with running_api(settings_for(database_url, tmp_path), clock) as api:
         yield api

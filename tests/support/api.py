@@ -19,7 +19,7 @@ from app.core.clock import Clock, utcnow
 from app.main import create_app
 from app.settings import Settings
 
-SECRET = "test-signing-secret-of-a-reasonable-length-0123456789"
+SECRET = "test-signing-secret-of-a-reasonable-length-0123456789-0123456789abc"
 BASE = "/api/billing/v1"
 ADDRESS = {
     "street": "1 Main Street",
@@ -118,7 +118,7 @@ class Team:
     members: list[Caller]
 
 
-def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
         data_dir=data_dir,

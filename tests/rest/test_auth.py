@@ -1,0 +1,212 @@
+"""Credentials (SPEC §2): bearer tokens from a secret or a JWKS, API keys, their errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from typer.testing import CliRunner
+
+from app.auth.tokens import mint_token
+from app.cli import cli
+from tests.support.api import SECRET, Api, Caller, running_api, settings_for
+
+
+def bearer(token: str) -> Caller:
+    return Caller(None, None, {"Authorization": f"Bearer {token}"})
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    base = {"sub": str(uuid.uuid4()), "email": "a@example.com",
+            "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())}
+    return {**base, **overrides}
+
+
+async def error_of(api: Api, caller: Caller, path: str = "/apikeys") -> tuple[int, str]:
+    response = await api.call("GET", path, caller)
+    assert response.headers["x-error-id"] == response.json()["error"]["error_id"]
+    return response.status_code, response.json()["error"]["code"]
+
+
+class TestBearerTokens:
+    async def test_a_valid_token_is_its_user(self, api: Api) -> None:
+        user = api.user()
+        assert (await api.call("GET", "/apikeys", user)).status_code == 200
+
+    @pytest.mark.parametrize(
+        ("token", "expected"),
+        [
+            (jwt.encode(claims(exp=1_000_000), SECRET), (401, "TOKEN_EXPIRED")),
+            (jwt.encode(claims(), "another-secret-of-sufficient-length-000000"),
+             (401, "INVALID_TOKEN")),
+            (jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET),
+             (401, "INVALID_TOKEN")),
+            (jwt.encode(claims(sub="alice"), SECRET), (401, "INVALID_TOKEN")),
+            (jwt.encode(claims(roles="billing_admin"), SECRET), (401, "INVALID_TOKEN")),
+            (jwt.encode(claims(), SECRET)[:-3] + "abc", (401, "INVALID_TOKEN")),
+            (jwt.encode(claims(), SECRET, algorithm="HS512"), (401, "INVALID_TOKEN")),
+            ("not.a.jwt", (401, "INVALID_TOKEN")),
+        ],
+        ids=["expired", "wrong-secret", "no-exp", "sub-not-uuid", "roles-not-list", "tampered",
+             "other-algorithm", "garbage"],
+    )
+    async def test_bad_tokens_are_401(self, api: Api, token: str, expected: tuple[int, str]) -> None:
+        assert await error_of(api, bearer(token)) == expected
+
+    async def test_an_unsigned_token_is_refused(self, api: Api) -> None:
+        token = jwt.encode(claims(), key=None, algorithm="none")  # type: ignore[arg-type]
+        assert await error_of(api, bearer(token)) == (401, "INVALID_TOKEN")
+
+    async def test_other_schemes_are_refused(self, api: Api) -> None:
+        caller = Caller(None, None, {"Authorization": "Basic dXNlcjpwYXNz"})
+        assert await error_of(api, caller) == (401, "INVALID_TOKEN")
+
+    async def test_roles_come_from_the_token(self, api: Api) -> None:
+        token = jwt.encode(claims(roles=["billing_admin"]), SECRET)
+        assert (await api.call("GET", "/admin/tiers", bearer(token))).status_code == 200
+
+
+class TestCredentialCombinations:
+    async def test_both_kinds_at_once_is_400(self, api: Api) -> None:
+        user = api.user()
+        issued = (await api.call("POST", "/apikeys", user, json={"name": "k"})).json()
+        caller = Caller(None, None, {**user.headers, "api-key": issued["key"],
+                                     "api-secret": issued["secret"]})
+        assert await error_of(api, caller) == (400, "AMBIGUOUS_CREDENTIALS")
+        half = Caller(None, None, {**user.headers, "api-key": issued["key"]})
+        assert await error_of(api, half) == (400, "AMBIGUOUS_CREDENTIALS")
+
+    async def test_half_an_api_key_pair_is_400(self, api: Api) -> None:
+        for headers in ({"api-key": "bk_x"}, {"api-secret": "bs_x"},
+                        {"api-key": "", "api-secret": "bs_x"}):
+            assert await error_of(api, Caller(None, None, headers)) == (400, "INCOMPLETE_API_KEY")
+
+    async def test_an_unknown_key_is_401(self, api: Api) -> None:
+        caller = Caller(None, None, {"api-key": "bk_nope", "api-secret": "bs_nope"})
+        assert await error_of(api, caller) == (401, "INVALID_API_KEY")
+
+    async def test_granted_roles_apply_to_api_keys(self, api: Api, database_url: str,
+                                                   tmp_path: Path) -> None:
+        user = api.user()
+        issued = (await api.call("POST", "/apikeys", user, json={"name": "ops"})).json()
+        caller = Caller(None, None, {"api-key": issued["key"], "api-secret": issued["secret"]})
+        assert (await api.call("GET", "/admin/tiers", caller)).status_code == 403
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "app.cli", "grant-role", "--user-id", user.user_id,
+             "--role", "billing_admin"],
+            env={**os.environ, "BILLING_DATABASE_URL": database_url,
+                 "BILLING_DATA_DIR": str(tmp_path)},
+            capture_output=True, text=True, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        async with running_api(settings_for(database_url, tmp_path)) as fresh:
+            assert (await fresh.call("GET", "/admin/tiers", caller)).status_code == 200
+
+
+def rsa_and_ec_keys() -> tuple[Any, Any, dict[str, Any]]:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    keys = []
+    for kid, private, algorithm in (("rsa-1", rsa_key, jwt.algorithms.RSAAlgorithm),
+                                    ("ec-1", ec_key, jwt.algorithms.ECAlgorithm)):
+        public = json.loads(algorithm.to_jwk(private.public_key()))  # type: ignore[attr-defined]
+        keys.append({**public, "kid": kid, "use": "sig"})
+    return rsa_key, ec_key, {"keys": keys}
+
+
+@contextmanager
+def serving(document: dict[str, Any]) -> Iterator[str]:
+    body = json.dumps(document).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+
+
+class TestJwks:
+    ISSUER, AUDIENCE = "https://id.example.com/", "billing"
+
+    def token(self, key: Any, kid: str, algorithm: str, **overrides: Any) -> str:
+        payload = claims(**{"iss": self.ISSUER, "aud": self.AUDIENCE, **overrides})
+        return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})
+
+    async def check(self, api: Api, rsa_key: Any, ec_key: Any) -> None:
+        assert (await api.call("GET", "/apikeys",
+                               bearer(self.token(rsa_key, "rsa-1", "RS256")))).status_code == 200
+        assert (await api.call("GET", "/apikeys",
+                               bearer(self.token(ec_key, "ec-1", "ES256")))).status_code == 200
+        wrong_audience = self.token(rsa_key, "rsa-1", "RS256", aud="other")
+        assert await error_of(api, bearer(wrong_audience)) == (401, "INVALID_TOKEN")
+        wrong_issuer = self.token(ec_key, "ec-1", "ES256", iss="https://evil.example.com/")
+        assert await error_of(api, bearer(wrong_issuer)) == (401, "INVALID_TOKEN")
+        unknown_kid = self.token(rsa_key, "rsa-2", "RS256")
+        assert await error_of(api, bearer(unknown_kid)) == (401, "INVALID_TOKEN")
+        hs_token = jwt.encode(claims(iss=self.ISSUER, aud=self.AUDIENCE), SECRET)
+        assert await error_of(api, bearer(hs_token)) == (401, "INVALID_TOKEN")
+
+    async def test_keys_from_a_file(self, database_url: str, tmp_path: Path) -> None:
+        rsa_key, ec_key, document = rsa_and_ec_keys()
+        jwks_file = tmp_path / "jwks.json"
+        jwks_file.write_text(json.dumps(document))
+        settings = settings_for(database_url, tmp_path, jwt_jwks_file=jwks_file,
+                                 jwt_issuer=self.ISSUER, jwt_audience=self.AUDIENCE)
+        async with running_api(settings) as api:
+            await self.check(api, rsa_key, ec_key)
+
+    async def test_keys_from_a_url(self, database_url: str, tmp_path: Path) -> None:
+        rsa_key, ec_key, document = rsa_and_ec_keys()
+        with serving(document) as url:
+            settings = settings_for(database_url, tmp_path, jwt_jwks_url=url,
+                                     jwt_issuer=self.ISSUER, jwt_audience=self.AUDIENCE)
+            async with running_api(settings) as api:
+                await self.check(api, rsa_key, ec_key)
+
+
+class TestEmbeddedSecret:
+    async def test_generated_once_and_used_by_the_token_command(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        settings = settings_for(database_url, tmp_path).model_copy(update={"jwt_secret": None})
+        user_id = str(uuid.uuid4())
+        async with running_api(settings) as api:
+            secret_file = tmp_path / "jwt-secret"
+            assert len(secret_file.read_text()) >= 48
+            result = CliRunner().invoke(
+                cli, ["token", "--user-id", user_id, "--email", "me@example.com", "--admin"],
+                env={"BILLING_DATA_DIR": str(tmp_path), "BILLING_JWT_SECRET": ""},
+            )
+            assert result.exit_code == 0, result.output
+            token = result.output.strip()
+            assert jwt.decode(token, options={"verify_signature": False})["roles"] == ["billing_admin"]
+            assert (await api.call("GET", "/admin/tiers", bearer(token))).status_code == 200
+            forged = mint_token("x" * 48, user_id=uuid.UUID(user_id), email=None)
+            assert await error_of(api, bearer(forged)) == (401, "INVALID_TOKEN")
