@@ -47,8 +47,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster()
-    cluster.start()
     try:
+        cluster.start()
         yield cluster
     finally:
         cluster.stop()

@@ -16,10 +16,6 @@ class Role(StrEnum):
     ADMIN = "admin"
     USER = "user"
 
-    @classmethod
-    def of(cls, role: str) -> Role:
-        return cls(MemberRole(role).value)
-
     def to_domain(self) -> MemberRole:
         return MemberRole(self.value)
 

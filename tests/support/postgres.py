@@ -172,6 +172,8 @@ class PostgresCluster:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown of the postmaster by its PID, then remove every file."""
+        if self.root is None:
+            return
         try:
             pid = self._postmaster_pid()
             if pid is not None:
@@ -179,9 +181,8 @@ class PostgresCluster:
                     os.kill(pid, signal.SIGINT)
                 self._wait_exit(pid, timeout)
         finally:
-            if self.root is not None:
-                shutil.rmtree(self.root, ignore_errors=True)
-                self.root = None
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
 
     def _postmaster_pid(self) -> int | None:
         pidfile = self.datadir / "postmaster.pid"

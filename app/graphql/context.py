@@ -1,0 +1,62 @@
+"""What every resolver needs: the caller, the services and a transaction per field."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeAlias
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from app.auth.principal import Principal
+from app.container import Container, Services
+from app.core.errors import AppError
+
+
+class GraphQLContext:
+    """Per request. The caller is authenticated on first use, once, however many fields
+    ask for it: a document that needs no caller (introspection) costs no lookup, and a
+    credential error surfaces as a GraphQL error with the code REST would give."""
+
+    def __init__(self, container: Container, request: Request) -> None:
+        self.container = container
+        self.request = request
+        self._lock = asyncio.Lock()
+        self._principal: Principal | None = None
+        self._failure: AppError | None = None
+
+    @property
+    def services(self) -> Services:
+        return self.container.services
+
+    async def principal(self) -> Principal:
+        async with self._lock:
+            if self._principal is None and self._failure is None:
+                try:
+                    self._principal = await self._authenticate()
+                except AppError as exc:
+                    self._failure = exc
+        if self._failure is not None:
+            raise self._failure
+        assert self._principal is not None
+        return self._principal
+
+    async def _authenticate(self) -> Principal:
+        peer = self.request.client.host if self.request.client else None
+        return await self.container.credentials.authenticate(self.request.headers, peer)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        async with self.container.db.transaction() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.container.db.transaction(write=False) as session:
+            yield session
+
+
+Info: TypeAlias = strawberry.Info[GraphQLContext, None]

@@ -1,0 +1,269 @@
+"""Output types, each built from a domain result by its `of` constructor.
+
+Every field is filled from what the service returned, so resolving a type never goes
+back to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+import strawberry
+
+from app.admin.service import CustomerSummary as CustomerSummaryResult
+from app.auth.apikeys import IssuedApiKey as IssuedApiKeyResult
+from app.core import pagination
+from app.customers.schemas import CustomerDetails, MemberView
+from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
+from app.graphql.enums import Role, SubscriptionStatus
+from app.models import ApiKey as ApiKeyRow
+from app.models import Customer as CustomerRow
+from app.models import Invitation as InvitationRow
+from app.models import Tier as TierRow
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def _id(value: object) -> strawberry.ID:
+    return strawberry.ID(str(value))
+
+
+@strawberry.type(description="A page of a list, with the same pagination fields as REST.")
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    page_size: int
+    total_count: int
+    total_pages: int
+    has_next: bool
+    has_prev: bool
+
+    @classmethod
+    def of(cls, page: pagination.Page[S], render: Callable[[S], T]) -> Page[T]:
+        return cls(
+            items=[render(item) for item in page.items],
+            page=page.page,
+            page_size=page.page_size,
+            total_count=page.total_count,
+            total_pages=page.total_pages,
+            has_next=page.has_next,
+            has_prev=page.has_prev,
+        )
+
+
+@strawberry.type
+class BillingAddress:
+    street: str
+    city: str
+    state: str
+    postal_code: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2, upper case.")
+
+    @classmethod
+    def of(cls, row: CustomerRow) -> BillingAddress:
+        return cls(
+            street=row.street,
+            city=row.city,
+            state=row.state,
+            postal_code=row.postal_code,
+            country=row.country,
+        )
+
+
+@strawberry.type(description="A subscription tier.")
+class Tier:
+    id: strawberry.ID
+    name: str
+    display_name: str
+    description: str
+    stripe_price_id: str | None
+    price: int = strawberry.field(description="Cents per month.")
+    member_limit: int = strawberry.field(description="Members allowed, owner included; -1: no limit.")
+    is_active: bool
+    is_default: bool
+    sort_order: int
+
+    @classmethod
+    def of(cls, row: TierRow) -> Tier:
+        return cls(
+            id=_id(row.id),
+            name=row.name,
+            display_name=row.display_name,
+            description=row.description,
+            stripe_price_id=row.stripe_price_id,
+            price=row.price,
+            member_limit=row.member_limit,
+            is_active=row.is_active,
+            is_default=row.is_default,
+            sort_order=row.sort_order,
+        )
+
+
+@strawberry.type(description="A billing account; its team shares one tier.")
+class Customer:
+    id: strawberry.ID
+    name: str
+    email: str
+    gcid: str | None = strawberry.field(
+        description="The Stripe customer id; null until Stripe knows the customer."
+    )
+    billing_address: BillingAddress
+    tier: Tier
+    subscription_status: SubscriptionStatus
+    subscription_enabled: bool
+    trial_used: bool
+    created_at: datetime
+    member_count: int
+    owner_user_id: strawberry.ID | None
+
+    @classmethod
+    def of(cls, details: CustomerDetails) -> Customer:
+        row = details.customer
+        return cls(
+            id=_id(row.id),
+            name=row.name,
+            email=row.email,
+            gcid=row.stripe_customer_id,
+            billing_address=BillingAddress.of(row),
+            tier=Tier.of(details.tier),
+            subscription_status=SubscriptionStatus(row.subscription_status),
+            subscription_enabled=row.subscription_enabled,
+            trial_used=row.trial_used,
+            created_at=row.created_at,
+            member_count=details.member_count,
+            owner_user_id=_id(details.owner_user_id) if details.owner_user_id else None,
+        )
+
+
+@strawberry.type(description="A customer as billing_admin lists them.")
+class CustomerSummary:
+    id: strawberry.ID
+    name: str
+    tier_name: str
+    subscription_status: SubscriptionStatus
+    member_count: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, summary: CustomerSummaryResult) -> CustomerSummary:
+        row = summary.customer
+        return cls(
+            id=_id(row.id),
+            name=row.name,
+            tier_name=summary.tier_name,
+            subscription_status=SubscriptionStatus(row.subscription_status),
+            member_count=summary.member_count,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="A member of a team.")
+class Member:
+    user_id: strawberry.ID
+    email: str | None
+    role: Role
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, view: MemberView) -> Member:
+        return cls(
+            user_id=_id(view.user_id),
+            email=view.email,
+            role=Role(view.role),
+            joined_at=view.joined_at,
+        )
+
+
+@strawberry.type(description="A pending invitation, accepted when its addressee signs in.")
+class Invitation:
+    id: strawberry.ID
+    email: str
+    role: Role
+    status: str
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, row: InvitationRow) -> Invitation:
+        return cls(
+            id=_id(row.id),
+            email=row.email,
+            role=Role(row.role),
+            status=row.status,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
+
+
+MemberOrInvitation = Annotated[
+    Member | Invitation,
+    strawberry.union(
+        "MemberOrInvitation",
+        description="A member added by user id, or an invitation sent to an e-mail address.",
+    ),
+]
+
+
+def member_or_invitation(result: MemberView | InvitationRow) -> Member | Invitation:
+    return Member.of(result) if isinstance(result, MemberView) else Invitation.of(result)
+
+
+@strawberry.type(description="The team's owners after a transfer of ownership.")
+class OwnershipTransfer:
+    customer_id: strawberry.ID
+    owner_user_id: strawberry.ID
+    previous_owner_user_id: strawberry.ID
+
+    @classmethod
+    def of(cls, result: OwnershipTransferResult) -> OwnershipTransfer:
+        return cls(
+            customer_id=_id(result.customer_id),
+            owner_user_id=_id(result.owner_user_id),
+            previous_owner_user_id=_id(result.previous_owner_user_id),
+        )
+
+
+@strawberry.type(description="An API key of the caller; its secret is never shown again.")
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    key: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> ApiKey:
+        return cls(
+            id=_id(row.id),
+            name=row.name,
+            key=row.key,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+        )
+
+
+@strawberry.type(description="A new API key with its secret, shown only this once.")
+class IssuedApiKey:
+    id: strawberry.ID
+    name: str
+    key: str
+    secret: str
+    created_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, issued: IssuedApiKeyResult) -> IssuedApiKey:
+        row = issued.api_key
+        return cls(
+            id=_id(row.id),
+            name=row.name,
+            key=row.key,
+            secret=issued.secret,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
