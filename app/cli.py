@@ -57,7 +57,9 @@ def token(
     secret = signing_secret(settings)
     if secret is None:
         raise typer.BadParameter("Tokens come from the identity provider when JWKS is configured.")
-    roles = [PlatformRole.BILLING_ADMIN.value] * admin + [PlatformRole.BILLING_SERVICE.value] * service
+    roles = [PlatformRole.BILLING_ADMIN.value] * admin + [
+        PlatformRole.BILLING_SERVICE.value
+    ] * service
     typer.echo(
         mint_token(
             secret,

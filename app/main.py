@@ -27,7 +27,9 @@ async def openapi(_request: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
-def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, container: Container | None = None
+) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     container = container or Container(settings)

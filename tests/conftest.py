@@ -4,6 +4,8 @@
   Tests using it run once per backend, `[sqlite]` and `[postgresql]`; `--db` picks one.
 - `empty_database_url`: the same, but with no schema at all.
 - `database_backend`: "sqlite" or "postgresql", for the rare test that must know.
+- `api`: the app on a fresh database over HTTP, with helpers to act as users; `clock`
+  moves its time.
 - `postgres_cluster`: the session's PostgreSQL server, started on first use.
 """
 
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.api import Api, running_api, settings_for
+from tests.support.clock import MovableClock
 from tests.support.databases import (
     BACKENDS,
     Backend,
@@ -91,3 +95,15 @@ async def empty_database_url(
         yield url
     finally:
         await database_template.release(url)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+async def api(database_url: str, tmp_path: Path, clock: MovableClock) -> AsyncIterator[Api]:
+    """The app over HTTP (ASGI) on a fresh database, with a clock the test can move."""
+    async with running_api(settings_for(database_url, tmp_path), clock) as api:
+        yield api

@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.core import audit
@@ -49,23 +50,23 @@ class AdminService:
         status: SubscriptionStatus | None = None,
     ) -> Page[CustomerSummary]:
         principal.require_admin()
-        filters = []
+        filters: list[ColumnElement[bool]] = []
         if tier_name is not None:
-            filters.append(Customer.tier_id == (await find_tier(session, tier_name)).id)
+            filters.append(col(Customer.tier_id) == (await find_tier(session, tier_name)).id)
         if status is not None:
-            filters.append(Customer.subscription_status == status)
+            filters.append(col(Customer.subscription_status) == status)
         total = await session.scalar(select(func.count()).select_from(Customer).where(*filters))
         members = (
             select(func.count())
-            .where(Membership.customer_id == Customer.id)
+            .where(col(Membership.customer_id) == col(Customer.id))
             .correlate(Customer)
             .scalar_subquery()
         )
         rows = await session.execute(
             select(Customer, Tier.name, members)
-            .join(Tier, Tier.id == Customer.tier_id)  # type: ignore[arg-type]
+            .join(Tier, col(Tier.id) == col(Customer.tier_id))
             .where(*filters)
-            .order_by(Customer.created_at.desc(), Customer.id)  # type: ignore[attr-defined]
+            .order_by(col(Customer.created_at).desc(), col(Customer.id))
             .offset(page.offset)
             .limit(page.page_size)
         )
@@ -136,8 +137,15 @@ class AdminService:
         previous = customer.tier_id
         customer.tier_id = tier.id
         await session.flush()
-        audit.record(session, "customer.tier_changed", at=self._clock(), actor=actor,
-                     customer_id=customer_id, previous_tier_id=previous, tier_id=tier.id)
+        audit.record(
+            session,
+            "customer.tier_changed",
+            at=self._clock(),
+            actor=actor,
+            customer_id=customer_id,
+            previous_tier_id=previous,
+            tier_id=tier.id,
+        )
         return await customer_details(session, customer)
 
     async def _customer(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer:

@@ -7,11 +7,12 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pydantic import AwareDatetime, Field
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.core.clock import Clock
@@ -68,8 +69,8 @@ class ApiKeyService:
         user_id = principal.require_user()
         rows = await session.scalars(
             select(ApiKey)
-            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-            .order_by(ApiKey.created_at, ApiKey.id)  # type: ignore[arg-type]
+            .where(col(ApiKey.user_id) == user_id, col(ApiKey.revoked_at).is_(None))
+            .order_by(col(ApiKey.created_at), col(ApiKey.id))
         )
         return list(rows)
 
@@ -84,7 +85,7 @@ class ApiKeyService:
         await session.flush()
 
     async def verify(self, session: AsyncSession, key: str, secret: str) -> ApiKey:
-        api_key = await session.scalar(select(ApiKey).where(ApiKey.key == key))
+        api_key = await session.scalar(select(ApiKey).where(col(ApiKey.key) == key))
         if (
             api_key is None
             or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret))
@@ -101,5 +102,5 @@ class ApiKeyService:
 
     async def touch(self, session: AsyncSession, key_id: uuid.UUID) -> None:
         await session.execute(
-            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=self._clock())  # type: ignore[arg-type]
+            update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=self._clock())
         )

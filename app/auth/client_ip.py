@@ -10,9 +10,7 @@ from app.settings import IPNetwork
 UNKNOWN_IP = "0.0.0.0"
 
 
-def client_ip(
-    peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
-) -> str:
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
     """The socket peer, or the left-most untrusted `X-Forwarded-For` address behind a
     trusted peer (SPEC §2). Unparseable entries are skipped, never believed."""
     peer_ip = _parse(peer)

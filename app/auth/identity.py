@@ -44,9 +44,8 @@ class IdentityService:
         key = (user_id, email)
         verified = email.lower() if email and email_verified else None
         cached = self._cache.get(key)
-        if cached is not None and cached.expires > time.monotonic():
-            if cached.member or verified is None or not await self._invited(verified):
-                return cached.roles
+        if cached is not None and await self._still_valid(cached, verified):
+            return cached.roles
         async with self._db.transaction() as session:
             now = self._clock()
             await ensure_user(session, user_id, email, now)
@@ -59,6 +58,12 @@ class IdentityService:
             self._cache.clear()
         self._cache[key] = _SignIn(time.monotonic() + SIGN_IN_CACHE_SECONDS, roles, member)
         return roles
+
+    async def _still_valid(self, cached: _SignIn, verified_email: str | None) -> bool:
+        """Fresh, and no invitation can be waiting for this caller."""
+        if cached.expires <= time.monotonic():
+            return False
+        return cached.member or verified_email is None or not await self._invited(verified_email)
 
     async def _invited(self, email: str) -> bool:
         async with self._db.transaction(write=False) as session:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.models import User, UserRoleGrant
 
@@ -19,7 +20,7 @@ async def ensure_user(
 
     An insert-or-update statement, so concurrent first requests of one user never collide.
     """
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     email = email.lower() if email else None
     statement = insert(User).values(id=user_id, email=email, created_at=now)
@@ -27,14 +28,16 @@ async def ensure_user(
         statement = statement.on_conflict_do_nothing(index_elements=["id"])
     else:
         statement = statement.on_conflict_do_update(
-            index_elements=["id"], set_={"email": email}, where=User.email.is_distinct_from(email)
+            index_elements=["id"],
+            set_={"email": email},
+            where=col(User.email).is_distinct_from(email),
         )
     await session.execute(statement)
 
 
 async def granted_roles(session: AsyncSession, user_id: uuid.UUID) -> frozenset[str]:
     rows = await session.scalars(
-        select(UserRoleGrant.role).where(UserRoleGrant.user_id == user_id)
+        select(UserRoleGrant.role).where(col(UserRoleGrant.user_id) == user_id)
     )
     return frozenset(rows)
 
@@ -47,7 +50,8 @@ async def set_role_grant(
     if not granted:
         await session.execute(
             delete(UserRoleGrant).where(
-                UserRoleGrant.user_id == user_id, UserRoleGrant.role == role  # type: ignore[arg-type]
+                col(UserRoleGrant.user_id) == user_id,
+                col(UserRoleGrant.role) == role,
             )
         )
         return

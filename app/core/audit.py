@@ -26,7 +26,9 @@ def record(
             actor_user_id=actor,
             action=action,
             customer_id=customer_id,
-            details={key: str(value) if isinstance(value, uuid.UUID) else value
-                     for key, value in details.items()},
+            details={
+                key: str(value) if isinstance(value, uuid.UUID) else value
+                for key, value in details.items()
+            },
         )
     )

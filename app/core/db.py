@@ -6,16 +6,21 @@ commits when the block ends normally and rolls back otherwise.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-
-import logging
+from typing import Any, cast
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.expression import Executable
 
 from app.core.errors import Conflict, DatabaseUnavailable
 
@@ -63,6 +68,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get(_WRITE_OPTION, True)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+async def affected_rows(session: AsyncSession, statement: Executable) -> int:
+    """Execute an UPDATE or DELETE and return how many rows it matched."""
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount
 
 
 class Database:

@@ -22,9 +22,7 @@ class PageRequest:
         if self.page < 1:
             raise InvalidInput("page must be 1 or more.", param="page")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput(
-                f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", param="pageSize"
-            )
+            raise InvalidInput(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", param="pageSize")
 
     @property
     def offset(self) -> int:

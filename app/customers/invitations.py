@@ -28,14 +28,22 @@ async def accept_invitation(
     invitation.accepted_by = user_id
     try:
         async with session.begin_nested():
-            session.add(Membership(
-                user_id=user_id,
-                customer_id=invitation.customer_id,
-                role=invitation.role,
-                joined_at=now,
-            ))
+            session.add(
+                Membership(
+                    user_id=user_id,
+                    customer_id=invitation.customer_id,
+                    role=invitation.role,
+                    joined_at=now,
+                )
+            )
     except IntegrityError:
         return True  # a concurrent sign-in of the same user accepted first
-    audit.record(session, "invitation.accepted", at=now, actor=user_id,
-                 customer_id=invitation.customer_id, email=email)
+    audit.record(
+        session,
+        "invitation.accepted",
+        at=now,
+        actor=user_id,
+        customer_id=invitation.customer_id,
+        email=email,
+    )
     return True

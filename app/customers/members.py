@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,11 +53,16 @@ class MemberService:
     ) -> None:
         seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
         await self._team.remove(
-            session, seat.customer.id, actor=seat.role, actor_id=seat.membership.user_id,
+            session,
+            seat.customer.id,
+            actor=seat.role,
+            actor_id=seat.membership.user_id,
             user_id=user_id,
         )
 
-    async def invitations(self, session: AsyncSession, principal: Principal) -> list[Invitation]:
+    async def invitations(
+        self, session: AsyncSession, principal: Principal
+    ) -> builtins.list[Invitation]:
         seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
         return await self._team.pending_invitations(session, seat.customer.id)
 
@@ -65,6 +71,8 @@ class MemberService:
     ) -> None:
         seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
         await self._team.revoke_invitation(
-            session, seat.customer.id, actor_id=seat.membership.user_id,
+            session,
+            seat.customer.id,
+            actor_id=seat.membership.user_id,
             invitation_id=invitation_id,
         )

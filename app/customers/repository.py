@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.roles import MemberRole
+from app.core.db import affected_rows
 from app.core.pagination import Page, PageRequest
 from app.customers.schemas import MemberView
 from app.models import Customer, Invitation, Membership, User
@@ -21,7 +23,9 @@ async def membership_of(session: AsyncSession, user_id: uuid.UUID) -> Membership
 
 async def member_count(session: AsyncSession, customer_id: uuid.UUID) -> int:
     count = await session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.customer_id == customer_id)
+        select(func.count())
+        .select_from(Membership)
+        .where(col(Membership.customer_id) == customer_id)
     )
     return int(count or 0)
 
@@ -29,7 +33,7 @@ async def member_count(session: AsyncSession, customer_id: uuid.UUID) -> int:
 async def owner_of(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
     return await session.scalar(
         select(Membership.user_id).where(
-            Membership.customer_id == customer_id, Membership.role == MemberRole.OWNER
+            col(Membership.customer_id) == customer_id, col(Membership.role) == MemberRole.OWNER
         )
     )
 
@@ -40,9 +44,9 @@ async def member_page(
     total = await member_count(session, customer_id)
     rows = await session.execute(
         select(Membership.user_id, User.email, Membership.role, Membership.joined_at)
-        .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
-        .where(Membership.customer_id == customer_id)
-        .order_by(Membership.joined_at, Membership.user_id)  # type: ignore[arg-type]
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(col(Membership.customer_id) == customer_id)
+        .order_by(col(Membership.joined_at), col(Membership.user_id))
         .offset(request.offset)
         .limit(request.page_size)
     )
@@ -64,37 +68,36 @@ async def member_view(session: AsyncSession, membership: Membership) -> MemberVi
 
 
 async def take_seat(session: AsyncSession, customer_id: uuid.UUID, limit: int) -> bool:
-    """One conditional write: succeeds only while a seat is free under `limit` (−1: none)."""
-    statement = update(Customer).where(Customer.id == customer_id)  # type: ignore[arg-type]
+    """One conditional write: succeeds only while a seat is free under `limit` (-1: none)."""
+    statement = update(Customer).where(col(Customer.id) == customer_id)
     if limit >= 0:
-        statement = statement.where(Customer.seats_used < limit)  # type: ignore[arg-type]
-    result = await session.execute(statement.values(seats_used=Customer.seats_used + 1))
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        statement = statement.where(col(Customer.seats_used) < limit)
+    rows = await affected_rows(session, statement.values(seats_used=col(Customer.seats_used) + 1))
+    return rows == 1
 
 
 async def release_seats(session: AsyncSession, customer_id: uuid.UUID, count: int = 1) -> None:
     if count:
         await session.execute(
             update(Customer)
-            .where(Customer.id == customer_id)  # type: ignore[arg-type]
-            .values(seats_used=Customer.seats_used - count)
+            .where(col(Customer.id) == customer_id)
+            .values(seats_used=col(Customer.seats_used) - count)
         )
 
 
-async def expire_invitations(
-    session: AsyncSession, customer_id: uuid.UUID, now: datetime
-) -> None:
+async def expire_invitations(session: AsyncSession, customer_id: uuid.UUID, now: datetime) -> None:
     """Pending invitations past their expiry stop holding a seat."""
-    result = await session.execute(
+    expired = await affected_rows(
+        session,
         update(Invitation)
         .where(
-            Invitation.customer_id == customer_id,  # type: ignore[arg-type]
-            Invitation.status == "pending",  # type: ignore[arg-type]
-            Invitation.expires_at <= now,  # type: ignore[arg-type]
+            col(Invitation.customer_id) == customer_id,
+            col(Invitation.status) == "pending",
+            col(Invitation.expires_at) <= now,
         )
-        .values(status="expired")
+        .values(status="expired"),
     )
-    await release_seats(session, customer_id, int(result.rowcount))  # type: ignore[attr-defined]
+    await release_seats(session, customer_id, expired)
 
 
 async def pending_invitations(
@@ -102,8 +105,8 @@ async def pending_invitations(
 ) -> Sequence[Invitation]:
     rows = await session.scalars(
         select(Invitation)
-        .where(Invitation.customer_id == customer_id, Invitation.status == "pending")
-        .order_by(Invitation.created_at, Invitation.id)  # type: ignore[arg-type]
+        .where(col(Invitation.customer_id) == customer_id, col(Invitation.status) == "pending")
+        .order_by(col(Invitation.created_at), col(Invitation.id))
     )
     return list(rows)
 
@@ -114,20 +117,21 @@ async def invitation_for_email(
     return await session.scalar(
         select(Invitation)
         .where(
-            Invitation.email == email,
-            Invitation.status == "pending",
-            Invitation.expires_at > now,  # type: ignore[arg-type]
+            col(Invitation.email) == email,
+            col(Invitation.status) == "pending",
+            col(Invitation.expires_at) > now,
         )
-        .order_by(Invitation.created_at, Invitation.id)  # type: ignore[arg-type]
+        .order_by(col(Invitation.created_at), col(Invitation.id))
         .limit(1)
     )
 
 
 async def claim_invitation(session: AsyncSession, invitation_id: uuid.UUID, status: str) -> bool:
     """Move a pending invitation to `status`; false when a concurrent request got there first."""
-    result = await session.execute(
+    claimed = await affected_rows(
+        session,
         update(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.status == "pending")  # type: ignore[arg-type]
-        .values(status=status)
+        .where(col(Invitation.id) == invitation_id, col(Invitation.status) == "pending")
+        .values(status=status),
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return claimed == 1

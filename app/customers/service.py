@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
 from app.core import audit
 from app.core.clock import Clock
+from app.core.db import affected_rows
 from app.core.errors import (
     AlreadyInCustomer,
     Conflict,
@@ -25,7 +27,12 @@ from app.core.errors import (
     OwnerCannotLeave,
 )
 from app.customers import repository as repo
-from app.customers.schemas import CustomerCreate, CustomerDetails, OwnershipTransfer, TransferOwnership
+from app.customers.schemas import (
+    CustomerCreate,
+    CustomerDetails,
+    OwnershipTransfer,
+    TransferOwnership,
+)
 from app.customers.team import Team
 from app.models import Customer, Membership, Tier, User
 from app.tiers.service import default_tier
@@ -43,9 +50,7 @@ class TeamSeat:
         return MemberRole(self.membership.role)
 
 
-async def current_seat(
-    session: AsyncSession, principal: Principal, action: TeamAction
-) -> TeamSeat:
+async def current_seat(session: AsyncSession, principal: Principal, action: TeamAction) -> TeamSeat:
     """The caller's team, authorised for `action`; callers with no team get 404."""
     membership = await repo.membership_of(session, principal.require_user())
     if membership is None:
@@ -83,13 +88,16 @@ async def delete_customer(
         email=customer.email,
         tier_id=customer.tier_id,
         stripe_customer_id=customer.stripe_customer_id,
-        members=[str(user_id) for user_id in await session.scalars(
-            select(Membership.user_id).where(Membership.customer_id == customer.id)
-        )],
+        members=[
+            str(user_id)
+            for user_id in await session.scalars(
+                select(Membership.user_id).where(col(Membership.customer_id) == customer.id)
+            )
+        ],
     )
-    await session.execute(delete(Membership).where(Membership.customer_id == customer.id))  # type: ignore[arg-type]
-    result = await session.execute(delete(Customer).where(Customer.id == customer.id))  # type: ignore[arg-type]
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    await session.execute(delete(Membership).where(col(Membership.customer_id) == customer.id))
+    deleted = await affected_rows(session, delete(Customer).where(col(Customer.id) == customer.id))
+    if deleted != 1:
         raise CustomerNotFound()
 
 
@@ -123,13 +131,24 @@ class CustomerService:
         await session.flush()
         try:
             async with session.begin_nested():
-                session.add(Membership(
-                    user_id=user_id, customer_id=customer.id, role=MemberRole.OWNER, joined_at=now
-                ))
+                session.add(
+                    Membership(
+                        user_id=user_id,
+                        customer_id=customer.id,
+                        role=MemberRole.OWNER,
+                        joined_at=now,
+                    )
+                )
         except IntegrityError:
             raise AlreadyInCustomer() from None
-        audit.record(session, "customer.created", at=now, actor=user_id,
-                     customer_id=customer.id, name=customer.name)
+        audit.record(
+            session,
+            "customer.created",
+            at=now,
+            actor=user_id,
+            customer_id=customer.id,
+            name=customer.name,
+        )
         return CustomerDetails(customer, tier, 1, user_id)
 
     async def get(self, session: AsyncSession, principal: Principal) -> CustomerDetails:
@@ -160,37 +179,45 @@ class CustomerService:
             raise InvalidInput("You already own this customer.", param="newOwnerUserID")
         # Demote, then promote: each a conditional write, so of many concurrent transfers
         # only the one that still finds an owner goes through.
-        demoted = await session.execute(
+        demoted = await affected_rows(
+            session,
             update(Membership)
             .where(
-                Membership.user_id == owner_id,  # type: ignore[arg-type]
-                Membership.customer_id == customer_id,  # type: ignore[arg-type]
-                Membership.role == MemberRole.OWNER,  # type: ignore[arg-type]
+                col(Membership.user_id) == owner_id,
+                col(Membership.customer_id) == customer_id,
+                col(Membership.role) == MemberRole.OWNER,
             )
-            .values(role=MemberRole.ADMIN)
+            .values(role=MemberRole.ADMIN),
         )
-        if demoted.rowcount != 1:  # type: ignore[attr-defined]
+        if demoted != 1:
             raise Forbidden("You are no longer the owner of this customer.")
-        promoted = await session.execute(
+        promoted = await affected_rows(
+            session,
             update(Membership)
-            .where(Membership.user_id == target, Membership.customer_id == customer_id)  # type: ignore[arg-type]
-            .values(role=MemberRole.OWNER)
+            .where(col(Membership.user_id) == target, col(Membership.customer_id) == customer_id)
+            .values(role=MemberRole.OWNER),
         )
-        if promoted.rowcount != 1:  # type: ignore[attr-defined]
+        if promoted != 1:
             raise Conflict()
-        audit.record(session, "customer.ownership_transferred", at=self._clock(),
-                     actor=owner_id, customer_id=customer_id, new_owner=target)
+        audit.record(
+            session,
+            "customer.ownership_transferred",
+            at=self._clock(),
+            actor=owner_id,
+            customer_id=customer_id,
+            new_owner=target,
+        )
         return OwnershipTransfer(customer_id, target, owner_id)
 
     async def _target(
         self, session: AsyncSession, customer_id: uuid.UUID, data: TransferOwnership
     ) -> uuid.UUID:
-        statement = select(Membership.user_id).where(Membership.customer_id == customer_id)
+        statement = select(Membership.user_id).where(col(Membership.customer_id) == customer_id)
         if data.new_owner_user_id is not None:
-            statement = statement.where(Membership.user_id == data.new_owner_user_id)
+            statement = statement.where(col(Membership.user_id) == data.new_owner_user_id)
         else:
-            statement = statement.join(User, User.id == Membership.user_id).where(  # type: ignore[arg-type]
-                User.email == str(data.email).lower()
+            statement = statement.join(User, col(User.id) == col(Membership.user_id)).where(
+                col(User.email) == str(data.email).lower()
             )
         target = await session.scalar(statement)
         if target is None:

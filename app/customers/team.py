@@ -10,14 +10,16 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.roles import MemberRole, check_grantable, check_outranks
 from app.auth.users import ensure_user
 from app.core import audit
 from app.core.clock import Clock
+from app.core.db import affected_rows
 from app.core.errors import (
     AlreadyInCustomer,
     AlreadyInvited,
@@ -64,12 +66,17 @@ class Team:
         if await repo.membership_of(session, user_id) is not None:
             raise AlreadyInCustomer(param="userID")
         await self._take_seat(session, customer)
-        membership = Membership(
-            user_id=user_id, customer_id=customer.id, role=role, joined_at=now
-        )
+        membership = Membership(user_id=user_id, customer_id=customer.id, role=role, joined_at=now)
         await _insert(session, membership, AlreadyInCustomer(param="userID"))
-        audit.record(session, "member.added", at=now, actor=actor_id,
-                     customer_id=customer.id, user_id=user_id, role=role.value)
+        audit.record(
+            session,
+            "member.added",
+            at=now,
+            actor=actor_id,
+            customer_id=customer.id,
+            user_id=user_id,
+            role=role.value,
+        )
         return await repo.member_view(session, membership)
 
     async def _invite(
@@ -82,8 +89,9 @@ class Team:
     ) -> Invitation:
         now = self._clock()
         already_member = await session.scalar(
-            select(Membership.user_id).join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
-            .where(User.email == email, Membership.customer_id == customer.id)
+            select(Membership.user_id)
+            .join(User, col(User.id) == col(Membership.user_id))
+            .where(col(User.email) == email, col(Membership.customer_id) == customer.id)
         )
         if already_member is not None:
             raise AlreadyInCustomer(param="email")
@@ -97,8 +105,15 @@ class Team:
             expires_at=now + self._invitation_ttl,
         )
         await _insert(session, invitation, AlreadyInvited(param="email"))
-        audit.record(session, "invitation.created", at=now, actor=actor_id,
-                     customer_id=customer.id, email=email, role=role.value)
+        audit.record(
+            session,
+            "invitation.created",
+            at=now,
+            actor=actor_id,
+            customer_id=customer.id,
+            email=email,
+            role=role.value,
+        )
         return invitation
 
     async def _take_seat(self, session: AsyncSession, customer: Customer) -> None:
@@ -126,16 +141,24 @@ class Team:
         current = MemberRole(membership.role)
         check_outranks(actor, current)
         check_grantable(actor, role)
-        result = await session.execute(
+        changed = await affected_rows(
+            session,
             update(Membership)
-            .where(Membership.user_id == user_id, Membership.role == current)  # type: ignore[arg-type]
-            .values(role=role)
+            .where(col(Membership.user_id) == user_id, col(Membership.role) == current)
+            .values(role=role),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if changed != 1:
             raise Conflict()
         membership.role = role
-        audit.record(session, "member.role_changed", at=self._clock(), actor=actor_id,
-                     customer_id=customer_id, user_id=user_id, role=role.value)
+        audit.record(
+            session,
+            "member.role_changed",
+            at=self._clock(),
+            actor=actor_id,
+            customer_id=customer_id,
+            user_id=user_id,
+            role=role.value,
+        )
         return await repo.member_view(session, membership)
 
     async def remove(
@@ -155,18 +178,25 @@ class Team:
         self, session: AsyncSession, membership: Membership, *, action: str, actor_id: uuid.UUID
     ) -> None:
         """Delete the membership and free its seat, once, however many requests race."""
-        result = await session.execute(
+        deleted = await affected_rows(
+            session,
             delete(Membership).where(
-                Membership.user_id == membership.user_id,  # type: ignore[arg-type]
-                Membership.customer_id == membership.customer_id,  # type: ignore[arg-type]
-                Membership.role == membership.role,  # type: ignore[arg-type]
-            )
+                col(Membership.user_id) == membership.user_id,
+                col(Membership.customer_id) == membership.customer_id,
+                col(Membership.role) == membership.role,
+            ),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if deleted != 1:
             raise MemberNotFound()
         await repo.release_seats(session, membership.customer_id)
-        audit.record(session, action, at=self._clock(), actor=actor_id,
-                     customer_id=membership.customer_id, user_id=membership.user_id)
+        audit.record(
+            session,
+            action,
+            at=self._clock(),
+            actor=actor_id,
+            customer_id=membership.customer_id,
+            user_id=membership.user_id,
+        )
 
     async def revoke_invitation(
         self,
@@ -184,8 +214,14 @@ class Team:
         ):
             raise InvitationNotFound()
         await repo.release_seats(session, customer_id)
-        audit.record(session, "invitation.revoked", at=self._clock(), actor=actor_id,
-                     customer_id=customer_id, email=invitation.email)
+        audit.record(
+            session,
+            "invitation.revoked",
+            at=self._clock(),
+            actor=actor_id,
+            customer_id=customer_id,
+            email=invitation.email,
+        )
 
     async def pending_invitations(
         self, session: AsyncSession, customer_id: uuid.UUID

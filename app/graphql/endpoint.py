@@ -1,9 +1,89 @@
+"""`/graphql`: Strawberry's ASGI view, with the product's context and request errors.
+
+POST runs any operation; GET runs queries only (a mutation over GET is 405, as the
+GraphQL-over-HTTP spec asks) and, from a browser, serves GraphiQL. Requests that are not
+GraphQL requests at all answer 4xx with a GraphQL-shaped `errors` body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+
+from app.container import Container
+from app.core.errors import AppError, InvalidInput, MalformedJson, MethodNotAllowed, NotFound
+from app.graphql.context import GraphQLContext
+from app.graphql.errors import is_rendered, render_error, render_request_error
+from app.graphql.schema import build_schema
 
 
-def graphql_route(container: object) -> BaseRoute:
-    async def placeholder(request: object) -> PlainTextResponse:
-        return PlainTextResponse("", status_code=501)
+class GraphQLView(GraphQL[GraphQLContext, None]):
+    def __init__(self, container: Container) -> None:
+        super().__init__(build_schema(container.settings), graphql_ide="graphiql")
+        self.container = container
 
-    return Route("/graphql", placeholder)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = _http_error(exc)
+        except AppError as exc:
+            response = _request_error(exc)
+        await response(scope, receive, send)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> GraphQLContext:
+        assert isinstance(request, Request)
+        return GraphQLContext(self.container, request)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Errors raised where no extension sees them (a failing extension hook) are
+        rendered here, so none reaches a client unmasked."""
+        if result.errors:
+            result.errors = [e if is_rendered(e) else render_error(e) for e in result.errors]
+        return await super().process_result(request, result)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = self.decode_json(data)
+        except ValueError as exc:  # not JSON, or not even text
+            raise MalformedJson("The request is not valid JSON.") from exc
+        if not isinstance(value, dict | list):
+            raise InvalidInput("A GraphQL request is a JSON object with a `query` string.")
+        return value
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """Strawberry's own refusals, in the product's codes."""
+    if isinstance(exc.__cause__, InvalidOperationTypeError):
+        return _request_error(MethodNotAllowed(exc.reason), {"allow": "POST"})
+    if exc.status_code == 405:
+        return _request_error(MethodNotAllowed(exc.reason), {"allow": "GET, POST"})
+    if exc.status_code == 404:
+        return _request_error(NotFound(exc.reason))
+    return _request_error(InvalidInput(exc.reason))
+
+
+def _request_error(error: AppError, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(render_request_error(error), status_code=error.status, headers=headers)
+
+
+def graphql_route(container: Container) -> BaseRoute:
+    return Route("/graphql", GraphQLView(container), methods=["GET", "POST"])
+

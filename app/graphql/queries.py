@@ -12,86 +12,104 @@ from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import ApiKey, Customer, CustomerSummary, Invitation, Member, Page, Tier
 
 
+async def customer(info: Info) -> Customer | None:
+    principal = await info.context.principal()
+    async with info.context.read() as session:
+        details = await info.context.services.customers.get(session, principal)
+    return Customer.of(details)
+
+
+async def members(
+    info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page[Member] | None:
+    principal = await info.context.principal()
+    request = page_request(page, page_size)
+    async with info.context.read() as session:
+        rows = await info.context.services.members.list(session, principal, page=request)
+    return Page.of(rows, Member.of)
+
+
+async def invitations(info: Info) -> list[Invitation] | None:
+    principal = await info.context.principal()
+    async with info.context.read() as session:
+        rows = await info.context.services.members.invitations(session, principal)
+    return [Invitation.of(row) for row in rows]
+
+
+async def api_keys(info: Info) -> list[ApiKey] | None:
+    principal = await info.context.principal()
+    async with info.context.read() as session:
+        rows = await info.context.services.api_keys.list(session, principal)
+    return [ApiKey.of(row) for row in rows]
+
+
+async def admin_customers(
+    info: Info,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    tier_name: str | None = None,
+    status: SubscriptionStatus | None = None,
+) -> Page[CustomerSummary] | None:
+    principal = await info.context.principal()
+    request = page_request(page, page_size)
+    wanted = DomainStatus(status.value) if status is not None else None
+    async with info.context.read() as session:
+        rows = await info.context.services.admin.list_customers(
+            session, principal, page=request, tier_name=tier_name, status=wanted
+        )
+    return Page.of(rows, CustomerSummary.of)
+
+
+async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | None:
+    principal = await info.context.principal()
+    customer_uuid = parse_id(customer_id, "customerId")
+    async with info.context.read() as session:
+        details = await info.context.services.admin.get_customer(
+            session, principal, customer_id=customer_uuid
+        )
+    return Customer.of(details)
+
+
+async def admin_customer_members(
+    info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page[Member] | None:
+    principal = await info.context.principal()
+    customer_uuid, request = parse_id(customer_id, "customerId"), page_request(page, page_size)
+    async with info.context.read() as session:
+        rows = await info.context.services.admin.list_members(
+            session, principal, customer_id=customer_uuid, page=request
+        )
+    return Page.of(rows, Member.of)
+
+
+async def tiers(info: Info, active: bool | None = None) -> list[Tier] | None:
+    principal = await info.context.principal()
+    async with info.context.read() as session:
+        rows = await info.context.services.tiers.list(session, principal, active=active)
+    return [Tier.of(row) for row in rows]
+
+
 @strawberry.type
 class Query:
-    @strawberry.field(description="The caller's customer (any member).")
-    async def customer(self, info: Info) -> Customer | None:
-        principal = await info.context.principal()
-        async with info.context.read() as session:
-            details = await info.context.services.customers.get(session, principal)
-        return Customer.of(details)
-
-    @strawberry.field(description="Members of the caller's team (owner, admin).")
-    async def members(
-        self, info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
-    ) -> Page[Member] | None:
-        principal = await info.context.principal()
-        request = page_request(page, page_size)
-        async with info.context.read() as session:
-            members = await info.context.services.members.list(session, principal, page=request)
-        return Page.of(members, Member.of)
-
-    @strawberry.field(description="Pending invitations of the caller's team (owner, admin).")
-    async def invitations(self, info: Info) -> list[Invitation] | None:
-        principal = await info.context.principal()
-        async with info.context.read() as session:
-            rows = await info.context.services.members.invitations(session, principal)
-        return [Invitation.of(row) for row in rows]
-
-    @strawberry.field(description="The caller's API keys.")
-    async def api_keys(self, info: Info) -> list[ApiKey] | None:
-        principal = await info.context.principal()
-        async with info.context.read() as session:
-            rows = await info.context.services.api_keys.list(session, principal)
-        return [ApiKey.of(row) for row in rows]
-
-    @strawberry.field(description="Every customer (billing_admin).")
-    async def admin_customers(
-        self,
-        info: Info,
-        page: int = 1,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        tier_name: str | None = None,
-        status: SubscriptionStatus | None = None,
-    ) -> Page[CustomerSummary] | None:
-        principal = await info.context.principal()
-        request = page_request(page, page_size)
-        wanted = DomainStatus(status.value) if status is not None else None
-        async with info.context.read() as session:
-            customers = await info.context.services.admin.list_customers(
-                session, principal, page=request, tier_name=tier_name, status=wanted
-            )
-        return Page.of(customers, CustomerSummary.of)
-
-    @strawberry.field(description="Any customer's full record (billing_admin).")
-    async def admin_customer(self, info: Info, customer_id: strawberry.ID) -> Customer | None:
-        principal = await info.context.principal()
-        customer = parse_id(customer_id, "customerId")
-        async with info.context.read() as session:
-            details = await info.context.services.admin.get_customer(
-                session, principal, customer_id=customer
-            )
-        return Customer.of(details)
-
-    @strawberry.field(description="Any customer's members (billing_admin).")
-    async def admin_customer_members(
-        self,
-        info: Info,
-        customer_id: strawberry.ID,
-        page: int = 1,
-        page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> Page[Member] | None:
-        principal = await info.context.principal()
-        customer, request = parse_id(customer_id, "customerId"), page_request(page, page_size)
-        async with info.context.read() as session:
-            members = await info.context.services.admin.list_members(
-                session, principal, customer_id=customer, page=request
-            )
-        return Page.of(members, Member.of)
-
-    @strawberry.field(description="Every tier, or only the active or inactive ones (billing_admin).")
-    async def tiers(self, info: Info, active: bool | None = None) -> list[Tier] | None:
-        principal = await info.context.principal()
-        async with info.context.read() as session:
-            rows = await info.context.services.tiers.list(session, principal, active=active)
-        return [Tier.of(row) for row in rows]
+    customer = strawberry.field(resolver=customer, description="The caller's customer.")
+    members = strawberry.field(
+        resolver=members, description="Members of the caller's team (owner, admin)."
+    )
+    invitations = strawberry.field(
+        resolver=invitations, description="Pending invitations of the caller's team "
+        "(owner, admin)."
+    )
+    api_keys = strawberry.field(resolver=api_keys, description="The caller's API keys.")
+    admin_customers = strawberry.field(
+        resolver=admin_customers, description="Every customer (billing_admin)."
+    )
+    admin_customer = strawberry.field(
+        resolver=admin_customer, description="Any customer's full record (billing_admin)."
+    )
+    admin_customer_members = strawberry.field(
+        resolver=admin_customer_members, description="Any customer's members (billing_admin)."
+    )
+    tiers = strawberry.field(
+        resolver=tiers, description="Every tier, or only the active or inactive ones "
+        "(billing_admin)."
+    )

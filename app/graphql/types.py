@@ -81,7 +81,9 @@ class Tier:
     description: str
     stripe_price_id: str | None
     price: int = strawberry.field(description="Cents per month.")
-    member_limit: int = strawberry.field(description="Members allowed, owner included; -1: no limit.")
+    member_limit: int = strawberry.field(
+        description="Seats: the owner, members and pending invitations; -1: no limit."
+    )
     is_active: bool
     is_default: bool
     sort_order: int

@@ -11,7 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import AppError, InternalError, MethodNotAllowed, NotFound, RouteNotFound
+from app.core.errors import (
+    AppError,
+    InternalError,
+    InvalidInput,
+    MethodNotAllowed,
+    RouteNotFound,
+)
 
 logger = logging.getLogger("app.errors")
 
@@ -32,8 +38,9 @@ def error_body(error: AppError, error_id: str) -> dict[str, Any]:
 def error_response(error: AppError, headers: dict[str, str] | None = None) -> Response:
     error_id = str(uuid.uuid4())
     if error.status >= 500:
-        logger.error("request failed: %s %s", error.code, error.message,
-                     extra={"error_id": error_id})
+        logger.error(
+            "request failed: %s %s", error.code, error.message, extra={"error_id": error_id}
+        )
     return JSONResponse(
         error_body(error, error_id),
         status_code=error.status,
@@ -54,8 +61,10 @@ async def http_error_handler(_request: Request, exc: Exception) -> Response:
         error = RouteNotFound()
     elif exc.status_code == 405:
         error = MethodNotAllowed()
+    elif exc.status_code < 500:
+        error = InvalidInput(str(exc.detail))
     else:
-        error = _generic(exc.status_code, str(exc.detail))
+        error = InternalError()
     return error_response(error, dict(exc.headers or {}))
 
 
@@ -81,8 +90,13 @@ class UnexpectedErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             error_id = str(uuid.uuid4())
-            logger.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"),
-                             extra={"error_id": error_id}, exc_info=exc)
+            logger.exception(
+                "unexpected error on %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                extra={"error_id": error_id},
+                exc_info=exc,
+            )
             if started:
                 return
             error = InternalError()
@@ -92,12 +106,6 @@ class UnexpectedErrorMiddleware:
                 headers={"x-error": error.message, "x-error-id": error_id},
             )
             await response(scope, receive, send)
-
-
-def _generic(status: int, message: str) -> AppError:
-    error = NotFound(message) if status == 404 else AppError(message)
-    error.status = status  # type: ignore[misc]
-    return error
 
 
 def _header_safe(message: str) -> str:

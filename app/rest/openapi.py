@@ -68,28 +68,38 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "operationId": endpoint.handler.__module__.rsplit(".", 1)[-1]
-        + "_" + endpoint.handler.__name__,
+        + "_"
+        + endpoint.handler.__name__,
         "parameters": _parameters(endpoint),
         "responses": _responses(endpoint, schemas),
     }
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema(endpoint.body, schemas,
-                                                                "validation")}},
+            "content": {
+                "application/json": {"schema": _schema(endpoint.body, schemas, "validation")}
+            },
         }
     return operation
 
 
 def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
     path_params = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": "string", "format": "uuid"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
         for name in re.findall(r"{(\w+)}", endpoint.path)
     ]
     query_params = [
-        {"name": name, "in": "query", "required": False,
-         "schema": _QUERY_TYPES.get(name, {"type": "string"})}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": _QUERY_TYPES.get(name, {"type": "string"}),
+        }
         for name in endpoint.query
     ]
     return path_params + query_params
@@ -111,7 +121,7 @@ def _responses(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     return responses
 
 
-def _schema(shape: object, schemas: dict[str, Any], mode: Any) -> dict[str, Any]:
+def _schema(shape: Any, schemas: dict[str, Any], mode: Any) -> dict[str, Any]:
     schema = TypeAdapter(shape).json_schema(by_alias=True, ref_template=REF, mode=mode)
     schemas.update(schema.pop("$defs", {}))
     title = schema.get("title")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.core.errors import TierNotAssignable, TierNotFound
@@ -18,9 +19,9 @@ def normalise_tier_name(name: str) -> str:
 
 
 async def all_tiers(session: AsyncSession, *, active: bool | None = None) -> list[Tier]:
-    statement = select(Tier).order_by(Tier.sort_order, Tier.name)  # type: ignore[arg-type]
+    statement = select(Tier).order_by(col(Tier.sort_order), col(Tier.name))
     if active is not None:
-        statement = statement.where(Tier.is_active == active)  # type: ignore[arg-type]
+        statement = statement.where(col(Tier.is_active) == active)
     return list(await session.scalars(statement))
 
 
@@ -33,7 +34,7 @@ async def find_tier(session: AsyncSession, name: str) -> Tier:
 
 
 async def default_tier(session: AsyncSession) -> Tier:
-    tier = await session.scalar(select(Tier).where(Tier.is_default))
+    tier = await session.scalar(select(Tier).where(col(Tier.is_default)))
     if tier is None:
         raise TierNotFound("No default tier is configured.")
     return tier
@@ -63,11 +64,9 @@ class TierService:
             raise TierNotAssignable("An inactive tier cannot be the default.", param="tierID")
         if not tier.is_default:
             # Demote first: the partial unique index allows one default at any instant.
+            await session.execute(update(Tier).where(col(Tier.is_default)).values(is_default=False))
             await session.execute(
-                update(Tier).where(Tier.is_default).values(is_default=False)  # type: ignore[arg-type]
-            )
-            await session.execute(
-                update(Tier).where(Tier.id == tier_id).values(is_default=True)  # type: ignore[arg-type]
+                update(Tier).where(col(Tier.id) == tier_id).values(is_default=True)
             )
             await session.refresh(tier)
         return tier

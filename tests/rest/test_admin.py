@@ -6,16 +6,29 @@ import uuid
 
 from tests.support.api import ANONYMOUS, Api
 
-TIER_NAMES = ["public", "free", "pro", "pro_plus", "business", "business_plus", "business_max",
-              "enterprise", "enterprise_plus", "enterprise_max"]
+TIER_NAMES = [
+    "public",
+    "free",
+    "pro",
+    "pro_plus",
+    "business",
+    "business_plus",
+    "business_max",
+    "enterprise",
+    "enterprise_plus",
+    "enterprise_max",
+]
 
 
 class TestAccess:
     async def test_only_billing_admins(self, api: Api) -> None:
         team = await api.team()
         for caller, status in ((team.owner, 403), (ANONYMOUS, 401)):
-            for method, path in (("GET", "/admin/customers"), ("GET", "/admin/tiers"),
-                                 ("GET", f"/admin/customer/{team.customer_id}")):
+            for method, path in (
+                ("GET", "/admin/customers"),
+                ("GET", "/admin/tiers"),
+                ("GET", f"/admin/customer/{team.customer_id}"),
+            ):
                 response = await api.call(method, path, caller)
                 assert response.status_code == status, (method, path)
 
@@ -29,14 +42,23 @@ class TestCustomers:
         body = (await api.call("GET", "/admin/customers", admin, params={"tierName": "pro"})).json()
         assert [c["id"] for c in body["customers"]] == [pro.customer_id]
         summary = body["customers"][0]
-        assert set(summary) == {"id", "name", "tierName", "subscriptionStatus", "memberCount",
-                                "createdAt"}
+        assert set(summary) == {
+            "id",
+            "name",
+            "tierName",
+            "subscriptionStatus",
+            "memberCount",
+            "createdAt",
+        }
         assert (summary["tierName"], summary["memberCount"]) == ("pro", 2)
-        everything = (await api.call("GET", "/admin/customers", admin,
-                                     params={"pageSize": 1})).json()
+        everything = (
+            await api.call("GET", "/admin/customers", admin, params={"pageSize": 1})
+        ).json()
         assert everything["pagination"]["totalCount"] == 2
         assert (everything["items"], everything["pages"]) == (2, 2)
-        none = (await api.call("GET", "/admin/customers", admin, params={"status": "active"})).json()
+        none = (
+            await api.call("GET", "/admin/customers", admin, params={"status": "active"})
+        ).json()
         assert none["customers"] == []
         bad = await api.call("GET", "/admin/customers", admin, params={"status": "sleepy"})
         assert (bad.status_code, bad.json()["error"]["param"]) == (400, "status")
@@ -64,7 +86,9 @@ class TestCustomers:
     async def test_delete_any_customer(self, api: Api) -> None:
         team = await api.team("user")
         admin = api.admin()
-        assert (await api.call("DELETE", f"/admin/customer/{team.customer_id}", admin)).status_code == 204
+        assert (
+            await api.call("DELETE", f"/admin/customer/{team.customer_id}", admin)
+        ).status_code == 204
         assert (await api.call("GET", "/customer", team.owner)).status_code == 404
         again = await api.call("DELETE", f"/admin/customer/{team.customer_id}", admin)
         assert again.status_code == 404
@@ -73,14 +97,17 @@ class TestCustomers:
         team = await api.team()
         admin, newcomer = api.admin(), api.user()
         base = f"/admin/customer/{team.customer_id}"
-        added = await api.call("POST", f"{base}/member", admin,
-                               json={"userID": newcomer.user_id, "role": "admin"})
+        added = await api.call(
+            "POST", f"{base}/member", admin, json={"userID": newcomer.user_id, "role": "admin"}
+        )
         assert added.status_code == 201
         listed = (await api.call("GET", f"{base}/members", admin)).json()
         assert {m["userID"] for m in listed["members"]} == {team.owner.user_id, newcomer.user_id}
         owner_removal = await api.call("DELETE", f"{base}/member/{team.owner.user_id}", admin)
         assert owner_removal.status_code == 403
-        assert (await api.call("DELETE", f"{base}/member/{newcomer.user_id}", admin)).status_code == 204
+        assert (
+            await api.call("DELETE", f"{base}/member/{newcomer.user_id}", admin)
+        ).status_code == 204
         assert (await api.call("GET", "/customer", newcomer)).status_code == 404
 
     async def test_admin_additions_respect_the_member_limit(self, api: Api) -> None:
@@ -88,8 +115,11 @@ class TestCustomers:
         customer = await api.customer(owner)
         base = f"/admin/customer/{customer['id']}/member"
         statuses = [
-            (await api.call("POST", base, api.admin(),
-                            json={"userID": api.user().user_id, "role": "user"})).status_code
+            (
+                await api.call(
+                    "POST", base, api.admin(), json={"userID": api.user().user_id, "role": "user"}
+                )
+            ).status_code
             for _ in range(3)
         ]
         assert statuses == [201, 201, 402]
@@ -101,26 +131,39 @@ class TestTiers:
         assert [t["name"] for t in tiers] == TIER_NAMES
         free = tiers[1]
         assert free == {
-            "id": free["id"], "name": "free", "displayName": "Free",
-            "description": "Individual users getting started", "stripePriceId": None,
-            "price": 0, "memberLimit": 3, "isActive": True, "isDefault": True,
-            "sortOrder": 1, "features": [],
+            "id": free["id"],
+            "name": "free",
+            "displayName": "Free",
+            "description": "Individual users getting started",
+            "stripePriceId": None,
+            "price": 0,
+            "memberLimit": 3,
+            "isActive": True,
+            "isDefault": True,
+            "sortOrder": 1,
+            "features": [],
         }
         assert tiers[-1]["memberLimit"] == -1
         assert tiers[3]["price"] == 7900
-        inactive = (await api.call("GET", "/admin/tiers", api.admin(),
-                                   params={"active": "false"})).json()
+        inactive = (
+            await api.call("GET", "/admin/tiers", api.admin(), params={"active": "false"})
+        ).json()
         assert inactive["tiers"] == []
 
     async def test_set_the_default_tier(self, api: Api) -> None:
         admin = api.admin()
-        tiers = {t["name"]: t for t in (await api.call("GET", "/admin/tiers", admin)).json()["tiers"]}
+        tiers = {
+            t["name"]: t for t in (await api.call("GET", "/admin/tiers", admin)).json()["tiers"]
+        }
         response = await api.call("PUT", f"/admin/tiers/{tiers['pro']['id']}/default", admin)
         assert response.status_code == 200
         assert response.json()["isDefault"] is True
         assert (await api.customer(api.user()))["tierName"] == "pro"
-        defaults = [t["name"] for t in (await api.call("GET", "/admin/tiers", admin)).json()["tiers"]
-                    if t["isDefault"]]
+        defaults = [
+            t["name"]
+            for t in (await api.call("GET", "/admin/tiers", admin)).json()["tiers"]
+            if t["isDefault"]
+        ]
         assert defaults == ["pro"]
         public = await api.call("PUT", f"/admin/tiers/{tiers['public']['id']}/default", admin)
         assert public.status_code == 400

@@ -40,8 +40,9 @@ class TestApiKeys:
     async def test_keys_expire(self, api: Api, clock: MovableClock) -> None:
         user = api.user()
         expires = (clock.now + timedelta(hours=1)).isoformat()
-        issued = (await api.call("POST", "/apikeys", user,
-                                 json={"name": "short", "expiresAt": expires})).json()
+        issued = (
+            await api.call("POST", "/apikeys", user, json={"name": "short", "expiresAt": expires})
+        ).json()
         assert (await api.call("GET", "/apikeys", key_caller(issued))).status_code == 200
         clock.advance(hours=1, seconds=1)
         assert (await api.call("GET", "/apikeys", key_caller(issued))).status_code == 401
@@ -49,9 +50,11 @@ class TestApiKeys:
     async def test_expiry_must_be_in_the_future_and_names_are_required(self, api: Api) -> None:
         user = api.user()
         past = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
-        for body, param in (({"name": "x", "expiresAt": past}, "expiresAt"),
-                            ({"name": ""}, "name"),
-                            ({"name": "x", "expiresAt": "tomorrow"}, "expiresAt")):
+        for body, param in (
+            ({"name": "x", "expiresAt": past}, "expiresAt"),
+            ({"name": ""}, "name"),
+            ({"name": "x", "expiresAt": "tomorrow"}, "expiresAt"),
+        ):
             response = await api.call("POST", "/apikeys", user, json=body)
             assert (response.status_code, response.json()["error"]["param"]) == (400, param)
 
@@ -59,5 +62,8 @@ class TestApiKeys:
         alice, bob = api.user(), api.user()
         issued = (await api.call("POST", "/apikeys", alice, json={"name": "mine"})).json()
         response = await api.call("DELETE", f"/apikeys/{issued['id']}", bob)
-        assert (response.status_code, response.json()["error"]["code"]) == (404, "API_KEY_NOT_FOUND")
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            404,
+            "API_KEY_NOT_FOUND",
+        )
         assert len((await api.call("GET", "/apikeys", alice)).json()["apiKeys"]) == 1

@@ -31,8 +31,11 @@ def bearer(token: str) -> Caller:
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    base = {"sub": str(uuid.uuid4()), "email": "a@example.com",
-            "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())}
+    base = {
+        "sub": str(uuid.uuid4()),
+        "email": "a@example.com",
+        "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp()),
+    }
     return {**base, **overrides}
 
 
@@ -51,20 +54,34 @@ class TestBearerTokens:
         ("token", "expected"),
         [
             (jwt.encode(claims(exp=1_000_000), SECRET), (401, "TOKEN_EXPIRED")),
-            (jwt.encode(claims(), "another-secret-of-sufficient-length-000000"),
-             (401, "INVALID_TOKEN")),
-            (jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET),
-             (401, "INVALID_TOKEN")),
+            (
+                jwt.encode(claims(), "another-secret-of-sufficient-length-000000"),
+                (401, "INVALID_TOKEN"),
+            ),
+            (
+                jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET),
+                (401, "INVALID_TOKEN"),
+            ),
             (jwt.encode(claims(sub="alice"), SECRET), (401, "INVALID_TOKEN")),
             (jwt.encode(claims(roles="billing_admin"), SECRET), (401, "INVALID_TOKEN")),
             (jwt.encode(claims(), SECRET)[:-3] + "abc", (401, "INVALID_TOKEN")),
             (jwt.encode(claims(), SECRET, algorithm="HS512"), (401, "INVALID_TOKEN")),
             ("not.a.jwt", (401, "INVALID_TOKEN")),
         ],
-        ids=["expired", "wrong-secret", "no-exp", "sub-not-uuid", "roles-not-list", "tampered",
-             "other-algorithm", "garbage"],
+        ids=[
+            "expired",
+            "wrong-secret",
+            "no-exp",
+            "sub-not-uuid",
+            "roles-not-list",
+            "tampered",
+            "other-algorithm",
+            "garbage",
+        ],
     )
-    async def test_bad_tokens_are_401(self, api: Api, token: str, expected: tuple[int, str]) -> None:
+    async def test_bad_tokens_are_401(
+        self, api: Api, token: str, expected: tuple[int, str]
+    ) -> None:
         assert await error_of(api, bearer(token)) == expected
 
     async def test_an_unsigned_token_is_refused(self, api: Api) -> None:
@@ -84,34 +101,52 @@ class TestCredentialCombinations:
     async def test_both_kinds_at_once_is_400(self, api: Api) -> None:
         user = api.user()
         issued = (await api.call("POST", "/apikeys", user, json={"name": "k"})).json()
-        caller = Caller(None, None, {**user.headers, "api-key": issued["key"],
-                                     "api-secret": issued["secret"]})
+        caller = Caller(
+            None, None, {**user.headers, "api-key": issued["key"], "api-secret": issued["secret"]}
+        )
         assert await error_of(api, caller) == (400, "AMBIGUOUS_CREDENTIALS")
         half = Caller(None, None, {**user.headers, "api-key": issued["key"]})
         assert await error_of(api, half) == (400, "AMBIGUOUS_CREDENTIALS")
 
     async def test_half_an_api_key_pair_is_400(self, api: Api) -> None:
-        for headers in ({"api-key": "bk_x"}, {"api-secret": "bs_x"},
-                        {"api-key": "", "api-secret": "bs_x"}):
+        for headers in (
+            {"api-key": "bk_x"},
+            {"api-secret": "bs_x"},
+            {"api-key": "", "api-secret": "bs_x"},
+        ):
             assert await error_of(api, Caller(None, None, headers)) == (400, "INCOMPLETE_API_KEY")
 
     async def test_an_unknown_key_is_401(self, api: Api) -> None:
         caller = Caller(None, None, {"api-key": "bk_nope", "api-secret": "bs_nope"})
         assert await error_of(api, caller) == (401, "INVALID_API_KEY")
 
-    async def test_granted_roles_apply_to_api_keys(self, api: Api, database_url: str,
-                                                   tmp_path: Path) -> None:
+    async def test_granted_roles_apply_to_api_keys(
+        self, api: Api, database_url: str, tmp_path: Path
+    ) -> None:
         user = api.user()
         issued = (await api.call("POST", "/apikeys", user, json={"name": "ops"})).json()
         caller = Caller(None, None, {"api-key": issued["key"], "api-secret": issued["secret"]})
         assert (await api.call("GET", "/admin/tiers", caller)).status_code == 403
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "app.cli", "grant-role", "--user-id", user.user_id,
-             "--role", "billing_admin"],
-            env={**os.environ, "BILLING_DATABASE_URL": database_url,
-                 "BILLING_DATA_DIR": str(tmp_path)},
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "grant-role",
+                "--user-id",
+                user.user_id,
+                "--role",
+                "billing_admin",
+            ],
+            env={
+                **os.environ,
+                "BILLING_DATABASE_URL": database_url,
+                "BILLING_DATA_DIR": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
         async with running_api(settings_for(database_url, tmp_path)) as fresh:
@@ -122,8 +157,10 @@ def rsa_and_ec_keys() -> tuple[Any, Any, dict[str, Any]]:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     keys = []
-    for kid, private, algorithm in (("rsa-1", rsa_key, jwt.algorithms.RSAAlgorithm),
-                                    ("ec-1", ec_key, jwt.algorithms.ECAlgorithm)):
+    for kid, private, algorithm in (
+        ("rsa-1", rsa_key, jwt.algorithms.RSAAlgorithm),
+        ("ec-1", ec_key, jwt.algorithms.ECAlgorithm),
+    ):
         public = json.loads(algorithm.to_jwk(private.public_key()))  # type: ignore[attr-defined]
         keys.append({**public, "kid": kid, "use": "sig"})
     return rsa_key, ec_key, {"keys": keys}
@@ -160,10 +197,12 @@ class TestJwks:
         return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})
 
     async def check(self, api: Api, rsa_key: Any, ec_key: Any) -> None:
-        assert (await api.call("GET", "/apikeys",
-                               bearer(self.token(rsa_key, "rsa-1", "RS256")))).status_code == 200
-        assert (await api.call("GET", "/apikeys",
-                               bearer(self.token(ec_key, "ec-1", "ES256")))).status_code == 200
+        assert (
+            await api.call("GET", "/apikeys", bearer(self.token(rsa_key, "rsa-1", "RS256")))
+        ).status_code == 200
+        assert (
+            await api.call("GET", "/apikeys", bearer(self.token(ec_key, "ec-1", "ES256")))
+        ).status_code == 200
         wrong_audience = self.token(rsa_key, "rsa-1", "RS256", aud="other")
         assert await error_of(api, bearer(wrong_audience)) == (401, "INVALID_TOKEN")
         wrong_issuer = self.token(ec_key, "ec-1", "ES256", iss="https://evil.example.com/")
@@ -177,16 +216,26 @@ class TestJwks:
         rsa_key, ec_key, document = rsa_and_ec_keys()
         jwks_file = tmp_path / "jwks.json"
         jwks_file.write_text(json.dumps(document))
-        settings = settings_for(database_url, tmp_path, jwt_jwks_file=jwks_file,
-                                 jwt_issuer=self.ISSUER, jwt_audience=self.AUDIENCE)
+        settings = settings_for(
+            database_url,
+            tmp_path,
+            jwt_jwks_file=jwks_file,
+            jwt_issuer=self.ISSUER,
+            jwt_audience=self.AUDIENCE,
+        )
         async with running_api(settings) as api:
             await self.check(api, rsa_key, ec_key)
 
     async def test_keys_from_a_url(self, database_url: str, tmp_path: Path) -> None:
         rsa_key, ec_key, document = rsa_and_ec_keys()
         with serving(document) as url:
-            settings = settings_for(database_url, tmp_path, jwt_jwks_url=url,
-                                     jwt_issuer=self.ISSUER, jwt_audience=self.AUDIENCE)
+            settings = settings_for(
+                database_url,
+                tmp_path,
+                jwt_jwks_url=url,
+                jwt_issuer=self.ISSUER,
+                jwt_audience=self.AUDIENCE,
+            )
             async with running_api(settings) as api:
                 await self.check(api, rsa_key, ec_key)
 
@@ -201,12 +250,15 @@ class TestEmbeddedSecret:
             secret_file = tmp_path / "jwt-secret"
             assert len(secret_file.read_text()) >= 48
             result = CliRunner().invoke(
-                cli, ["token", "--user-id", user_id, "--email", "me@example.com", "--admin"],
+                cli,
+                ["token", "--user-id", user_id, "--email", "me@example.com", "--admin"],
                 env={"BILLING_DATA_DIR": str(tmp_path), "BILLING_JWT_SECRET": ""},
             )
             assert result.exit_code == 0, result.output
             token = result.output.strip()
-            assert jwt.decode(token, options={"verify_signature": False})["roles"] == ["billing_admin"]
+            assert jwt.decode(token, options={"verify_signature": False})["roles"] == [
+                "billing_admin"
+            ]
             assert (await api.call("GET", "/admin/tiers", bearer(token))).status_code == 200
             forged = mint_token("x" * 48, user_id=uuid.UUID(user_id), email=None)
             assert await error_of(api, bearer(forged)) == (401, "INVALID_TOKEN")

@@ -26,7 +26,9 @@ class TestCreate:
         owner = api.user()
         await api.customer(owner)
         response = await api.call(
-            "POST", "/customer", owner,
+            "POST",
+            "/customer",
+            owner,
             json={"name": "Second", "email": "b@example.com", "billingAddress": ADDRESS},
         )
         assert response.status_code == 400
@@ -34,7 +36,9 @@ class TestCreate:
 
     async def test_anonymous_callers_must_authenticate(self, api: Api) -> None:
         response = await api.call(
-            "POST", "/customer", ANONYMOUS,
+            "POST",
+            "/customer",
+            ANONYMOUS,
             json={"name": "X", "email": "x@example.com", "billingAddress": ADDRESS},
         )
         assert response.status_code == 401
@@ -44,9 +48,14 @@ class TestCreate:
         owner = api.user()
         for country in ("us", "USA", "XX", ""):
             response = await api.call(
-                "POST", "/customer", owner,
-                json={"name": "X", "email": "x@example.com",
-                      "billingAddress": {**ADDRESS, "country": country}},
+                "POST",
+                "/customer",
+                owner,
+                json={
+                    "name": "X",
+                    "email": "x@example.com",
+                    "billingAddress": {**ADDRESS, "country": country},
+                },
             )
             assert response.status_code == 400, country
             assert response.json()["error"]["param"] == "billingAddress.country"
@@ -57,8 +66,10 @@ class TestCreate:
         cases = [
             ({"name": 123, "email": "x@example.com", "billingAddress": ADDRESS}, "name"),
             ({"name": "X", "email": "not-an-email", "billingAddress": ADDRESS}, "email"),
-            ({"name": "X", "email": "x@example.com", "billingAddress": "Main St"},
-             "billingAddress"),
+            (
+                {"name": "X", "email": "x@example.com", "billingAddress": "Main St"},
+                "billingAddress",
+            ),
             ({"name": "", "email": "x@example.com", "billingAddress": ADDRESS}, "name"),
             ({"email": "x@example.com", "billingAddress": ADDRESS}, "name"),
         ]
@@ -106,9 +117,11 @@ class TestDelete:
         await api.customer(team.members[0], "Fresh start")
         db = Database(database_url)
         async with db.transaction(write=False) as session:
-            events = list(await session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "customer.deleted")
-            ))
+            events = list(
+                await session.scalars(
+                    select(AuditEvent).where(AuditEvent.action == "customer.deleted")
+                )
+            )
         await db.dispose()
         assert len(events) == 1
         assert str(events[0].customer_id) == team.customer_id
@@ -146,7 +159,9 @@ class TestTransferOwnership:
         team = await api.team("user")
         new_owner = team.members[0]
         response = await api.call(
-            "POST", "/customer/transfer-ownership", team.owner,
+            "POST",
+            "/customer/transfer-ownership",
+            team.owner,
             json={"newOwnerUserID": new_owner.user_id},
         )
         assert response.status_code == 200
@@ -164,12 +179,16 @@ class TestTransferOwnership:
     async def test_by_email_and_by_the_legacy_field(self, api: Api) -> None:
         team = await api.team("user", "admin")
         response = await api.call(
-            "POST", "/customer/transfer-ownership", team.owner,
+            "POST",
+            "/customer/transfer-ownership",
+            team.owner,
             json={"email": team.members[0].email},
         )
         assert response.status_code == 200
         response = await api.call(
-            "POST", "/customer/transfer-ownership", team.members[0],
+            "POST",
+            "/customer/transfer-ownership",
+            team.members[0],
             json={"userID": team.members[1].user_id},
         )
         assert response.json()["ownerUserID"] == team.members[1].user_id
@@ -179,7 +198,9 @@ class TestTransferOwnership:
         other = await api.team()
         for target in (api.user(), other.owner):
             response = await api.call(
-                "POST", "/customer/transfer-ownership", team.owner,
+                "POST",
+                "/customer/transfer-ownership",
+                team.owner,
                 json={"newOwnerUserID": target.user_id},
             )
             assert response.status_code == 400
@@ -188,7 +209,9 @@ class TestTransferOwnership:
     async def test_only_the_owner_transfers(self, api: Api) -> None:
         team = await api.team("admin", "user")
         response = await api.call(
-            "POST", "/customer/transfer-ownership", team.members[0],
+            "POST",
+            "/customer/transfer-ownership",
+            team.members[0],
             json={"newOwnerUserID": team.members[0].user_id},
         )
         assert response.status_code == 403

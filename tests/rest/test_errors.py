@@ -31,27 +31,42 @@ class TestMalformedRequests:
     async def test_malformed_json(self, api: Api) -> None:
         owner = api.user()
         for body in (b"{", b"", b"   ", b"\xff\xfe", b'{"name": "x",}', b"nul"):
-            response = await api.call("POST", "/customer", owner, content=body,
-                                      headers={"content-type": "application/json"})
+            response = await api.call(
+                "POST",
+                "/customer",
+                owner,
+                content=body,
+                headers={"content-type": "application/json"},
+            )
             assert_error(response, 400, "MALFORMED_JSON")
         assert (await api.call("GET", "/customer", owner)).status_code == 404
 
     async def test_wrong_json_types(self, api: Api) -> None:
         team = await api.team()
-        for body in ([1, 2], "text", 42, None, {"userID": 5, "role": "user"},
-                     {"userID": [], "role": "user"}, {"userID": str(uuid.uuid4()), "role": None}):
-            response = await api.call("POST", "/customer/member", team.owner,
-                                      content=json.dumps(body))
+        for body in (
+            [1, 2],
+            "text",
+            42,
+            None,
+            {"userID": 5, "role": "user"},
+            {"userID": [], "role": "user"},
+            {"userID": str(uuid.uuid4()), "role": None},
+        ):
+            response = await api.call(
+                "POST", "/customer/member", team.owner, content=json.dumps(body)
+            )
             assert_error(response, 400, "INVALID_INPUT")
         members = (await api.call("GET", "/customer/members", team.owner)).json()
         assert members["pagination"]["totalCount"] == 1
 
     async def test_oversize_bodies_are_413(self, api: Api) -> None:
         owner = api.user()
-        big = json.dumps({"name": "x" * (1024 * 1024), "email": "a@example.com",
-                          "billingAddress": ADDRESS})
-        assert_error(await api.call("POST", "/customer", owner, content=big), 413,
-                     "PAYLOAD_TOO_LARGE")
+        big = json.dumps(
+            {"name": "x" * (1024 * 1024), "email": "a@example.com", "billingAddress": ADDRESS}
+        )
+        assert_error(
+            await api.call("POST", "/customer", owner, content=big), 413, "PAYLOAD_TOO_LARGE"
+        )
 
         async def streamed() -> AsyncIterator[bytes]:
             for _ in range(20):
@@ -60,8 +75,9 @@ class TestMalformedRequests:
 
         response = await api.call("POST", "/customer", owner, content=streamed())
         assert_error(response, 413, "PAYLOAD_TOO_LARGE")
-        graphql = await api.client.post("/graphql", content=big,
-                                        headers={"content-type": "application/json"})
+        graphql = await api.client.post(
+            "/graphql", content=big, headers={"content-type": "application/json"}
+        )
         assert graphql.status_code == 413
         assert (await api.call("GET", "/customer", owner)).status_code == 404
 

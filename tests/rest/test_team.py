@@ -14,12 +14,19 @@ async def roles_of(api: Api, caller: Caller) -> dict[str, str]:
 class TestListMembers:
     async def test_pages_carry_both_envelopes(self, api: Api) -> None:
         team = await api.team("user", "user", "user", "user")
-        response = await api.call("GET", "/customer/members", team.owner,
-                                  params={"page": 2, "pageSize": 2})
+        response = await api.call(
+            "GET", "/customer/members", team.owner, params={"page": 2, "pageSize": 2}
+        )
         body = response.json()
         assert len(body["members"]) == 2
-        assert body["pagination"] == {"page": 2, "pageSize": 2, "totalCount": 5,
-                                      "totalPages": 3, "hasNext": True, "hasPrev": True}
+        assert body["pagination"] == {
+            "page": 2,
+            "pageSize": 2,
+            "totalCount": 5,
+            "totalPages": 3,
+            "hasNext": True,
+            "hasPrev": True,
+        }
         assert (body["items"], body["pages"]) == (5, 3)
         by_limit = await api.call("GET", "/customer/members", team.owner, params={"limit": 4})
         assert len(by_limit.json()["members"]) == 4
@@ -27,8 +34,11 @@ class TestListMembers:
 
     async def test_page_size_is_capped_at_100(self, api: Api) -> None:
         team = await api.team()
-        for params, param in (({"pageSize": 101}, "pageSize"), ({"page": 0}, "page"),
-                              ({"pageSize": "ten"}, "pageSize")):
+        for params, param in (
+            ({"pageSize": 101}, "pageSize"),
+            ({"page": 0}, "page"),
+            ({"pageSize": "ten"}, "pageSize"),
+        ):
             response = await api.call("GET", "/customer/members", team.owner, params=params)
             assert response.status_code == 400
             assert response.json()["error"]["param"] == param
@@ -42,32 +52,48 @@ class TestAddMember:
     async def test_by_user_id_including_a_user_never_seen_before(self, api: Api) -> None:
         team = await api.team("admin")
         newcomer = api.user()
-        response = await api.call("POST", "/customer/member", team.members[0],
-                                  json={"userID": newcomer.user_id, "role": "admin"})
+        response = await api.call(
+            "POST",
+            "/customer/member",
+            team.members[0],
+            json={"userID": newcomer.user_id, "role": "admin"},
+        )
         assert response.status_code == 201
         assert response.json()["role"] == "admin"
         assert (await api.call("GET", "/customer", newcomer)).json()["id"] == team.customer_id
 
     async def test_legacy_integer_roles_are_accepted_and_strings_returned(self, api: Api) -> None:
         team = await api.team()
-        response = await api.call("POST", "/customer/member", team.owner,
-                                  json={"userID": api.user().user_id, "role": 1})
+        response = await api.call(
+            "POST", "/customer/member", team.owner, json={"userID": api.user().user_id, "role": 1}
+        )
         assert response.json()["role"] == "admin"
 
     async def test_nobody_is_added_as_owner_or_above_their_role(self, api: Api) -> None:
         team = await api.team("admin")
-        for caller, role in ((team.owner, "owner"), (team.members[0], "owner"),
-                             (team.members[0], 0)):
-            response = await api.call("POST", "/customer/member", caller,
-                                      json={"userID": api.user().user_id, "role": role})
+        for caller, role in (
+            (team.owner, "owner"),
+            (team.members[0], "owner"),
+            (team.members[0], 0),
+        ):
+            response = await api.call(
+                "POST",
+                "/customer/member",
+                caller,
+                json={"userID": api.user().user_id, "role": role},
+            )
             assert response.status_code == 403
             assert response.json()["error"]["code"] == "ROLE_HIERARCHY_VIOLATION"
 
     async def test_a_member_of_another_customer_cannot_be_added(self, api: Api) -> None:
         team, other = await api.team(), await api.team("user")
         for target in (other.owner, other.members[0], team.owner):
-            response = await api.call("POST", "/customer/member", team.owner,
-                                      json={"userID": target.user_id, "role": "user"})
+            response = await api.call(
+                "POST",
+                "/customer/member",
+                team.owner,
+                json={"userID": target.user_id, "role": "user"},
+            )
             assert response.status_code == 400
             assert response.json()["error"]["code"] == "ALREADY_IN_CUSTOMER"
 
@@ -75,11 +101,13 @@ class TestAddMember:
         owner = api.user()
         await api.customer(owner)  # free: 3 members
         await api.add(owner, api.user())
-        invited = await api.call("POST", "/customer/member", owner,
-                                 json={"email": "someone@example.com", "role": "user"})
+        invited = await api.call(
+            "POST", "/customer/member", owner, json={"email": "someone@example.com", "role": "user"}
+        )
         assert invited.status_code == 201
-        response = await api.call("POST", "/customer/member", owner,
-                                  json={"userID": api.user().user_id, "role": "user"})
+        response = await api.call(
+            "POST", "/customer/member", owner, json={"userID": api.user().user_id, "role": "user"}
+        )
         assert response.status_code == 402
         assert response.json()["error"]["code"] == "MEMBER_LIMIT_REACHED"
         assert len(await roles_of(api, owner)) == 2
@@ -104,8 +132,12 @@ class TestInvitations:
     async def test_the_invited_user_joins_when_signing_in_with_that_email(self, api: Api) -> None:
         team = await api.team()
         invited = api.user(email="Invited.Person@Example.com")
-        response = await api.call("POST", "/customer/member", team.owner,
-                                  json={"email": "invited.person@example.com", "role": "admin"})
+        response = await api.call(
+            "POST",
+            "/customer/member",
+            team.owner,
+            json={"email": "invited.person@example.com", "role": "admin"},
+        )
         assert response.status_code == 201
         invitation = response.json()
         assert (invitation["status"], invitation["role"]) == ("pending", "admin")
@@ -121,10 +153,18 @@ class TestInvitations:
         from tests.support.api import SECRET
 
         team = await api.team()
-        await api.call("POST", "/customer/member", team.owner,
-                       json={"email": "unverified@example.com", "role": "user"})
-        claims = {"sub": api.user().user_id, "email": "unverified@example.com",
-                  "email_verified": False, "exp": 4102444800}
+        await api.call(
+            "POST",
+            "/customer/member",
+            team.owner,
+            json={"email": "unverified@example.com", "role": "user"},
+        )
+        claims = {
+            "sub": api.user().user_id,
+            "email": "unverified@example.com",
+            "email_verified": False,
+            "exp": 4102444800,
+        }
         caller = Caller(None, None, {"Authorization": "Bearer " + jwt.encode(claims, SECRET)})
         assert (await api.call("GET", "/customer", caller)).status_code == 404
 
@@ -158,39 +198,50 @@ class TestInvitations:
         again = await api.call("DELETE", f"/customer/invitations/{invitation_id}", owner)
         assert again.status_code == 404
         await api.add(owner, api.user())
-        assert (await api.call("GET", "/customer", api.user(email="x@example.com"))).status_code == 404
+        assert (
+            await api.call("GET", "/customer", api.user(email="x@example.com"))
+        ).status_code == 404
 
 
 class TestChangeRole:
     async def test_the_owner_promotes_and_demotes(self, api: Api) -> None:
         team = await api.team("user")
         member = team.members[0]
-        response = await api.call("PUT", "/customer/member", team.owner,
-                                  json={"userID": member.user_id, "role": "admin"})
+        response = await api.call(
+            "PUT", "/customer/member", team.owner, json={"userID": member.user_id, "role": "admin"}
+        )
         assert response.status_code == 200
         assert response.json()["role"] == "admin"
-        await api.call("PUT", "/customer/member", team.owner,
-                       json={"userID": member.user_id, "role": 2})
+        await api.call(
+            "PUT", "/customer/member", team.owner, json={"userID": member.user_id, "role": 2}
+        )
         assert (await roles_of(api, team.owner))[member.user_id] == "user"
 
     async def test_admins_manage_only_users(self, api: Api) -> None:
         team = await api.team("admin", "admin", "user")
         admin, other_admin, user = team.members
-        denied = await api.call("PUT", "/customer/member", admin,
-                                json={"userID": other_admin.user_id, "role": "user"})
+        denied = await api.call(
+            "PUT", "/customer/member", admin, json={"userID": other_admin.user_id, "role": "user"}
+        )
         assert denied.status_code == 403
-        promoted = await api.call("PUT", "/customer/member", admin,
-                                  json={"userID": user.user_id, "role": "admin"})
+        promoted = await api.call(
+            "PUT", "/customer/member", admin, json={"userID": user.user_id, "role": "admin"}
+        )
         assert promoted.status_code == 200
         for target in (team.owner, user):
-            response = await api.call("PUT", "/customer/member", admin,
-                                      json={"userID": target.user_id, "role": "owner"})
+            response = await api.call(
+                "PUT", "/customer/member", admin, json={"userID": target.user_id, "role": "owner"}
+            )
             assert response.status_code == 403
 
     async def test_targets_outside_the_team_are_not_found(self, api: Api) -> None:
         team, other = await api.team(), await api.team("user")
-        response = await api.call("PUT", "/customer/member", team.owner,
-                                  json={"userID": other.members[0].user_id, "role": "admin"})
+        response = await api.call(
+            "PUT",
+            "/customer/member",
+            team.owner,
+            json={"userID": other.members[0].user_id, "role": "admin"},
+        )
         assert response.status_code == 404
 
 
@@ -198,7 +249,9 @@ class TestRemoveMember:
     async def test_owner_and_admins_remove_those_below_them(self, api: Api) -> None:
         team = await api.team("admin", "admin", "user")
         admin, other_admin, user = team.members
-        assert (await api.call("DELETE", f"/customer/member/{user.user_id}", admin)).status_code == 204
+        assert (
+            await api.call("DELETE", f"/customer/member/{user.user_id}", admin)
+        ).status_code == 204
         response = await api.call("DELETE", f"/customer/member/{other_admin.user_id}", admin)
         assert response.status_code == 403
         response = await api.call("DELETE", f"/customer/member/{team.owner.user_id}", admin)

@@ -78,7 +78,9 @@ class Api:
 
     async def customer(self, owner: Caller, name: str = "Acme") -> dict[str, Any]:
         response = await self.call(
-            "POST", "/customer", owner,
+            "POST",
+            "/customer",
+            owner,
             json={"name": name, "email": "billing@acme.example", "billingAddress": ADDRESS},
         )
         assert response.status_code == 201, response.text

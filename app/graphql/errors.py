@@ -1,0 +1,101 @@
+"""The one rendering of errors in GraphQL responses: `extensions = {code, status, errorId}`.
+
+An `AppError` keeps its code, status, message and `param`, as REST renders them. A
+document that does not parse or validate is the client's fault and keeps its message.
+Anything else is logged with its error id and shown only as an internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from app.core.errors import AppError, InternalError
+
+logger = logging.getLogger("app.errors")
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+class ErrorExtension(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors: list[GraphQLError] | None = getattr(result, "errors", None)
+        if result is not None and errors:
+            # New errors, never edited in place: the validation cache shares its errors
+            # between requests.
+            result.errors = [render_error(error) for error in errors]
+
+
+def render_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, AppError):
+        return _app_error(error, original)
+    if isinstance(error, GraphQLSyntaxError):
+        return _replace(error, error.message, _extensions(PARSE_FAILED, 400))
+    if _is_document_error(error):
+        return _replace(error, error.message, _extensions(VALIDATION_FAILED, 400))
+    return _internal_error(error)
+
+
+def is_rendered(error: GraphQLError) -> bool:
+    return bool(error.extensions and "errorId" in error.extensions)
+
+
+def render_request_error(error: AppError) -> dict[str, Any]:
+    """A request refused before any operation ran, as a GraphQL response body."""
+    extensions = _app_extensions(error)
+    return {"errors": [{"message": error.message, "extensions": extensions}]}
+
+
+def _is_document_error(error: GraphQLError) -> bool:
+    """Validation and variable coercion: raised before any resolver ran (no path)."""
+    original = error.original_error
+    return error.path is None and (
+        original is None or isinstance(original, GraphQLError | ValueError | TypeError)
+    )
+
+
+def _app_error(error: GraphQLError, app_error: AppError) -> GraphQLError:
+    return _replace(error, app_error.message, _app_extensions(app_error))
+
+
+def _app_extensions(error: AppError) -> dict[str, Any]:
+    extensions = _extensions(error.code, error.status)
+    if error.param is not None:
+        extensions["param"] = error.param
+    extensions.update(error.details)
+    if error.status >= 500:
+        logger.error("request failed: %s %s", error.code, error.message,
+                     extra={"error_id": extensions["errorId"]})
+    return extensions
+
+
+def _internal_error(error: GraphQLError) -> GraphQLError:
+    internal = InternalError()
+    extensions = _extensions(internal.code, internal.status)
+    logger.exception("unexpected error in GraphQL field %s", ".".join(map(str, error.path or ())),
+                     exc_info=error.original_error or error,
+                     extra={"error_id": extensions["errorId"]})
+    return _replace(error, internal.message, extensions)
+
+
+def _extensions(code: str, status: int) -> dict[str, Any]:
+    return {"code": code, "status": status, "errorId": str(uuid.uuid4())}
+
+
+def _replace(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )

@@ -1,0 +1,242 @@
+"""Mutations: each authenticates, parses into the domain's input model, opens one write
+transaction and calls one service method. Deletions answer true."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.admin.service import CustomerTierChange
+from app.auth.apikeys import ApiKeyCreate
+from app.core.inputs import parse_input
+from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
+from app.graphql.arguments import CustomerInput, parse_id, present
+from app.graphql.context import Info
+from app.graphql.enums import Role
+from app.graphql.types import (
+    Customer,
+    IssuedApiKey,
+    Member,
+    MemberOrInvitation,
+    OwnershipTransfer,
+    Tier,
+    member_or_invitation,
+)
+
+
+async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    data = parse_input(CustomerCreate, input.to_wire())
+    async with ctx.write() as session:
+        details = await ctx.services.customers.create(session, principal, data=data)
+    return Customer.of(details)
+
+
+async def delete_customer(info: Info) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    async with ctx.write() as session:
+        await ctx.services.customers.delete(session, principal)
+    return True
+
+
+async def leave_customer(info: Info) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    async with ctx.write() as session:
+        await ctx.services.customers.leave(session, principal)
+    return True
+
+
+async def transfer_ownership(
+    info: Info, new_owner_user_id: strawberry.ID | None = None, email: str | None = None
+) -> OwnershipTransfer | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    target = present(newOwnerUserId=new_owner_user_id, email=email)
+    data = parse_input(TransferOwnership, target)
+    async with ctx.write() as session:
+        result = await ctx.services.customers.transfer_ownership(session, principal, data=data)
+    return OwnershipTransfer.of(result)
+
+
+async def add_member(
+    info: Info,
+    user_id: strawberry.ID | None = None,
+    email: str | None = None,
+    role: Role = Role.USER,
+) -> MemberOrInvitation | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    data = _add_member(user_id, email, role)
+    async with ctx.write() as session:
+        result = await ctx.services.members.add(session, principal, data=data)
+    return member_or_invitation(result)
+
+
+async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> Member | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    data = parse_input(ChangeMemberRole, {"userId": user_id, "role": role.value})
+    async with ctx.write() as session:
+        member = await ctx.services.members.change_role(session, principal, data=data)
+    return Member.of(member)
+
+
+async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    user = parse_id(user_id, "userId")
+    async with ctx.write() as session:
+        await ctx.services.members.remove(session, principal, user_id=user)
+    return True
+
+
+async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    invitation = parse_id(invitation_id, "invitationId")
+    async with ctx.write() as session:
+        await ctx.services.members.revoke_invitation(session, principal, invitation_id=invitation)
+    return True
+
+
+async def create_api_key(
+    info: Info, name: str, expires_at: datetime | None = None
+) -> IssuedApiKey | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    data = parse_input(ApiKeyCreate, present(name=name, expiresAt=expires_at))
+    async with ctx.write() as session:
+        issued = await ctx.services.api_keys.create(session, principal, data=data)
+    return IssuedApiKey.of(issued)
+
+
+async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    key_id = parse_id(id, "id")
+    async with ctx.write() as session:
+        await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
+    return True
+
+
+async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    customer = parse_id(customer_id, "customerId")
+    async with ctx.write() as session:
+        await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
+    return True
+
+
+async def admin_add_member(
+    info: Info,
+    customer_id: strawberry.ID,
+    user_id: strawberry.ID | None = None,
+    email: str | None = None,
+    role: Role = Role.USER,
+) -> MemberOrInvitation | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    customer, data = parse_id(customer_id, "customerId"), _add_member(user_id, email, role)
+    async with ctx.write() as session:
+        result = await ctx.services.admin.add_member(
+            session, principal, customer_id=customer, data=data
+        )
+    return member_or_invitation(result)
+
+
+async def admin_remove_member(
+    info: Info, customer_id: strawberry.ID, user_id: strawberry.ID
+) -> bool | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    customer, user = parse_id(customer_id, "customerId"), parse_id(user_id, "userId")
+    async with ctx.write() as session:
+        await ctx.services.admin.remove_member(
+            session, principal, customer_id=customer, user_id=user
+        )
+    return True
+
+
+async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    tier = parse_id(tier_id, "tierId")
+    async with ctx.write() as session:
+        row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
+    return Tier.of(row)
+
+
+async def set_customer_tier(
+    info: Info, customer_id: strawberry.ID, tier_name: str
+) -> Customer | None:
+    ctx = info.context
+    principal = await ctx.principal()
+    customer = parse_id(customer_id, "customerId")
+    data = parse_input(CustomerTierChange, {"tierName": tier_name})
+    async with ctx.write() as session:
+        details = await ctx.services.admin.set_customer_tier(
+            session, principal, customer_id=customer, data=data
+        )
+    return Customer.of(details)
+
+
+def _add_member(user_id: strawberry.ID | None, email: str | None, role: Role) -> AddMember:
+    return parse_input(AddMember, present(userId=user_id, email=email, role=role.value))
+
+
+@strawberry.type
+class Mutation:
+    create_customer = strawberry.mutation(
+        resolver=create_customer, description="Create a customer; the caller becomes its owner."
+    )
+    delete_customer = strawberry.mutation(
+        resolver=delete_customer, description="Delete the caller's customer (owner)."
+    )
+    leave_customer = strawberry.mutation(
+        resolver=leave_customer, description="Leave the caller's customer (admin, user)."
+    )
+    transfer_ownership = strawberry.mutation(
+        resolver=transfer_ownership, description="Make another member the owner (owner)."
+    )
+    add_member = strawberry.mutation(
+        resolver=add_member,
+        description="Add a member by user id, or invite one by e-mail (owner, admin).",
+    )
+    change_member_role = strawberry.mutation(
+        resolver=change_member_role, description="Change a member's role (owner, admin)."
+    )
+    remove_member = strawberry.mutation(
+        resolver=remove_member, description="Remove a member from the team (owner, admin)."
+    )
+    revoke_invitation = strawberry.mutation(
+        resolver=revoke_invitation, description="Revoke a pending invitation (owner, admin)."
+    )
+    create_api_key = strawberry.mutation(
+        resolver=create_api_key, description="Create an API key; its secret is shown only here."
+    )
+    revoke_api_key = strawberry.mutation(
+        resolver=revoke_api_key, description="Revoke one of the caller's API keys."
+    )
+    admin_delete_customer = strawberry.mutation(
+        resolver=admin_delete_customer, description="Delete any customer (billing_admin)."
+    )
+    admin_add_member = strawberry.mutation(
+        resolver=admin_add_member, description="Add a member to any customer (billing_admin)."
+    )
+    admin_remove_member = strawberry.mutation(
+        resolver=admin_remove_member,
+        description="Remove a member from any customer (billing_admin).",
+    )
+    set_default_tier = strawberry.mutation(
+        resolver=set_default_tier,
+        description="Make a tier the default for new customers (billing_admin).",
+    )
+    set_customer_tier = strawberry.mutation(
+        resolver=set_customer_tier,
+        description="Put a customer on a tier, by name or display name (billing_admin).",
+    )

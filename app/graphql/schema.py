@@ -1,0 +1,80 @@
+"""The schema: `schema` for export, `build_schema(settings)` for a running service.
+
+The limits (depth, aliases, tokens) are settings and settings belong to a container, so
+each app builds its own schema; the module-level `schema` uses the settings' defaults and
+is what `schema.graphql` is exported from. The limits never change the SDL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from app.graphql.errors import ErrorExtension
+from app.graphql.mutations import Mutation
+from app.graphql.queries import Query
+from app.graphql.scalars import DateTime
+from app.settings import Settings
+
+
+class BillingSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry would log every error, the client's included; `ErrorExtension` logs
+        the ones that deserve it, with the error id the client sees."""
+
+
+class _ParserCache(ParserCache):
+    """A document that fails to parse is left to Strawberry's own parse: raised from this
+    hook, the error would skip the operation's extensions and so escape `ErrorExtension`."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
+def build_schema(settings: Settings | None = None) -> BillingSchema:
+    settings = settings or Settings.model_construct()
+    # The limiters' rule classes are made once here: a fresh extension per request then
+    # carries the same rules, so the validation cache (keyed by the rules) keeps hitting.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
+    max_tokens = settings.graphql_max_tokens
+    extensions: list[type[SchemaExtension] | Any] = [
+        ErrorExtension,
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        _ParserCache,
+        lambda: AddValidationRules(rules),
+        ValidationCache,
+    ]
+    return BillingSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides={datetime: DateTime},
+    )
+
+
+schema = build_schema()

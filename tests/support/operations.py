@@ -1,0 +1,388 @@
+"""Every operation of the slice, through REST and through GraphQL, with the outcome SPEC §3.2
+and §5.7 give each kind of caller. The role matrix and the parity test both read this table.
+
+An outcome is the status (the HTTP status over REST; over GraphQL `extensions.status`, or the
+operation's success status), the error code, and the data reduced to what both transports
+must agree on, with the world's ids replaced by their names so that two worlds compare.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.support.api import ADDRESS, ANONYMOUS, Api, Caller
+
+ROLES = ("owner", "admin", "user", "outsider", "anonymous", "billing_admin")
+
+
+@dataclass
+class World:
+    """A customer on the enterprise tier with an owner, an admin, a user and a `victim`
+    user to act upon, a pending invitation, and callers from outside: the owner of another
+    customer, an anonymous caller and a billing_admin with no customer."""
+
+    api: Api
+    customer_id: str
+    callers: dict[str, Caller]
+    victim: Caller
+    invitation_id: str
+    other_customer_id: str
+    tier_ids: dict[str, str]
+
+    @classmethod
+    async def build(cls, api: Api) -> World:
+        team = await api.team("admin", "user", "user")
+        other = await api.team()
+        invited = await api.call("POST", "/customer/member", team.owner,
+                                 json={"email": f"{uuid.uuid4().hex}@example.com"})
+        admin = api.admin()
+        tiers = (await api.call("GET", "/admin/tiers", admin)).json()["tiers"]
+        callers = {"owner": team.owner, "admin": team.members[0], "user": team.members[1],
+                   "outsider": other.owner, "anonymous": ANONYMOUS, "billing_admin": admin}
+        return cls(api, team.customer_id, callers, team.members[2], invited.json()["id"],
+                   other.customer_id, {t["name"]: t["id"] for t in tiers})
+
+    def names(self) -> dict[str, str]:
+        known = {self.customer_id: "customer", self.victim.user_id: "victim",
+                 self.invitation_id: "invitation", self.other_customer_id: "other_customer"}
+        for name, caller in self.callers.items():
+            if caller.id is not None:
+                known[str(caller.id)] = name
+        return known
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    code: str | None = None
+    data: Any = None
+
+
+Call = Callable[[World, Caller], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    rest: Call
+    graphql: Call
+    expected: dict[str, int]
+
+    @property
+    def reads_only(self) -> bool:
+        return self.name.startswith(READ_PREFIXES)
+
+
+READ_PREFIXES = ("view ", "list ", "admin list ", "admin get ")
+
+
+def symbolic(world: World, value: Any) -> Any:
+    """Ids replaced by their names in the world; timestamps and fresh ids dropped."""
+    names = world.names()
+    if isinstance(value, dict):
+        return {k: symbolic(world, v) for k, v in value.items()
+                if not k.endswith("At") and k not in ("id", "key", "secret", "error_id")}
+    if isinstance(value, list | tuple):
+        return type(value)(symbolic(world, v) for v in value)
+    if isinstance(value, str):
+        return names.get(value, value)
+    return value
+
+
+def rest(method: str, path: str | Callable[[World], str], body: Any = None,
+         view: Callable[[Any], Any] = lambda data: data) -> Call:
+    async def call(world: World, caller: Caller) -> Outcome:
+        url = path(world) if callable(path) else path
+        kwargs = {"json": body(world) if callable(body) else body} if body is not None else {}
+        response = await world.api.call(method, url, caller, **kwargs)
+        return _rest_outcome(world, response, view)
+
+    return call
+
+
+def _rest_outcome(world: World, response: httpx.Response, view: Callable[[Any], Any]
+                  ) -> Outcome:
+    if response.status_code >= 400:
+        return Outcome(response.status_code, response.json()["error"]["code"])
+    data = response.json() if response.content else None
+    return Outcome(response.status_code, None, symbolic(world, view(data)))
+
+
+def graphql(query: str, success: int, variables: Callable[[World], dict[str, Any]] | None = None,
+            view: Callable[[Any], Any] = lambda data: data) -> Call:
+    async def call(world: World, caller: Caller) -> Outcome:
+        body = await world.api.graphql(query, caller, **(variables(world) if variables else {}))
+        if body.get("errors"):
+            extensions = body["errors"][0]["extensions"]
+            return Outcome(extensions["status"], extensions["code"])
+        (data,) = body["data"].values()
+        return Outcome(success, None, symbolic(world, view(data)))
+
+    return call
+
+
+def _fresh_user(_world: World) -> dict[str, Any]:
+    return {"userID": str(uuid.uuid4()), "role": "user"}
+
+
+def _members(data: Any) -> Any:
+    rows = data["members"] if "members" in data else data["items"]
+    return sorted([m.get("userID") or m.get("userId"), m["role"].lower()] for m in rows)
+
+
+def _customer(data: Any) -> Any:
+    tier = data["tier"]["name"] if "tier" in data else data["tierName"]
+    return {"id": data["id"], "name": data["name"], "email": data["email"], "gcid": data["gcid"],
+            "tier": tier, "status": data["subscriptionStatus"].lower(),
+            "address": data["billingAddress"]}
+
+
+def _admin_customer(data: Any) -> Any:
+    owner = data.get("ownerUserID") or data.get("ownerUserId")
+    return {**_customer(data), "memberCount": data["memberCount"], "owner": owner}
+
+
+def _tier_view(data: Any) -> Any:
+    if "tier" in data:
+        return {"customerId": data["id"], "tierName": data["tier"]["name"],
+                "description": data["tier"]["description"], "isActive": data["tier"]["isActive"],
+                "trialUsed": data["trialUsed"]}
+    return {key: data[key] for key in ("customerId", "tierName", "description", "isActive",
+                                       "trialUsed")}
+
+
+def _tiers(data: Any) -> Any:
+    rows = data["tiers"] if isinstance(data, dict) else data
+    return [(t["name"], t["memberLimit"], t["isDefault"]) for t in rows]
+
+
+def _summaries(data: Any) -> Any:
+    rows = data["customers"] if "customers" in data else data["items"]
+    return sorted((c["id"], c["tierName"], c["memberCount"]) for c in rows)
+
+
+def _role_of(data: Any) -> Any:
+    return ((data.get("userID") or data.get("userId")), data["role"].lower())
+
+
+def _transfer(data: Any) -> Any:
+    return (data.get("ownerUserID") or data.get("ownerUserId"),
+            data.get("previousOwnerUserID") or data.get("previousOwnerUserId"))
+
+
+def _done(_data: Any) -> Any:
+    return None
+
+
+def _invitation(data: Any) -> Any:
+    return (data["role"].lower(), data["status"])
+
+
+def _invitations(data: Any) -> Any:
+    rows = data["invitations"] if isinstance(data, dict) else data
+    return sorted(invitation["id"] for invitation in rows)
+
+
+CUSTOMER_FIELDS = ("id name email gcid subscriptionStatus trialUsed memberCount ownerUserId "
+                   "billingAddress { street city state postalCode country } "
+                   "tier { name description isActive }")
+MEMBER_FIELDS = "items { userId role } totalCount"
+
+MEMBER = {"owner": 200, "admin": 200, "user": 200, "outsider": 200, "anonymous": 401,
+          "billing_admin": 404}
+MANAGER = {**MEMBER, "user": 403}
+ON_VICTIM = {**MANAGER, "outsider": 404}
+ADMIN_ONLY = {"owner": 403, "admin": 403, "user": 403, "outsider": 403, "anonymous": 401,
+              "billing_admin": 200}
+ANY_USER = {role: 200 for role in ROLES} | {"anonymous": 401}
+
+
+def _statuses(base: dict[str, int], success: int) -> dict[str, int]:
+    return {role: success if status == 200 else status for role, status in base.items()}
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "view customer",
+        rest("GET", "/customer", view=_customer),
+        graphql(f"{{ customer {{ {CUSTOMER_FIELDS} }} }}", 200, view=_customer),
+        MEMBER,
+    ),
+    Operation(
+        "view tier",
+        rest("GET", "/customer/tier", view=_tier_view),
+        graphql("{ customer { id trialUsed tier { name description isActive } } }", 200,
+                view=_tier_view),
+        MEMBER,
+    ),
+    Operation(
+        "create customer",
+        rest("POST", "/customer", {"name": "New", "email": "n@example.com",
+                                   "billingAddress": ADDRESS}, view=lambda d: d["name"]),
+        graphql("mutation($input: CustomerInput!) { createCustomer(input: $input) { name } }", 201,
+                lambda w: {"input": {"name": "New", "email": "n@example.com",
+                                     "billingAddress": ADDRESS}},
+                view=lambda d: d["name"]),
+        {"owner": 400, "admin": 400, "user": 400, "outsider": 400, "anonymous": 401,
+         "billing_admin": 201},
+    ),
+    Operation(
+        "delete customer",
+        rest("DELETE", "/customer", view=_done),
+        graphql("mutation { deleteCustomer }", 204, view=_done),
+        _statuses({**MEMBER, "admin": 403, "user": 403}, 204),
+    ),
+    Operation(
+        "leave customer",
+        rest("DELETE", "/customer/leave", view=_done),
+        graphql("mutation { leaveCustomer }", 204, view=_done),
+        _statuses({**MEMBER, "owner": 403, "outsider": 403}, 204),
+    ),
+    Operation(
+        "transfer ownership",
+        rest("POST", "/customer/transfer-ownership",
+             lambda w: {"newOwnerUserID": w.victim.user_id}, view=_transfer),
+        graphql("mutation($id: ID) { transferOwnership(newOwnerUserId: $id) "
+                "{ ownerUserId previousOwnerUserId } }", 200,
+                lambda w: {"id": w.victim.user_id}, view=_transfer),
+        {**MEMBER, "admin": 403, "user": 403, "outsider": 400},
+    ),
+    Operation(
+        "list members",
+        rest("GET", "/customer/members", view=_members),
+        graphql(f"{{ members {{ {MEMBER_FIELDS} }} }}", 200, view=_members),
+        MANAGER,
+    ),
+    Operation(
+        "add member",
+        rest("POST", "/customer/member", _fresh_user, view=lambda d: d["role"]),
+        graphql("mutation($id: ID) { addMember(userId: $id, role: USER) "
+                "{ ... on Member { role } } }", 201, lambda w: {"id": str(uuid.uuid4())},
+                view=lambda d: d["role"].lower()),
+        _statuses(MANAGER, 201),
+    ),
+    Operation(
+        "invite member",
+        rest("POST", "/customer/member", {"email": "invitee@example.com", "role": "admin"},
+             view=_invitation),
+        graphql("mutation { addMember(email: \"invitee@example.com\", role: ADMIN) "
+                "{ ... on Invitation { role status } } }", 201, view=_invitation),
+        _statuses(MANAGER, 201),
+    ),
+    Operation(
+        "change member role",
+        rest("PUT", "/customer/member", lambda w: {"userID": w.victim.user_id, "role": "admin"},
+             view=_role_of),
+        graphql("mutation($id: ID!) { changeMemberRole(userId: $id, role: ADMIN) "
+                "{ userId role } }", 200, lambda w: {"id": w.victim.user_id}, view=_role_of),
+        ON_VICTIM,
+    ),
+    Operation(
+        "remove member",
+        rest("DELETE", lambda w: f"/customer/member/{w.victim.user_id}", view=_done),
+        graphql("mutation($id: ID!) { removeMember(userId: $id) }", 204,
+                lambda w: {"id": w.victim.user_id}, view=_done),
+        _statuses(ON_VICTIM, 204),
+    ),
+    Operation(
+        "list invitations",
+        rest("GET", "/customer/invitations", view=_invitations),
+        graphql("{ invitations { id } }", 200, view=_invitations),
+        MANAGER,
+    ),
+    Operation(
+        "revoke invitation",
+        rest("DELETE", lambda w: f"/customer/invitations/{w.invitation_id}", view=_done),
+        graphql("mutation($id: ID!) { revokeInvitation(invitationId: $id) }", 204,
+                lambda w: {"id": w.invitation_id}, view=_done),
+        _statuses(ON_VICTIM, 204),
+    ),
+    Operation(
+        "create api key",
+        rest("POST", "/apikeys", {"name": "k"}, view=lambda d: d["name"]),
+        graphql("mutation { createApiKey(name: \"k\") { name secret } }", 201,
+                view=lambda d: d["name"]),
+        _statuses(ANY_USER, 201),
+    ),
+    Operation(
+        "list api keys",
+        rest("GET", "/apikeys", view=lambda d: d["apiKeys"]),
+        graphql("{ apiKeys { name } }", 200),
+        ANY_USER,
+    ),
+    Operation(
+        "admin list customers",
+        rest("GET", "/admin/customers", view=_summaries),
+        graphql("{ adminCustomers { items { id tierName memberCount } } }", 200,
+                view=_summaries),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin get customer",
+        rest("GET", lambda w: f"/admin/customer/{w.customer_id}", view=_admin_customer),
+        graphql(f"query($id: ID!) {{ adminCustomer(customerId: $id) {{ {CUSTOMER_FIELDS} }} }}",
+                200, lambda w: {"id": w.customer_id}, view=_admin_customer),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin delete customer",
+        rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}", view=_done),
+        graphql("mutation($id: ID!) { adminDeleteCustomer(customerId: $id) }", 204,
+                lambda w: {"id": w.customer_id}, view=_done),
+        _statuses(ADMIN_ONLY, 204),
+    ),
+    Operation(
+        "admin list members",
+        rest("GET", lambda w: f"/admin/customer/{w.customer_id}/members", view=_members),
+        graphql(f"query($id: ID!) {{ adminCustomerMembers(customerId: $id) "
+                f"{{ {MEMBER_FIELDS} }} }}", 200, lambda w: {"id": w.customer_id},
+                view=_members),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin add member",
+        rest("POST", lambda w: f"/admin/customer/{w.customer_id}/member", _fresh_user,
+             view=lambda d: d["role"]),
+        graphql("mutation($c: ID!, $u: ID) { adminAddMember(customerId: $c, userId: $u, "
+                "role: USER) { ... on Member { role } } }", 201,
+                lambda w: {"c": w.customer_id, "u": str(uuid.uuid4())},
+                view=lambda d: d["role"].lower()),
+        _statuses(ADMIN_ONLY, 201),
+    ),
+    Operation(
+        "admin remove member",
+        rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}/member/{w.victim.user_id}",
+             view=_done),
+        graphql("mutation($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) }",
+                204, lambda w: {"c": w.customer_id, "u": w.victim.user_id}, view=_done),
+        _statuses(ADMIN_ONLY, 204),
+    ),
+    Operation(
+        "admin list tiers",
+        rest("GET", "/admin/tiers", view=_tiers),
+        graphql("{ tiers { name memberLimit isDefault } }", 200, view=_tiers),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin set default tier",
+        rest("PUT", lambda w: f"/admin/tiers/{w.tier_ids['pro']}/default",
+             view=lambda d: (d["name"], d["isDefault"])),
+        graphql("mutation($id: ID!) { setDefaultTier(tierId: $id) { name isDefault } }", 200,
+                lambda w: {"id": w.tier_ids["pro"]}, view=lambda d: (d["name"], d["isDefault"])),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin set customer tier",
+        rest("PUT", lambda w: f"/admin/customer/{w.customer_id}/tier", {"tierName": "Pro Plus"},
+             view=_admin_customer),
+        graphql(f"mutation($id: ID!) {{ setCustomerTier(customerId: $id, tierName: \"Pro Plus\") "
+                f"{{ {CUSTOMER_FIELDS} }} }}", 200, lambda w: {"id": w.customer_id},
+                view=_admin_customer),
+        ADMIN_ONLY,
+    ),
+)

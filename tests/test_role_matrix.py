@@ -1,0 +1,18 @@
+"""Every operation x every kind of caller, against SPEC §3.2 and §5.7, over both transports."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.operations import OPERATIONS, ROLES, Operation, World
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.name for op in OPERATIONS])
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+async def test_role_matrix(api: Api, operation: Operation, role: str, transport: str) -> None:
+    world = await World.build(api)
+    call = operation.rest if transport == "rest" else operation.graphql
+    outcome = await call(world, world.callers[role])
+    assert outcome.status == operation.expected[role], outcome
