@@ -80,7 +80,8 @@ def _app_extensions(error: AppError) -> dict[str, Any]:
 def _internal_error(error: GraphQLError) -> GraphQLError:
     internal = InternalError()
     extensions = _extensions(internal.code, internal.status)
-    logger.exception("unexpected error in GraphQL field %s", ".".join(map(str, error.path or ())),
+    where = ".".join(map(str, error.path or ())) or "the operation"
+    logger.exception("unexpected error in GraphQL %s", where,
                      exc_info=error.original_error or error,
                      extra={"error_id": extensions["errorId"]})
     return _replace(error, internal.message, extensions)

@@ -94,6 +94,7 @@ class TestUnexpectedFailures:
             raise RuntimeError("secret internals: password=hunter2")
 
         monkeypatch.setattr(CustomerService, "get", explode)
+        api.expect_server_errors = True
         logger = logging.getLogger("app.errors")
         logger.addHandler(caplog.handler)
         try:

@@ -50,6 +50,17 @@ ANONYMOUS = Caller(None, None)
 class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
+        self.server_errors: list[str] = []
+        self.expect_server_errors = False
+        client.event_hooks["response"].append(self._watch)
+
+    async def _watch(self, response: httpx.Response) -> None:
+        if response.status_code >= 500:
+            self.server_errors.append(f"{response.request.method} {response.request.url}")
+
+    def assert_no_server_errors(self) -> None:
+        """No request of a test may end in a 5xx unless the test says it provokes one."""
+        assert self.expect_server_errors or not self.server_errors, self.server_errors
 
     def user(self, *roles: PlatformRole, email: str | None = None) -> Caller:
         user_id = uuid.uuid4()
@@ -136,4 +147,6 @@ async def running_api(settings: Settings, clock: Clock | None = None) -> AsyncIt
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client)
+            api = Api(client)
+            yield api
+            api.assert_no_server_errors()
