@@ -34,14 +34,25 @@ def test_first_start_with_no_configuration(tmp_path: Path) -> None:
     """A fresh data directory: the server creates and migrates SQLite, generates its signing
     secret, and a token minted by the CLI works against it."""
     data_dir = tmp_path / "data"
-    env = {"BILLING_DATA_DIR": str(data_dir), "BILLING_DATABASE_URL": "",
-           "BILLING_JWT_SECRET": ""}
+    env = {"BILLING_DATA_DIR": str(data_dir), "BILLING_DATABASE_URL": "", "BILLING_JWT_SECRET": ""}
     with run_servers(1, env) as (url,):
         assert (data_dir / "billing.sqlite3").exists()
         token = subprocess.run(
-            [sys.executable, "-m", "app.cli", "token", "--user-id", str(uuid.uuid4()),
-             "--email", "first@example.com", "--admin"],
-            env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "token",
+                "--user-id",
+                str(uuid.uuid4()),
+                "--email",
+                "first@example.com",
+                "--admin",
+            ],
+            env={**env, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{url}/readyz").status_code == 200

@@ -21,7 +21,6 @@ async def test_same_outcome_on_both_transports(api: Api, operation: Operation) -
         assert by_rest == by_graphql, role
         assert by_rest.status == operation.expected[role]
         if by_rest.status < 300:
-            assert by_rest.data is not None or operation.name.startswith(("delete", "leave",
-                                                                          "remove", "revoke",
-                                                                          "admin delete",
-                                                                          "admin remove"))
+            assert by_rest.data is not None or operation.name.startswith(
+                ("delete", "leave", "remove", "revoke", "admin delete", "admin remove")
+            )

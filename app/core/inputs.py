@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -39,3 +40,11 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
     param = ".".join(location) or None
     message = error["msg"].removeprefix("Value error, ")
     return InvalidInput(f"{param}: {message}" if param else message, param=param)
+
+
+def parse_uuid(value: str, param: str) -> uuid.UUID:
+    """An id from a path or an argument; a malformed one is INVALID_INPUT naming it."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(f"{param} must be a UUID.", param=param) from None

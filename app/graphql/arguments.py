@@ -8,12 +8,10 @@ INVALID_INPUT as in REST rather than a GraphQL coercion error.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import strawberry
 
-from app.core.errors import InvalidInput
 from app.core.pagination import PageRequest
 
 
@@ -52,13 +50,6 @@ class CustomerInput:
 def present(**values: Any) -> dict[str, Any]:
     """The arguments the client gave; the rest take the domain model's defaults."""
     return {name: value for name, value in values.items() if value is not None}
-
-
-def parse_id(value: str, param: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidInput(f"{param} must be a UUID.", param=param) from None
 
 
 def page_request(page: int, page_size: int) -> PageRequest:

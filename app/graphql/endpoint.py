@@ -86,4 +86,3 @@ def _request_error(error: AppError, headers: dict[str, str] | None = None) -> Re
 
 def graphql_route(container: Container) -> BaseRoute:
     return Route("/graphql", GraphQLView(container), methods=["GET", "POST"])
-

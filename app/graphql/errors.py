@@ -72,8 +72,12 @@ def _app_extensions(error: AppError) -> dict[str, Any]:
         extensions["param"] = error.param
     extensions.update(error.details)
     if error.status >= 500:
-        logger.error("request failed: %s %s", error.code, error.message,
-                     extra={"error_id": extensions["errorId"]})
+        logger.error(
+            "request failed: %s %s",
+            error.code,
+            error.message,
+            extra={"error_id": extensions["errorId"]},
+        )
     return extensions
 
 
@@ -81,9 +85,12 @@ def _internal_error(error: GraphQLError) -> GraphQLError:
     internal = InternalError()
     extensions = _extensions(internal.code, internal.status)
     where = ".".join(map(str, error.path or ())) or "the operation"
-    logger.exception("unexpected error in GraphQL %s", where,
-                     exc_info=error.original_error or error,
-                     extra={"error_id": extensions["errorId"]})
+    logger.exception(
+        "unexpected error in GraphQL %s",
+        where,
+        exc_info=error.original_error or error,
+        extra={"error_id": extensions["errorId"]},
+    )
     return _replace(error, internal.message, extensions)
 
 

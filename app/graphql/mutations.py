@@ -9,9 +9,9 @@ import strawberry
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
-from app.core.inputs import parse_input
+from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
-from app.graphql.arguments import CustomerInput, parse_id, present
+from app.graphql.arguments import CustomerInput, present
 from app.graphql.context import Info
 from app.graphql.enums import Role
 from app.graphql.types import (
@@ -88,7 +88,7 @@ async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> 
 async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal()
-    user = parse_id(user_id, "userId")
+    user = parse_uuid(user_id, "userId")
     async with ctx.write() as session:
         await ctx.services.members.remove(session, principal, user_id=user)
     return True
@@ -97,7 +97,7 @@ async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
 async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal()
-    invitation = parse_id(invitation_id, "invitationId")
+    invitation = parse_uuid(invitation_id, "invitationId")
     async with ctx.write() as session:
         await ctx.services.members.revoke_invitation(session, principal, invitation_id=invitation)
     return True
@@ -117,7 +117,7 @@ async def create_api_key(
 async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal()
-    key_id = parse_id(id, "id")
+    key_id = parse_uuid(id, "id")
     async with ctx.write() as session:
         await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
     return True
@@ -126,7 +126,7 @@ async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal()
-    customer = parse_id(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customerId")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
     return True
@@ -141,7 +141,7 @@ async def admin_add_member(
 ) -> MemberOrInvitation | None:
     ctx = info.context
     principal = await ctx.principal()
-    customer, data = parse_id(customer_id, "customerId"), _add_member(user_id, email, role)
+    customer, data = parse_uuid(customer_id, "customerId"), _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.admin.add_member(
             session, principal, customer_id=customer, data=data
@@ -154,7 +154,7 @@ async def admin_remove_member(
 ) -> bool | None:
     ctx = info.context
     principal = await ctx.principal()
-    customer, user = parse_id(customer_id, "customerId"), parse_id(user_id, "userId")
+    customer, user = parse_uuid(customer_id, "customerId"), parse_uuid(user_id, "userId")
     async with ctx.write() as session:
         await ctx.services.admin.remove_member(
             session, principal, customer_id=customer, user_id=user
@@ -165,7 +165,7 @@ async def admin_remove_member(
 async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
     ctx = info.context
     principal = await ctx.principal()
-    tier = parse_id(tier_id, "tierId")
+    tier = parse_uuid(tier_id, "tierId")
     async with ctx.write() as session:
         row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
     return Tier.of(row)
@@ -176,7 +176,7 @@ async def set_customer_tier(
 ) -> Customer | None:
     ctx = info.context
     principal = await ctx.principal()
-    customer = parse_id(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customerId")
     data = parse_input(CustomerTierChange, {"tierName": tier_name})
     async with ctx.write() as session:
         details = await ctx.services.admin.set_customer_tier(

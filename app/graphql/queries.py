@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE
 from app.customers.schemas import SubscriptionStatus as DomainStatus
-from app.graphql.arguments import page_request, parse_id
+from app.graphql.arguments import page_request
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import ApiKey, Customer, CustomerSummary, Invitation, Member, Page, Tier
@@ -62,7 +63,7 @@ async def admin_customers(
 
 async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | None:
     principal = await info.context.principal()
-    customer_uuid = parse_id(customer_id, "customerId")
+    customer_uuid = parse_uuid(customer_id, "customerId")
     async with info.context.read() as session:
         details = await info.context.services.admin.get_customer(
             session, principal, customer_id=customer_uuid
@@ -74,7 +75,7 @@ async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
     principal = await info.context.principal()
-    customer_uuid, request = parse_id(customer_id, "customerId"), page_request(page, page_size)
+    customer_uuid, request = parse_uuid(customer_id, "customerId"), page_request(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_members(
             session, principal, customer_id=customer_uuid, page=request
@@ -96,8 +97,7 @@ class Query:
         resolver=members, description="Members of the caller's team (owner, admin)."
     )
     invitations = strawberry.field(
-        resolver=invitations, description="Pending invitations of the caller's team "
-        "(owner, admin)."
+        resolver=invitations, description="Pending invitations of the caller's team (owner, admin)."
     )
     api_keys = strawberry.field(resolver=api_keys, description="The caller's API keys.")
     admin_customers = strawberry.field(
@@ -110,6 +110,6 @@ class Query:
         resolver=admin_customer_members, description="Any customer's members (billing_admin)."
     )
     tiers = strawberry.field(
-        resolver=tiers, description="Every tier, or only the active or inactive ones "
-        "(billing_admin)."
+        resolver=tiers,
+        description="Every tier, or only the active or inactive ones (billing_admin).",
     )

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from app.auth.principal import Principal
 from app.container import Container, Services
 from app.core.errors import InvalidInput, MalformedJson
-from app.core.inputs import parse_input
+from app.core.inputs import parse_input, parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -92,10 +92,3 @@ class RestCall:
             page=self.query_int("page", default=1),
             page_size=self.query_int("pageSize", "limit", default=DEFAULT_PAGE_SIZE),
         )
-
-
-def parse_uuid(value: str, param: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidInput(f"{param} must be a UUID.", param=param) from None

@@ -21,8 +21,13 @@ from app.main import create_app
 from app.settings import Settings
 
 SECRET = "graphql-test-signing-secret-0123456789-0123456789-0123456789-abcdef"
-ADDRESS = {"street": "1 Main Street", "city": "Springfield", "state": "IL",
-           "postalCode": "62701", "country": "US"}
+ADDRESS = {
+    "street": "1 Main Street",
+    "city": "Springfield",
+    "state": "IL",
+    "postalCode": "62701",
+    "country": "US",
+}
 CREATE_CUSTOMER = """
 mutation Create($input: CustomerInput!) {
   createCustomer(input: $input) { id name tier { name } }
@@ -93,8 +98,11 @@ class GraphQL:
         return body["errors"][0]
 
     async def customer(self, owner: Caller, name: str = "Acme") -> str:
-        data = await self.data(CREATE_CUSTOMER, owner, input={
-            "name": name, "email": "billing@acme.example", "billingAddress": ADDRESS})
+        data = await self.data(
+            CREATE_CUSTOMER,
+            owner,
+            input={"name": name, "email": "billing@acme.example", "billingAddress": ADDRESS},
+        )
         customer_id: str = data["createCustomer"]["id"]
         return customer_id
 
@@ -104,8 +112,13 @@ class GraphQL:
 
 
 def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=SECRET, data_dir=data_dir,
-                    migrate_on_start=False, **overrides)
+    return Settings(
+        database_url=database_url,
+        jwt_secret=SECRET,
+        data_dir=data_dir,
+        migrate_on_start=False,
+        **overrides,
+    )
 
 
 @asynccontextmanager

@@ -28,9 +28,14 @@ class TestErrors:
         error = await gql.error("{ customer { id } }", owner)
         assert error["message"] == "An internal error occurred."
         assert (error["extensions"]["code"], error["extensions"]["status"]) == (
-            "INTERNAL_ERROR", 500)
-        records = [r for r in error_log.records
-                   if getattr(r, "error_id", None) == error["extensions"]["errorId"]]
+            "INTERNAL_ERROR",
+            500,
+        )
+        records = [
+            r
+            for r in error_log.records
+            if getattr(r, "error_id", None) == error["extensions"]["errorId"]
+        ]
         assert len(records) == 1
         assert records[0].exc_info and isinstance(records[0].exc_info[1], RuntimeError)
 
@@ -44,30 +49,41 @@ class TestErrors:
         monkeypatch.setattr(ValidationCache, "on_validate", broken)
         error = await gql.error("{ __typename }")
         assert (error["message"], error["extensions"]["code"]) == (
-            "An internal error occurred.", "INTERNAL_ERROR")
+            "An internal error occurred.",
+            "INTERNAL_ERROR",
+        )
         assert [getattr(r, "error_id", None) for r in error_log.records] == [
-            error["extensions"]["errorId"]]
+            error["extensions"]["errorId"]
+        ]
 
-    async def test_client_errors_are_not_logged(
-        self, gql: GraphQL, error_log: Records
-    ) -> None:
+    async def test_client_errors_are_not_logged(self, gql: GraphQL, error_log: Records) -> None:
         await gql.error("{ customer { id } }", gql.user())
         assert error_log.records == []
 
     async def test_syntax_and_validation_errors(self, gql: GraphQL) -> None:
         syntax = await gql.error("{ customer { id }", gql.user())
         assert (syntax["extensions"]["code"], syntax["extensions"]["status"]) == (
-            "GRAPHQL_PARSE_FAILED", 400)
+            "GRAPHQL_PARSE_FAILED",
+            400,
+        )
         unknown = await gql.error("{ customer { shoeSize } }", gql.user())
         assert unknown["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         assert "shoeSize" in unknown["message"]
-        role = await gql.error('mutation($r: Role!) { changeMemberRole(userId: "x", role: $r) '
-                               "{ role } }", gql.user(), r="KING")
+        role = await gql.error(
+            'mutation($r: Role!) { changeMemberRole(userId: "x", role: $r) { role } }',
+            gql.user(),
+            r="KING",
+        )
         assert role["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-        moment = await gql.error('mutation($e: DateTime) { createApiKey(name: "k", expiresAt: $e) '
-                                 "{ id } }", gql.user(), e="yesterday")
+        moment = await gql.error(
+            'mutation($e: DateTime) { createApiKey(name: "k", expiresAt: $e) { id } }',
+            gql.user(),
+            e="yesterday",
+        )
         assert (moment["extensions"]["code"], moment["extensions"]["status"]) == (
-            "GRAPHQL_VALIDATION_FAILED", 400)
+            "GRAPHQL_VALIDATION_FAILED",
+            400,
+        )
 
     async def test_every_occurrence_has_its_own_error_id(self, gql: GraphQL) -> None:
         first = await gql.error("{ customer { shoeSize } }")
@@ -81,15 +97,15 @@ class TestLimits:
         async with graphql_app(graphql_max_depth=1) as gql:
             owner = gql.user()
             assert (await gql.execute("{ customer { id } }", owner))["errors"][0]["extensions"][
-                "code"] == "NO_CUSTOMER"
+                "code"
+            ] == "NO_CUSTOMER"
             error = await gql.error("{ customer { tier { name } } }", owner)
             assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
             assert "exceeds maximum operation depth of 1" in error["message"]
 
     async def test_aliases(self, graphql_app: AppWith) -> None:
         async with graphql_app(graphql_max_aliases=2) as gql:
-            assert await gql.data("{ a: __typename b: __typename }") == {"a": "Query",
-                                                                       "b": "Query"}
+            assert await gql.data("{ a: __typename b: __typename }") == {"a": "Query", "b": "Query"}
             error = await gql.error("{ a: __typename b: __typename c: __typename }")
             assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
             assert "3 aliases found. Allowed: 2" in error["message"]
@@ -108,14 +124,20 @@ class TestHttp:
 
     async def test_mutations_over_get_are_refused(self, gql: GraphQL) -> None:
         owner = gql.user()
-        response = await gql.http.get("/graphql", headers=owner.headers, params={
-            "query": 'mutation { createCustomer(input: {name: "A", email: "a@a.example", '
-                     'billingAddress: {country: "US"}}) { id } }'})
+        response = await gql.http.get(
+            "/graphql",
+            headers=owner.headers,
+            params={
+                "query": 'mutation { createCustomer(input: {name: "A", email: "a@a.example", '
+                'billingAddress: {country: "US"}}) { id } }'
+            },
+        )
         assert response.status_code == 405
         assert response.headers["allow"] == "POST"
         assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
         assert (await gql.error("{ customer { id } }", owner))["extensions"]["code"] == (
-            "NO_CUSTOMER")
+            "NO_CUSTOMER"
+        )
 
     async def test_graphiql_for_browsers(self, gql: GraphQL) -> None:
         response = await gql.http.get("/graphql", headers={"Accept": "text/html"})
@@ -123,19 +145,23 @@ class TestHttp:
         assert response.headers["content-type"].startswith("text/html")
         assert "graphiql" in response.text.lower()
 
-    @pytest.mark.parametrize(("content", "content_type", "code"), [
-        (b"{not json", "application/json", "MALFORMED_JSON"),
-        (b"\xff\xfe\xfa", "application/json", "MALFORMED_JSON"),
-        (b'"a string"', "application/json", "INVALID_INPUT"),
-        (b"{}", "application/json", "INVALID_INPUT"),
-        (b'{"query": 42}', "application/json", "INVALID_INPUT"),
-        (b"query=%7B__typename%7D", "application/x-www-form-urlencoded", "INVALID_INPUT"),
-    ])
+    @pytest.mark.parametrize(
+        ("content", "content_type", "code"),
+        [
+            (b"{not json", "application/json", "MALFORMED_JSON"),
+            (b"\xff\xfe\xfa", "application/json", "MALFORMED_JSON"),
+            (b'"a string"', "application/json", "INVALID_INPUT"),
+            (b"{}", "application/json", "INVALID_INPUT"),
+            (b'{"query": 42}', "application/json", "INVALID_INPUT"),
+            (b"query=%7B__typename%7D", "application/x-www-form-urlencoded", "INVALID_INPUT"),
+        ],
+    )
     async def test_bodies_that_are_not_graphql_requests(
         self, gql: GraphQL, content: bytes, content_type: str, code: str
     ) -> None:
-        response = await gql.http.post("/graphql", content=content,
-                                       headers={"content-type": content_type})
+        response = await gql.http.post(
+            "/graphql", content=content, headers={"content-type": content_type}
+        )
         assert response.status_code == 400, response.text
         error = response.json()["errors"][0]
         assert (error["extensions"]["code"], error["extensions"]["status"]) == (code, 400)

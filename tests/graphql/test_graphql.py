@@ -38,8 +38,11 @@ def roles(data: Any) -> dict[str, str]:
 class TestCustomer:
     async def test_create_then_read_back(self, gql: GraphQL) -> None:
         owner = gql.user()
-        created = await gql.data(CREATE_CUSTOMER, owner, input={
-            "name": "Acme", "email": "billing@acme.example", "billingAddress": ADDRESS})
+        created = await gql.data(
+            CREATE_CUSTOMER,
+            owner,
+            input={"name": "Acme", "email": "billing@acme.example", "billingAddress": ADDRESS},
+        )
         customer = (await gql.data(CUSTOMER, owner))["customer"]
         assert customer["id"] == created["createCustomer"]["id"]
         assert customer["billingAddress"] == ADDRESS
@@ -51,16 +54,25 @@ class TestCustomer:
     async def test_a_second_customer_is_refused(self, gql: GraphQL) -> None:
         owner = gql.user()
         await gql.customer(owner)
-        error = await gql.error(CREATE_CUSTOMER, owner, input={
-            "name": "Again", "email": "a@acme.example", "billingAddress": ADDRESS})
+        error = await gql.error(
+            CREATE_CUSTOMER,
+            owner,
+            input={"name": "Again", "email": "a@acme.example", "billingAddress": ADDRESS},
+        )
         assert error["extensions"]["code"] == "ALREADY_IN_CUSTOMER"
         assert error["extensions"]["status"] == 400
         assert error["path"] == ["createCustomer"]
 
     async def test_input_is_validated_by_the_domain_model(self, gql: GraphQL) -> None:
-        error = await gql.error(CREATE_CUSTOMER, gql.user(), input={
-            "name": "Acme", "email": "a@acme.example",
-            "billingAddress": {**ADDRESS, "country": "us"}})
+        error = await gql.error(
+            CREATE_CUSTOMER,
+            gql.user(),
+            input={
+                "name": "Acme",
+                "email": "a@acme.example",
+                "billingAddress": {**ADDRESS, "country": "us"},
+            },
+        )
         assert error["extensions"]["code"] == "INVALID_INPUT"
         assert error["extensions"]["param"] == "billingAddress.country"
 
@@ -108,7 +120,7 @@ class TestAuthentication:
     async def test_an_api_key_acts_as_its_user(self, gql: GraphQL) -> None:
         owner = gql.user()
         customer_id = await gql.customer(owner)
-        issued = (await gql.data('mutation { createApiKey(name: "ci") { key secret } }', owner))
+        issued = await gql.data('mutation { createApiKey(name: "ci") { key secret } }', owner)
         key = issued["createApiKey"]
         caller = Caller(headers={"api-key": key["key"], "api-secret": key["secret"]})
         assert (await gql.data("{ customer { id } }", caller))["customer"]["id"] == customer_id
@@ -121,14 +133,19 @@ class TestTeam:
     async def test_add_by_user_id_or_by_email(self, gql: GraphQL) -> None:
         owner, member = gql.user(), gql.user()
         await gql.customer(owner)
-        added = (await gql.data(ADD_MEMBER, owner, userId=member.user_id, role="ADMIN"))
+        added = await gql.data(ADD_MEMBER, owner, userId=member.user_id, role="ADMIN")
         assert added["addMember"]["__typename"] == "Member"
-        assert (added["addMember"]["userId"], added["addMember"]["role"]) == (member.user_id,
-                                                                              "ADMIN")
+        assert (added["addMember"]["userId"], added["addMember"]["role"]) == (
+            member.user_id,
+            "ADMIN",
+        )
         invited = (await gql.data(ADD_MEMBER, owner, email="New@Example.com"))["addMember"]
         assert invited["__typename"] == "Invitation"
         assert (invited["invitedEmail"], invited["role"], invited["status"]) == (
-            "new@example.com", "USER", "pending")
+            "new@example.com",
+            "USER",
+            "pending",
+        )
         assert ISO_Z.match(invited["expiresAt"])
         pending = await gql.data("{ invitations { id email } }", owner)
         assert pending["invitations"] == [{"id": invited["id"], "email": "new@example.com"}]
@@ -158,7 +175,9 @@ class TestTeam:
         await gql.customer(owner)
         error = await gql.error(ADD_MEMBER, owner, userId=gql.user().user_id, role="OWNER")
         assert (error["extensions"]["code"], error["extensions"]["status"]) == (
-            "ROLE_HIERARCHY_VIOLATION", 403)
+            "ROLE_HIERARCHY_VIOLATION",
+            403,
+        )
 
     async def test_malformed_ids_are_invalid_input(self, gql: GraphQL) -> None:
         owner = gql.user()
@@ -168,29 +187,47 @@ class TestTeam:
         assert error["extensions"]["param"] == "userId"
         by_model = await gql.error(ADD_MEMBER, owner, userId="12345")
         assert (by_model["extensions"]["code"], by_model["extensions"]["param"]) == (
-            "INVALID_INPUT", "userId")
+            "INVALID_INPUT",
+            "userId",
+        )
 
     async def test_members_are_paginated(self, gql: GraphQL) -> None:
         owner, member = gql.user(), gql.user()
         await gql.customer(owner)
         await gql.add(owner, member)
         page = (await gql.data(MEMBERS, owner, page=2, pageSize=1))["members"]
-        assert page["items"] == [{"userId": member.user_id, "email": None, "role": "USER",
-                                  "joinedAt": page["items"][0]["joinedAt"]}]
-        assert {key: page[key] for key in ("page", "pageSize", "totalCount", "totalPages",
-                                           "hasNext", "hasPrev")} == {
-            "page": 2, "pageSize": 1, "totalCount": 2, "totalPages": 2, "hasNext": False,
-            "hasPrev": True}
+        assert page["items"] == [
+            {
+                "userId": member.user_id,
+                "email": None,
+                "role": "USER",
+                "joinedAt": page["items"][0]["joinedAt"],
+            }
+        ]
+        assert {
+            key: page[key]
+            for key in ("page", "pageSize", "totalCount", "totalPages", "hasNext", "hasPrev")
+        } == {
+            "page": 2,
+            "pageSize": 1,
+            "totalCount": 2,
+            "totalPages": 2,
+            "hasNext": False,
+            "hasPrev": True,
+        }
         error = await gql.error(MEMBERS, owner, pageSize=101)
         assert (error["extensions"]["code"], error["extensions"]["param"]) == (
-            "INVALID_INPUT", "pageSize")
+            "INVALID_INPUT",
+            "pageSize",
+        )
 
     async def test_change_role_and_remove(self, gql: GraphQL) -> None:
         owner, member = gql.user(), gql.user()
         await gql.customer(owner)
         await gql.add(owner, member)
-        change = "mutation C($u: ID!, $r: Role!) { changeMemberRole(userId: $u, role: $r) " \
-                 "{ role } }"
+        change = (
+            "mutation C($u: ID!, $r: Role!) { changeMemberRole(userId: $u, role: $r) { role } }"
+        )
         changed = await gql.data(change, owner, u=member.user_id, r="ADMIN")
         assert changed == {"changeMemberRole": {"role": "ADMIN"}}
         assert roles(await gql.data(ROLE_OF, owner))[member.user_id] == "ADMIN"
@@ -201,7 +238,9 @@ class TestTeam:
         assert member.user_id not in roles(await gql.data(ROLE_OF, owner))
         gone = await gql.error(remove, owner, u=member.user_id)
         assert (gone["extensions"]["code"], gone["extensions"]["status"]) == (
-            "MEMBER_NOT_FOUND", 404)
+            "MEMBER_NOT_FOUND",
+            404,
+        )
 
     async def test_transfer_ownership_then_leave(self, gql: GraphQL) -> None:
         owner, heir = gql.user(), gql.user()
@@ -214,20 +253,30 @@ class TestTeam:
         outsider = await gql.error(transfer, owner, u=gql.user().user_id)
         assert outsider["extensions"]["code"] == "NOT_A_MEMBER"
         moved = (await gql.data(transfer, owner, u=heir.user_id))["transferOwnership"]
-        assert moved == {"customerId": customer_id, "ownerUserId": heir.user_id,
-                         "previousOwnerUserId": owner.user_id}
-        assert roles(await gql.data(ROLE_OF, heir)) == {heir.user_id: "OWNER",
-                                                        owner.user_id: "ADMIN"}
+        assert moved == {
+            "customerId": customer_id,
+            "ownerUserId": heir.user_id,
+            "previousOwnerUserId": owner.user_id,
+        }
+        assert roles(await gql.data(ROLE_OF, heir)) == {
+            heir.user_id: "OWNER",
+            owner.user_id: "ADMIN",
+        }
         assert await gql.data("mutation { leaveCustomer }", owner) == {"leaveCustomer": True}
         assert (await gql.error("{ customer { id } }", owner))["extensions"]["code"] == (
-            "NO_CUSTOMER")
+            "NO_CUSTOMER"
+        )
 
     async def test_each_mutation_field_commits_on_its_own(self, gql: GraphQL) -> None:
         owner, first = gql.user(), gql.user()
         await gql.customer(owner)
         body = await gql.execute(
-            'mutation($a: ID, $b: ID) { a: addMember(userId: $a) { __typename } '
-            'b: addMember(userId: $b) { __typename } }', owner, a=first.user_id, b="bad")
+            "mutation($a: ID, $b: ID) { a: addMember(userId: $a) { __typename } "
+            "b: addMember(userId: $b) { __typename } }",
+            owner,
+            a=first.user_id,
+            b="bad",
+        )
         assert body["data"] == {"a": {"__typename": "Member"}, "b": None}
         assert [e["path"] for e in body["errors"]] == [["b"]]
         assert first.user_id in roles(await gql.data(ROLE_OF, owner))
@@ -237,15 +286,20 @@ class TestApiKeys:
     async def test_create_list_revoke(self, gql: GraphQL) -> None:
         user = gql.user()
         expires = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
-        created = (await gql.data(
-            "mutation C($e: DateTime) { createApiKey(name: \"deploy\", expiresAt: $e) "
-            "{ id name key secret createdAt expiresAt } }", user, e=expires.isoformat()
-        ))["createApiKey"]
+        created = (
+            await gql.data(
+                'mutation C($e: DateTime) { createApiKey(name: "deploy", expiresAt: $e) '
+                "{ id name key secret createdAt expiresAt } }",
+                user,
+                e=expires.isoformat(),
+            )
+        )["createApiKey"]
         assert created["secret"].startswith("bs_") and created["key"].startswith("bk_")
         assert created["expiresAt"] == expires.isoformat().replace("+00:00", "Z")
         listed = (await gql.data("{ apiKeys { id name key lastUsedAt } }", user))["apiKeys"]
-        assert listed == [{"id": created["id"], "name": "deploy", "key": created["key"],
-                           "lastUsedAt": None}]
+        assert listed == [
+            {"id": created["id"], "name": "deploy", "key": created["key"], "lastUsedAt": None}
+        ]
         revoke = "mutation R($id: ID!) { revokeApiKey(id: $id) }"
         assert await gql.data(revoke, user, id=created["id"]) == {"revokeApiKey": True}
         assert (await gql.data("{ apiKeys { id } }", user))["apiKeys"] == []
@@ -253,20 +307,26 @@ class TestApiKeys:
         assert again["extensions"]["code"] == "API_KEY_NOT_FOUND"
 
     async def test_expiry_must_be_in_the_future_and_zoned(self, gql: GraphQL) -> None:
-        create = "mutation C($e: DateTime) { createApiKey(name: \"k\", expiresAt: $e) { id } }"
+        create = 'mutation C($e: DateTime) { createApiKey(name: "k", expiresAt: $e) { id } }'
         past = await gql.error(create, gql.user(), e="2001-01-01T00:00:00Z")
         assert (past["extensions"]["code"], past["extensions"]["param"]) == (
-            "INVALID_INPUT", "expiresAt")
+            "INVALID_INPUT",
+            "expiresAt",
+        )
         naive = await gql.error(create, gql.user(), e="2999-01-01T00:00:00")
         assert (naive["extensions"]["code"], naive["extensions"]["param"]) == (
-            "INVALID_INPUT", "expiresAt")
+            "INVALID_INPUT",
+            "expiresAt",
+        )
 
 
 class TestAdmin:
     async def test_only_billing_admins(self, gql: GraphQL) -> None:
         error = await gql.error("{ tiers { name } }", gql.user())
         assert (error["extensions"]["code"], error["extensions"]["status"]) == (
-            "ADMIN_ROLE_REQUIRED", 403)
+            "ADMIN_ROLE_REQUIRED",
+            403,
+        )
 
     async def test_customers_listed_filtered_and_read(self, gql: GraphQL) -> None:
         admin, owner = gql.admin(), gql.user()
@@ -282,24 +342,35 @@ class TestAdmin:
               totalCount totalPages hasNext } }"""
         pro = (await gql.data(listing, admin, t="pro_plus"))["adminCustomers"]
         assert [(c["id"], c["tierName"], c["memberCount"]) for c in pro["items"]] == [
-            (customer_id, "pro_plus", 1)]
+            (customer_id, "pro_plus", 1)
+        ]
         everyone = (await gql.data(listing, admin, size=1))["adminCustomers"]
         assert (everyone["totalCount"], everyone["totalPages"], everyone["hasNext"]) == (2, 2, True)
         active = (await gql.data(listing, admin, s="ACTIVE"))["adminCustomers"]
         assert active["items"] == []
-        record = (await gql.data("query R($c: ID!) { adminCustomer(customerId: $c) { name "
-                                 "ownerUserId memberCount } }", admin, c=customer_id))
-        assert record["adminCustomer"] == {"name": "Pro one", "ownerUserId": owner.user_id,
-                                           "memberCount": 1}
+        record = await gql.data(
+            "query R($c: ID!) { adminCustomer(customerId: $c) { name ownerUserId memberCount } }",
+            admin,
+            c=customer_id,
+        )
+        assert record["adminCustomer"] == {
+            "name": "Pro one",
+            "ownerUserId": owner.user_id,
+            "memberCount": 1,
+        }
 
     async def test_unknown_and_malformed_customer_ids(self, gql: GraphQL) -> None:
         query = "query R($c: ID!) { adminCustomer(customerId: $c) { id } }"
         unknown = await gql.error(query, gql.admin(), c=str(uuid.uuid4()))
         assert (unknown["extensions"]["code"], unknown["extensions"]["status"]) == (
-            "CUSTOMER_NOT_FOUND", 404)
+            "CUSTOMER_NOT_FOUND",
+            404,
+        )
         malformed = await gql.error(query, gql.admin(), c="nope")
         assert (malformed["extensions"]["code"], malformed["extensions"]["param"]) == (
-            "INVALID_INPUT", "customerId")
+            "INVALID_INPUT",
+            "customerId",
+        )
 
     async def test_members_of_any_customer(self, gql: GraphQL) -> None:
         admin, owner, newcomer = gql.admin(), gql.user(), gql.user()
@@ -316,9 +387,11 @@ class TestAdmin:
         owner_removal = await gql.error(remove, admin, c=customer_id, u=owner.user_id)
         assert owner_removal["extensions"]["code"] == "ROLE_HIERARCHY_VIOLATION"
         assert await gql.data(remove, admin, c=customer_id, u=newcomer.user_id) == {
-            "adminRemoveMember": True}
+            "adminRemoveMember": True
+        }
         assert (await gql.error("{ customer { id } }", newcomer))["extensions"]["code"] == (
-            "NO_CUSTOMER")
+            "NO_CUSTOMER"
+        )
 
     async def test_delete_any_customer(self, gql: GraphQL) -> None:
         owner = gql.user()
@@ -326,7 +399,8 @@ class TestAdmin:
         delete = "mutation D($c: ID!) { adminDeleteCustomer(customerId: $c) }"
         assert await gql.data(delete, gql.admin(), c=customer_id) == {"adminDeleteCustomer": True}
         assert (await gql.error("{ customer { id } }", owner))["extensions"]["code"] == (
-            "NO_CUSTOMER")
+            "NO_CUSTOMER"
+        )
 
     async def test_tiers_and_the_default(self, gql: GraphQL) -> None:
         admin = gql.admin()
@@ -336,24 +410,32 @@ class TestAdmin:
         pro = next(t for t in tiers if t["name"] == "pro")
         make_default = "mutation S($t: ID!) { setDefaultTier(tierId: $t) { name isDefault } }"
         assert await gql.data(make_default, admin, t=pro["id"]) == {
-            "setDefaultTier": {"name": "pro", "isDefault": True}}
+            "setDefaultTier": {"name": "pro", "isDefault": True}
+        }
         await gql.customer(owner := gql.user())
         assert (await gql.data("{ customer { tier { name } } }", owner))["customer"] == {
-            "tier": {"name": "pro"}}
+            "tier": {"name": "pro"}
+        }
         public = next(t for t in tiers if t["name"] == "public")
         refused = await gql.error(make_default, admin, t=public["id"])
         assert (refused["extensions"]["code"], refused["extensions"]["status"]) == (
-            "TIER_NOT_ASSIGNABLE", 400)
+            "TIER_NOT_ASSIGNABLE",
+            400,
+        )
 
     async def test_tier_assignment_rules(self, gql: GraphQL) -> None:
         customer_id = await gql.customer(gql.user())
-        set_tier = "mutation S($c: ID!, $t: String!) { setCustomerTier(customerId: $c, " \
-                   "tierName: $t) { id } }"
+        set_tier = (
+            "mutation S($c: ID!, $t: String!) { setCustomerTier(customerId: $c, "
+            "tierName: $t) { id } }"
+        )
         public = await gql.error(set_tier, gql.admin(), c=customer_id, t="public")
         assert public["extensions"]["code"] == "TIER_NOT_ASSIGNABLE"
         unknown = await gql.error(set_tier, gql.admin(), c=customer_id, t="gold")
         assert (unknown["extensions"]["code"], unknown["extensions"]["status"]) == (
-            "TIER_NOT_FOUND", 404)
+            "TIER_NOT_FOUND",
+            404,
+        )
 
 
 class TestEnums:
@@ -367,4 +449,3 @@ async def test_timestamps_are_utc_with_z(gql: GraphQL) -> None:
     await gql.customer(owner)
     joined = (await gql.data("{ members { items { joinedAt } } }", owner))["members"]["items"]
     assert ISO_Z.match(joined[0]["joinedAt"])
-

@@ -8,8 +8,10 @@ from app.graphql.schema import build_schema, schema
 from app.settings import Settings
 
 EXPORT = Path(__file__).resolve().parents[2] / "schema.graphql"
-COMMAND = ("PYTHONPATH=. python -c \"from app.graphql.schema import schema; "
-           "open('schema.graphql','w').write(schema.as_str() + '\\n')\"")
+COMMAND = (
+    'PYTHONPATH=. python -c "from app.graphql.schema import schema; '
+    "open('schema.graphql','w').write(schema.as_str() + '\\n')\""
+)
 
 
 def test_schema_graphql_is_up_to_date() -> None:

@@ -38,18 +38,39 @@ class World:
     async def build(cls, api: Api) -> World:
         team = await api.team("admin", "user", "user")
         other = await api.team()
-        invited = await api.call("POST", "/customer/member", team.owner,
-                                 json={"email": f"{uuid.uuid4().hex}@example.com"})
+        invited = await api.call(
+            "POST",
+            "/customer/member",
+            team.owner,
+            json={"email": f"{uuid.uuid4().hex}@example.com"},
+        )
         admin = api.admin()
         tiers = (await api.call("GET", "/admin/tiers", admin)).json()["tiers"]
-        callers = {"owner": team.owner, "admin": team.members[0], "user": team.members[1],
-                   "outsider": other.owner, "anonymous": ANONYMOUS, "billing_admin": admin}
-        return cls(api, team.customer_id, callers, team.members[2], invited.json()["id"],
-                   other.customer_id, {t["name"]: t["id"] for t in tiers})
+        callers = {
+            "owner": team.owner,
+            "admin": team.members[0],
+            "user": team.members[1],
+            "outsider": other.owner,
+            "anonymous": ANONYMOUS,
+            "billing_admin": admin,
+        }
+        return cls(
+            api,
+            team.customer_id,
+            callers,
+            team.members[2],
+            invited.json()["id"],
+            other.customer_id,
+            {t["name"]: t["id"] for t in tiers},
+        )
 
     def names(self) -> dict[str, str]:
-        known = {self.customer_id: "customer", self.victim.user_id: "victim",
-                 self.invitation_id: "invitation", self.other_customer_id: "other_customer"}
+        known = {
+            self.customer_id: "customer",
+            self.victim.user_id: "victim",
+            self.invitation_id: "invitation",
+            self.other_customer_id: "other_customer",
+        }
         for name, caller in self.callers.items():
             if caller.id is not None:
                 known[str(caller.id)] = name
@@ -85,8 +106,11 @@ def symbolic(world: World, value: Any) -> Any:
     """Ids replaced by their names in the world; timestamps and fresh ids dropped."""
     names = world.names()
     if isinstance(value, dict):
-        return {k: symbolic(world, v) for k, v in value.items()
-                if not k.endswith("At") and k not in ("id", "key", "secret", "error_id")}
+        return {
+            k: symbolic(world, v)
+            for k, v in value.items()
+            if not k.endswith("At") and k not in ("id", "key", "secret", "error_id")
+        }
     if isinstance(value, list | tuple):
         return type(value)(symbolic(world, v) for v in value)
     if isinstance(value, str):
@@ -94,8 +118,12 @@ def symbolic(world: World, value: Any) -> Any:
     return value
 
 
-def rest(method: str, path: str | Callable[[World], str], body: Any = None,
-         view: Callable[[Any], Any] = lambda data: data) -> Call:
+def rest(
+    method: str,
+    path: str | Callable[[World], str],
+    body: Any = None,
+    view: Callable[[Any], Any] = lambda data: data,
+) -> Call:
     async def call(world: World, caller: Caller) -> Outcome:
         url = path(world) if callable(path) else path
         kwargs = {"json": body(world) if callable(body) else body} if body is not None else {}
@@ -105,16 +133,19 @@ def rest(method: str, path: str | Callable[[World], str], body: Any = None,
     return call
 
 
-def _rest_outcome(world: World, response: httpx.Response, view: Callable[[Any], Any]
-                  ) -> Outcome:
+def _rest_outcome(world: World, response: httpx.Response, view: Callable[[Any], Any]) -> Outcome:
     if response.status_code >= 400:
         return Outcome(response.status_code, response.json()["error"]["code"])
     data = response.json() if response.content else None
     return Outcome(response.status_code, None, symbolic(world, view(data)))
 
 
-def graphql(query: str, success: int, variables: Callable[[World], dict[str, Any]] | None = None,
-            view: Callable[[Any], Any] = lambda data: data) -> Call:
+def graphql(
+    query: str,
+    success: int,
+    variables: Callable[[World], dict[str, Any]] | None = None,
+    view: Callable[[Any], Any] = lambda data: data,
+) -> Call:
     async def call(world: World, caller: Caller) -> Outcome:
         body = await world.api.graphql(query, caller, **(variables(world) if variables else {}))
         if body.get("errors"):
@@ -137,9 +168,15 @@ def _members(data: Any) -> Any:
 
 def _customer(data: Any) -> Any:
     tier = data["tier"]["name"] if "tier" in data else data["tierName"]
-    return {"id": data["id"], "name": data["name"], "email": data["email"], "gcid": data["gcid"],
-            "tier": tier, "status": data["subscriptionStatus"].lower(),
-            "address": data["billingAddress"]}
+    return {
+        "id": data["id"],
+        "name": data["name"],
+        "email": data["email"],
+        "gcid": data["gcid"],
+        "tier": tier,
+        "status": data["subscriptionStatus"].lower(),
+        "address": data["billingAddress"],
+    }
 
 
 def _admin_customer(data: Any) -> Any:
@@ -149,11 +186,16 @@ def _admin_customer(data: Any) -> Any:
 
 def _tier_view(data: Any) -> Any:
     if "tier" in data:
-        return {"customerId": data["id"], "tierName": data["tier"]["name"],
-                "description": data["tier"]["description"], "isActive": data["tier"]["isActive"],
-                "trialUsed": data["trialUsed"]}
-    return {key: data[key] for key in ("customerId", "tierName", "description", "isActive",
-                                       "trialUsed")}
+        return {
+            "customerId": data["id"],
+            "tierName": data["tier"]["name"],
+            "description": data["tier"]["description"],
+            "isActive": data["tier"]["isActive"],
+            "trialUsed": data["trialUsed"],
+        }
+    return {
+        key: data[key] for key in ("customerId", "tierName", "description", "isActive", "trialUsed")
+    }
 
 
 def _tiers(data: Any) -> Any:
@@ -171,8 +213,10 @@ def _role_of(data: Any) -> Any:
 
 
 def _transfer(data: Any) -> Any:
-    return (data.get("ownerUserID") or data.get("ownerUserId"),
-            data.get("previousOwnerUserID") or data.get("previousOwnerUserId"))
+    return (
+        data.get("ownerUserID") or data.get("ownerUserId"),
+        data.get("previousOwnerUserID") or data.get("previousOwnerUserId"),
+    )
 
 
 def _done(_data: Any) -> Any:
@@ -188,17 +232,31 @@ def _invitations(data: Any) -> Any:
     return sorted(invitation["id"] for invitation in rows)
 
 
-CUSTOMER_FIELDS = ("id name email gcid subscriptionStatus trialUsed memberCount ownerUserId "
-                   "billingAddress { street city state postalCode country } "
-                   "tier { name description isActive }")
+CUSTOMER_FIELDS = (
+    "id name email gcid subscriptionStatus trialUsed memberCount ownerUserId "
+    "billingAddress { street city state postalCode country } "
+    "tier { name description isActive }"
+)
 MEMBER_FIELDS = "items { userId role } totalCount"
 
-MEMBER = {"owner": 200, "admin": 200, "user": 200, "outsider": 200, "anonymous": 401,
-          "billing_admin": 404}
+MEMBER = {
+    "owner": 200,
+    "admin": 200,
+    "user": 200,
+    "outsider": 200,
+    "anonymous": 401,
+    "billing_admin": 404,
+}
 MANAGER = {**MEMBER, "user": 403}
 ON_VICTIM = {**MANAGER, "outsider": 404}
-ADMIN_ONLY = {"owner": 403, "admin": 403, "user": 403, "outsider": 403, "anonymous": 401,
-              "billing_admin": 200}
+ADMIN_ONLY = {
+    "owner": 403,
+    "admin": 403,
+    "user": 403,
+    "outsider": 403,
+    "anonymous": 401,
+    "billing_admin": 200,
+}
 ANY_USER = {role: 200 for role in ROLES} | {"anonymous": 401}
 
 
@@ -216,20 +274,35 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "view tier",
         rest("GET", "/customer/tier", view=_tier_view),
-        graphql("{ customer { id trialUsed tier { name description isActive } } }", 200,
-                view=_tier_view),
+        graphql(
+            "{ customer { id trialUsed tier { name description isActive } } }", 200, view=_tier_view
+        ),
         MEMBER,
     ),
     Operation(
         "create customer",
-        rest("POST", "/customer", {"name": "New", "email": "n@example.com",
-                                   "billingAddress": ADDRESS}, view=lambda d: d["name"]),
-        graphql("mutation($input: CustomerInput!) { createCustomer(input: $input) { name } }", 201,
-                lambda w: {"input": {"name": "New", "email": "n@example.com",
-                                     "billingAddress": ADDRESS}},
-                view=lambda d: d["name"]),
-        {"owner": 400, "admin": 400, "user": 400, "outsider": 400, "anonymous": 401,
-         "billing_admin": 201},
+        rest(
+            "POST",
+            "/customer",
+            {"name": "New", "email": "n@example.com", "billingAddress": ADDRESS},
+            view=lambda d: d["name"],
+        ),
+        graphql(
+            "mutation($input: CustomerInput!) { createCustomer(input: $input) { name } }",
+            201,
+            lambda w: {
+                "input": {"name": "New", "email": "n@example.com", "billingAddress": ADDRESS}
+            },
+            view=lambda d: d["name"],
+        ),
+        {
+            "owner": 400,
+            "admin": 400,
+            "user": 400,
+            "outsider": 400,
+            "anonymous": 401,
+            "billing_admin": 201,
+        },
     ),
     Operation(
         "delete customer",
@@ -245,11 +318,19 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "transfer ownership",
-        rest("POST", "/customer/transfer-ownership",
-             lambda w: {"newOwnerUserID": w.victim.user_id}, view=_transfer),
-        graphql("mutation($id: ID) { transferOwnership(newOwnerUserId: $id) "
-                "{ ownerUserId previousOwnerUserId } }", 200,
-                lambda w: {"id": w.victim.user_id}, view=_transfer),
+        rest(
+            "POST",
+            "/customer/transfer-ownership",
+            lambda w: {"newOwnerUserID": w.victim.user_id},
+            view=_transfer,
+        ),
+        graphql(
+            "mutation($id: ID) { transferOwnership(newOwnerUserId: $id) "
+            "{ ownerUserId previousOwnerUserId } }",
+            200,
+            lambda w: {"id": w.victim.user_id},
+            view=_transfer,
+        ),
         {**MEMBER, "admin": 403, "user": 403, "outsider": 400},
     ),
     Operation(
@@ -261,32 +342,55 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "add member",
         rest("POST", "/customer/member", _fresh_user, view=lambda d: d["role"]),
-        graphql("mutation($id: ID) { addMember(userId: $id, role: USER) "
-                "{ ... on Member { role } } }", 201, lambda w: {"id": str(uuid.uuid4())},
-                view=lambda d: d["role"].lower()),
+        graphql(
+            "mutation($id: ID) { addMember(userId: $id, role: USER) { ... on Member { role } } }",
+            201,
+            lambda w: {"id": str(uuid.uuid4())},
+            view=lambda d: d["role"].lower(),
+        ),
         _statuses(MANAGER, 201),
     ),
     Operation(
         "invite member",
-        rest("POST", "/customer/member", {"email": "invitee@example.com", "role": "admin"},
-             view=_invitation),
-        graphql("mutation { addMember(email: \"invitee@example.com\", role: ADMIN) "
-                "{ ... on Invitation { role status } } }", 201, view=_invitation),
+        rest(
+            "POST",
+            "/customer/member",
+            {"email": "invitee@example.com", "role": "admin"},
+            view=_invitation,
+        ),
+        graphql(
+            'mutation { addMember(email: "invitee@example.com", role: ADMIN) '
+            "{ ... on Invitation { role status } } }",
+            201,
+            view=_invitation,
+        ),
         _statuses(MANAGER, 201),
     ),
     Operation(
         "change member role",
-        rest("PUT", "/customer/member", lambda w: {"userID": w.victim.user_id, "role": "admin"},
-             view=_role_of),
-        graphql("mutation($id: ID!) { changeMemberRole(userId: $id, role: ADMIN) "
-                "{ userId role } }", 200, lambda w: {"id": w.victim.user_id}, view=_role_of),
+        rest(
+            "PUT",
+            "/customer/member",
+            lambda w: {"userID": w.victim.user_id, "role": "admin"},
+            view=_role_of,
+        ),
+        graphql(
+            "mutation($id: ID!) { changeMemberRole(userId: $id, role: ADMIN) { userId role } }",
+            200,
+            lambda w: {"id": w.victim.user_id},
+            view=_role_of,
+        ),
         ON_VICTIM,
     ),
     Operation(
         "remove member",
         rest("DELETE", lambda w: f"/customer/member/{w.victim.user_id}", view=_done),
-        graphql("mutation($id: ID!) { removeMember(userId: $id) }", 204,
-                lambda w: {"id": w.victim.user_id}, view=_done),
+        graphql(
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            204,
+            lambda w: {"id": w.victim.user_id},
+            view=_done,
+        ),
         _statuses(ON_VICTIM, 204),
     ),
     Operation(
@@ -298,15 +402,20 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "revoke invitation",
         rest("DELETE", lambda w: f"/customer/invitations/{w.invitation_id}", view=_done),
-        graphql("mutation($id: ID!) { revokeInvitation(invitationId: $id) }", 204,
-                lambda w: {"id": w.invitation_id}, view=_done),
+        graphql(
+            "mutation($id: ID!) { revokeInvitation(invitationId: $id) }",
+            204,
+            lambda w: {"id": w.invitation_id},
+            view=_done,
+        ),
         _statuses(ON_VICTIM, 204),
     ),
     Operation(
         "create api key",
         rest("POST", "/apikeys", {"name": "k"}, view=lambda d: d["name"]),
-        graphql("mutation { createApiKey(name: \"k\") { name secret } }", 201,
-                view=lambda d: d["name"]),
+        graphql(
+            'mutation { createApiKey(name: "k") { name secret } }', 201, view=lambda d: d["name"]
+        ),
         _statuses(ANY_USER, 201),
     ),
     Operation(
@@ -318,48 +427,72 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "admin list customers",
         rest("GET", "/admin/customers", view=_summaries),
-        graphql("{ adminCustomers { items { id tierName memberCount } } }", 200,
-                view=_summaries),
+        graphql("{ adminCustomers { items { id tierName memberCount } } }", 200, view=_summaries),
         ADMIN_ONLY,
     ),
     Operation(
         "admin get customer",
         rest("GET", lambda w: f"/admin/customer/{w.customer_id}", view=_admin_customer),
-        graphql(f"query($id: ID!) {{ adminCustomer(customerId: $id) {{ {CUSTOMER_FIELDS} }} }}",
-                200, lambda w: {"id": w.customer_id}, view=_admin_customer),
+        graphql(
+            f"query($id: ID!) {{ adminCustomer(customerId: $id) {{ {CUSTOMER_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_admin_customer,
+        ),
         ADMIN_ONLY,
     ),
     Operation(
         "admin delete customer",
         rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}", view=_done),
-        graphql("mutation($id: ID!) { adminDeleteCustomer(customerId: $id) }", 204,
-                lambda w: {"id": w.customer_id}, view=_done),
+        graphql(
+            "mutation($id: ID!) { adminDeleteCustomer(customerId: $id) }",
+            204,
+            lambda w: {"id": w.customer_id},
+            view=_done,
+        ),
         _statuses(ADMIN_ONLY, 204),
     ),
     Operation(
         "admin list members",
         rest("GET", lambda w: f"/admin/customer/{w.customer_id}/members", view=_members),
-        graphql(f"query($id: ID!) {{ adminCustomerMembers(customerId: $id) "
-                f"{{ {MEMBER_FIELDS} }} }}", 200, lambda w: {"id": w.customer_id},
-                view=_members),
+        graphql(
+            f"query($id: ID!) {{ adminCustomerMembers(customerId: $id) {{ {MEMBER_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_members,
+        ),
         ADMIN_ONLY,
     ),
     Operation(
         "admin add member",
-        rest("POST", lambda w: f"/admin/customer/{w.customer_id}/member", _fresh_user,
-             view=lambda d: d["role"]),
-        graphql("mutation($c: ID!, $u: ID) { adminAddMember(customerId: $c, userId: $u, "
-                "role: USER) { ... on Member { role } } }", 201,
-                lambda w: {"c": w.customer_id, "u": str(uuid.uuid4())},
-                view=lambda d: d["role"].lower()),
+        rest(
+            "POST",
+            lambda w: f"/admin/customer/{w.customer_id}/member",
+            _fresh_user,
+            view=lambda d: d["role"],
+        ),
+        graphql(
+            "mutation($c: ID!, $u: ID) { adminAddMember(customerId: $c, userId: $u, "
+            "role: USER) { ... on Member { role } } }",
+            201,
+            lambda w: {"c": w.customer_id, "u": str(uuid.uuid4())},
+            view=lambda d: d["role"].lower(),
+        ),
         _statuses(ADMIN_ONLY, 201),
     ),
     Operation(
         "admin remove member",
-        rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}/member/{w.victim.user_id}",
-             view=_done),
-        graphql("mutation($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) }",
-                204, lambda w: {"c": w.customer_id, "u": w.victim.user_id}, view=_done),
+        rest(
+            "DELETE",
+            lambda w: f"/admin/customer/{w.customer_id}/member/{w.victim.user_id}",
+            view=_done,
+        ),
+        graphql(
+            "mutation($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) }",
+            204,
+            lambda w: {"c": w.customer_id, "u": w.victim.user_id},
+            view=_done,
+        ),
         _statuses(ADMIN_ONLY, 204),
     ),
     Operation(
@@ -370,19 +503,34 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "admin set default tier",
-        rest("PUT", lambda w: f"/admin/tiers/{w.tier_ids['pro']}/default",
-             view=lambda d: (d["name"], d["isDefault"])),
-        graphql("mutation($id: ID!) { setDefaultTier(tierId: $id) { name isDefault } }", 200,
-                lambda w: {"id": w.tier_ids["pro"]}, view=lambda d: (d["name"], d["isDefault"])),
+        rest(
+            "PUT",
+            lambda w: f"/admin/tiers/{w.tier_ids['pro']}/default",
+            view=lambda d: (d["name"], d["isDefault"]),
+        ),
+        graphql(
+            "mutation($id: ID!) { setDefaultTier(tierId: $id) { name isDefault } }",
+            200,
+            lambda w: {"id": w.tier_ids["pro"]},
+            view=lambda d: (d["name"], d["isDefault"]),
+        ),
         ADMIN_ONLY,
     ),
     Operation(
         "admin set customer tier",
-        rest("PUT", lambda w: f"/admin/customer/{w.customer_id}/tier", {"tierName": "Pro Plus"},
-             view=_admin_customer),
-        graphql(f"mutation($id: ID!) {{ setCustomerTier(customerId: $id, tierName: \"Pro Plus\") "
-                f"{{ {CUSTOMER_FIELDS} }} }}", 200, lambda w: {"id": w.customer_id},
-                view=_admin_customer),
+        rest(
+            "PUT",
+            lambda w: f"/admin/customer/{w.customer_id}/tier",
+            {"tierName": "Pro Plus"},
+            view=_admin_customer,
+        ),
+        graphql(
+            f'mutation($id: ID!) {{ setCustomerTier(customerId: $id, tierName: "Pro Plus") '
+            f"{{ {CUSTOMER_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_admin_customer,
+        ),
         ADMIN_ONLY,
     ),
 )
