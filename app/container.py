@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,13 +11,26 @@ from app.auth.apikeys import ApiKeyService
 from app.auth.credentials import CredentialBackend
 from app.auth.identity import IdentityService
 from app.auth.tokens import TokenVerifier, load_or_create_secret
+from app.catalog.cache import CATALOG_TOPIC, OVERRIDES_TOPIC, CatalogCache
+from app.catalog.loader import default_catalog, parse_catalog
+from app.catalog.model import FeatureSpec
+from app.catalog.store import seed_catalog
 from app.core.clock import Clock, utcnow
 from app.core.db import Database
+from app.core.errors import Conflict
+from app.core.invalidation import Invalidator
 from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.customers.team import Team
 from app.settings import Settings
 from app.tiers.service import TierService
+from app.usage.consume import ConsumeService
+from app.usage.counters import MemoryCounters, counter_store
+from app.usage.ledger import Ledger
+from app.usage.reseed import CounterGuard
+from app.usage.subjects import CUSTOMER_TOPIC, MEMBERSHIP_TOPIC, TIERS_TOPIC, SubjectCache
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +40,22 @@ class Services:
     tiers: TierService
     admin: AdminService
     api_keys: ApiKeyService
+    consume: ConsumeService
 
 
 class Container:
     def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
         self.settings = settings
         self.clock = clock
-        self.db = Database(settings.resolved_database_url)
+        self.db = Database(settings.resolved_database_url, clock=clock)
         self.jwt_secret = signing_secret(settings)
+        self.invalidator = Invalidator(self.db, clock)
+        self.catalog = CatalogCache(self.db)
+        self.subjects = SubjectCache(self.db)
+        self.counters = counter_store(settings.rate_limit_storage)
+        self.ledger = Ledger(self.db)
+        self.counter_guard = CounterGuard(self.db, self.counters, clock)
+        self._subscribe_caches()
         team = Team(clock, timedelta(days=settings.invitation_ttl_days))
         api_keys = ApiKeyService(clock)
         self.services = Services(
@@ -42,6 +64,7 @@ class Container:
             tiers=TierService(),
             admin=AdminService(clock, team),
             api_keys=api_keys,
+            consume=ConsumeService(clock, self.catalog, self.subjects, self.counters, self.ledger),
         )
         self.credentials = CredentialBackend(
             settings,
@@ -51,14 +74,52 @@ class Container:
             api_keys,
         )
 
+    def _subscribe_caches(self) -> None:
+        self.invalidator.subscribe(CATALOG_TOPIC, self.catalog.mark_stale)
+        self.invalidator.subscribe(OVERRIDES_TOPIC, self.catalog.drop_overrides)
+        self.invalidator.subscribe(MEMBERSHIP_TOPIC, self.subjects.drop_membership)
+        self.invalidator.subscribe(CUSTOMER_TOPIC, self.subjects.drop_customer)
+        self.invalidator.subscribe(TIERS_TOPIC, self.subjects.drop_tiers)
+
     async def start(self) -> None:
         if self.settings.migrate_on_start:
             from app.core.migrate import upgrade_database
 
             await upgrade_database(self.db.url)
+        await self._seed_catalog()
+        await self.catalog.refresh()
+        await self.counter_guard.start(watch=not isinstance(self.counters, MemoryCounters))
+        await self.invalidator.start()
+        await self.ledger.start()
+
+    async def _seed_catalog(self) -> None:
+        """Another process starting at the same moment may insert the same features:
+        its insert wins, and a second pass finds nothing left to add."""
+        specs = catalog_file(self.settings)
+        for attempt in (1, 2):
+            try:
+                async with self.db.transaction() as session:
+                    added = await seed_catalog(session, specs)
+                break
+            except Conflict:
+                if attempt == 2:
+                    raise
+        if added:
+            logger.info("catalog seeded", extra={"features": added})
 
     async def stop(self) -> None:
+        await self.ledger.stop()
+        await self.invalidator.stop()
+        await self.counter_guard.stop()
+        await self.counters.close()
         await self.db.dispose()
+
+
+def catalog_file(settings: Settings) -> list[FeatureSpec]:
+    """The configured catalog file, or the shipped default; a bad file stops the start."""
+    if settings.catalog_file is None:
+        return default_catalog()
+    return parse_catalog(settings.catalog_file.read_text("utf-8"), str(settings.catalog_file))
 
 
 def signing_secret(settings: Settings) -> str | None:

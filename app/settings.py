@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     rate_limit_storage: str = "memory://"
+    catalog_file: Path | None = None
 
     jwt_secret: str | None = None
     jwt_jwks_url: str | None = None

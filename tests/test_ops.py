@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from app.core.migrate import upgrade_database
 from tests.support.api import Api, running_api, settings_for
 from tests.support.servers import run_servers
 
@@ -19,11 +20,19 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (ready.status_code, ready.json()["status"]) == (200, "ready")
 
 
-async def test_not_ready_without_a_database(tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-dir" / "db.sqlite3"
-    settings = settings_for(f"sqlite+aiosqlite:///{missing}", tmp_path)
-    async with running_api(settings) as api:
+async def test_not_ready_when_the_database_goes_away(tmp_path: Path) -> None:
+    """The database file is replaced by a directory under a running server: new connections
+    fail, so readiness reports 503 while liveness stays 200."""
+    path = tmp_path / "db.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_database(url)
+    async with running_api(settings_for(url, tmp_path)) as api:
         api.expect_server_errors = True
+        assert (await api.client.get("/readyz")).status_code == 200
+        for leftover in tmp_path.glob("db.sqlite3*"):
+            leftover.unlink()
+        path.mkdir()
+        await api.container.db.engine.dispose()
         assert (await api.client.get("/healthz")).status_code == 200
         response = await api.client.get("/readyz")
         assert response.status_code == 503

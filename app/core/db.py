@@ -7,7 +7,7 @@ commits when the block ends normally and rolls back otherwise.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.expression import Executable
 
+from app.core.clock import Clock, utcnow
 from app.core.errors import Conflict, DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,10 @@ async def affected_rows(session: AsyncSession, statement: Executable) -> int:
 
 
 class Database:
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, clock: Clock = utcnow, **engine_kwargs: Any) -> None:
         self.url = url
+        self.clock = clock
+        self._commit_hooks: list[Callable[[AsyncSession], None]] = []
         self.engine = create_engine(url, **engine_kwargs)
         self._writer = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
@@ -86,6 +89,10 @@ class Database:
         self._reader = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: False}), expire_on_commit=False
         )
+
+    def on_commit(self, hook: Callable[[AsyncSession], None]) -> None:
+        """Called after each committed transaction, with its session (and `session.info`)."""
+        self._commit_hooks.append(hook)
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,8 +107,11 @@ class Database:
         """
         maker = self._writer if write else self._reader
         try:
-            async with maker() as session, session.begin():
-                yield session
+            async with maker(info={"clock": self.clock}) as session:
+                async with session.begin():
+                    yield session
+                for hook in self._commit_hooks:
+                    hook(session)
         except IntegrityError as exc:
             raise Conflict() from exc
         except OperationalError as exc:

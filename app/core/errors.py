@@ -15,10 +15,16 @@ class AppError(Exception):
     default_message: ClassVar[str] = "The request could not be processed."
 
     def __init__(
-        self, message: str | None = None, *, param: str | None = None, **details: Any
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        **details: Any,
     ) -> None:
         self.message = message or self.default_message
         self.param = param
+        self.headers = headers or {}
         self.details = details
         super().__init__(self.message)
 
@@ -98,6 +104,16 @@ class Forbidden(AppError):
     default_message = "Your role does not allow this operation."
 
 
+class FeatureDisabled(Forbidden):
+    code = "FEATURE_DISABLED"
+    default_message = "This feature is disabled on the subscription tier."
+
+
+class QuotaExceeded(Forbidden):
+    code = "QUOTA_EXCEEDED"
+    default_message = "The quota is full."
+
+
 class RoleHierarchyViolation(Forbidden):
     code = "ROLE_HIERARCHY_VIOLATION"
     default_message = "The role hierarchy does not allow this operation."
@@ -150,6 +166,16 @@ class ApiKeyNotFound(NotFound):
     default_message = "No API key with this id exists."
 
 
+class FeatureNotFound(NotFound):
+    code = "FEATURE_NOT_FOUND"
+    default_message = "No such feature in the catalog."
+
+
+class ServiceNotFound(NotFound):
+    code = "SERVICE_NOT_FOUND"
+    default_message = "No such service in the catalog."
+
+
 class RouteNotFound(NotFound):
     code = "ROUTE_NOT_FOUND"
     default_message = "No such endpoint."
@@ -177,6 +203,12 @@ class PayloadTooLarge(AppError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     default_message = "The request body is too large."
+
+
+class RateLimited(AppError):
+    code = "RATE_LIMITED"
+    status = 429
+    default_message = "The rate limit has been reached."
 
 
 class InternalError(AppError):

@@ -11,14 +11,28 @@ from app.models.tables import (
     User,
     UserRoleGrant,
 )
+from app.models.usage import (
+    CacheInvalidation,
+    Feature,
+    FeatureOverride,
+    FeatureValue,
+    QuotaCounter,
+    UsageEvent,
+)
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "CacheInvalidation",
     "Customer",
+    "Feature",
+    "FeatureOverride",
+    "FeatureValue",
     "Invitation",
     "Membership",
+    "QuotaCounter",
     "Tier",
+    "UsageEvent",
     "User",
     "UserRoleGrant",
     "metadata",

@@ -50,7 +50,7 @@ def error_response(error: AppError, headers: dict[str, str] | None = None) -> Re
 
 async def app_error_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return error_response(exc)
+    return error_response(exc, exc.headers)
 
 
 async def http_error_handler(_request: Request, exc: Exception) -> Response:

@@ -14,7 +14,8 @@ from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
 from app.rest import views
-from app.rest.handlers import admin, apikeys, customers, team
+from app.rest.handlers import admin, apikeys, customers, team, usage
+from app.usage.consume import ConsumeRequest
 
 BASE_PATH = "/api/billing/v1"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -142,6 +143,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("GET", "/apikeys", apikeys.list_api_keys, "The caller's API keys", views.ApiKeysOut),
     Endpoint("DELETE", "/apikeys/{id}", apikeys.revoke_api_key, "Revoke an API key", None, 204),
+    # §5.8 service to service
+    Endpoint(
+        "POST",
+        "/limits/consume",
+        usage.consume,
+        "Consume a feature for a caller (billing_service)",
+        views.DecisionOut,
+        body=ConsumeRequest,
+        errors=(400, 401, 403, 404, 429),
+    ),
+    Endpoint(
+        "POST",
+        "/limits/check",
+        usage.check,
+        "Check a feature without consuming it (billing_service)",
+        views.DecisionOut,
+        body=ConsumeRequest,
+        errors=(400, 401, 403, 404, 429),
+    ),
     # §5.7 admin
     Endpoint(
         "GET",

@@ -155,6 +155,14 @@ class IssuedApiKeyOut(TypedDict):
     expiresAt: str | None
 
 
+class DecisionOut(TypedDict):
+    allowed: bool
+    currentUsage: int
+    limit: int
+    remaining: int
+    resetAt: int
+
+
 class ApiKeysOut(TypedDict):
     apiKeys: list[ApiKeyOut]
 

@@ -1,33 +1,19 @@
-"""A running app driven over HTTP through `/graphql`, with callers holding real tokens."""
+"""GraphQL documents sent to the running app of `tests.support.api`, over `/graphql`."""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from starlette.applications import Starlette
 
-from app.auth.tokens import mint_token
-from app.container import Container
-from app.main import create_app
-from app.settings import Settings
+from app.auth.principal import PlatformRole
+from tests.support.api import ADDRESS, ANONYMOUS, Api, Caller, running_api, settings_for
+from tests.support.clock import MovableClock
 
-SECRET = "graphql-test-signing-secret-0123456789-0123456789-0123456789-abcdef"
-ADDRESS = {
-    "street": "1 Main Street",
-    "city": "Springfield",
-    "state": "IL",
-    "postalCode": "62701",
-    "country": "US",
-}
 CREATE_CUSTOMER = """
 mutation Create($input: CustomerInput!) {
   createCustomer(input: $input) { id name tier { name } }
@@ -44,46 +30,20 @@ mutation Add($userId: ID, $email: String, $role: Role! = USER) {
 """
 
 
-@dataclass(frozen=True)
-class Caller:
-    id: uuid.UUID | None = None
-    email: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def user_id(self) -> str:
-        assert self.id is not None
-        return str(self.id)
-
-
-ANONYMOUS = Caller()
-
-
 class GraphQL:
-    def __init__(self, app: Starlette, http: httpx.AsyncClient) -> None:
-        self.app = app
-        self.http = http
+    """The shared `Api`, spoken to in GraphQL documents rather than REST calls."""
 
-    @property
-    def container(self) -> Container:
-        container: Container = self.app.state.container
-        return container
+    def __init__(self, api: Api) -> None:
+        self.api = api
 
-    def user(self, *roles: str, email: str | None = None) -> Caller:
-        user_id = uuid.uuid4()
-        email = email or f"user-{user_id.hex[:12]}@example.com"
-        token = mint_token(SECRET, user_id=user_id, email=email, roles=list(roles))
-        return Caller(user_id, email, {"Authorization": f"Bearer {token}"})
+    def user(self, *roles: PlatformRole, email: str | None = None) -> Caller:
+        return self.api.user(*roles, email=email)
 
     def admin(self) -> Caller:
-        return self.user("billing_admin")
+        return self.api.admin()
 
     async def execute(self, query: str, caller: Caller = ANONYMOUS, **variables: Any) -> Any:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=caller.headers
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+        return await self.api.graphql(query, caller, **variables)
 
     async def data(self, query: str, caller: Caller = ANONYMOUS, **variables: Any) -> Any:
         body = await self.execute(query, caller, **variables)
@@ -111,37 +71,23 @@ class GraphQL:
         assert data["addMember"]["__typename"] == "Member"
 
 
-def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        data_dir=data_dir,
-        migrate_on_start=False,
-        **overrides,
-    )
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[GraphQL]:
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=("198.51.100.4", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield GraphQL(app, http)
+@pytest.fixture
+def gql(api: Api) -> GraphQL:
+    return GraphQL(api)
 
 
 @pytest.fixture
 def graphql_app(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, clock: MovableClock
 ) -> Callable[..., AbstractAsyncContextManager[GraphQL]]:
     """An app with some settings changed, for the tests of limits."""
-    return lambda **overrides: running(settings_for(database_url, tmp_path, **overrides))
 
+    @asynccontextmanager
+    async def running(**overrides: Any) -> AsyncIterator[GraphQL]:
+        async with running_api(settings_for(database_url, tmp_path, **overrides), clock) as api:
+            yield GraphQL(api)
 
-@pytest.fixture
-async def gql(database_url: str, tmp_path: Path) -> AsyncIterator[GraphQL]:
-    async with running(settings_for(database_url, tmp_path)) as client:
-        yield client
+    return running
 
 
 class Records(logging.Handler):

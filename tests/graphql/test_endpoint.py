@@ -119,12 +119,12 @@ class TestLimits:
 
 class TestHttp:
     async def test_queries_over_get(self, gql: GraphQL) -> None:
-        response = await gql.http.get("/graphql", params={"query": "{ __typename }"})
+        response = await gql.api.client.get("/graphql", params={"query": "{ __typename }"})
         assert (response.status_code, response.json()) == (200, {"data": {"__typename": "Query"}})
 
     async def test_mutations_over_get_are_refused(self, gql: GraphQL) -> None:
         owner = gql.user()
-        response = await gql.http.get(
+        response = await gql.api.client.get(
             "/graphql",
             headers=owner.headers,
             params={
@@ -140,7 +140,7 @@ class TestHttp:
         )
 
     async def test_graphiql_for_browsers(self, gql: GraphQL) -> None:
-        response = await gql.http.get("/graphql", headers={"Accept": "text/html"})
+        response = await gql.api.client.get("/graphql", headers={"Accept": "text/html"})
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")
         assert "graphiql" in response.text.lower()
@@ -159,7 +159,7 @@ class TestHttp:
     async def test_bodies_that_are_not_graphql_requests(
         self, gql: GraphQL, content: bytes, content_type: str, code: str
     ) -> None:
-        response = await gql.http.post(
+        response = await gql.api.client.post(
             "/graphql", content=content, headers={"content-type": content_type}
         )
         assert response.status_code == 400, response.text
@@ -168,5 +168,5 @@ class TestHttp:
         assert error["extensions"]["errorId"]
 
     async def test_other_methods(self, gql: GraphQL) -> None:
-        response = await gql.http.put("/graphql", json={"query": "{ __typename }"})
+        response = await gql.api.client.put("/graphql", json={"query": "{ __typename }"})
         assert response.status_code == 405

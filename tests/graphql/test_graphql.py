@@ -12,7 +12,9 @@ import pytest
 from app.auth.roles import MemberRole
 from app.customers.schemas import SubscriptionStatus as DomainStatus
 from app.graphql.enums import Role, SubscriptionStatus
-from tests.graphql.conftest import ADD_MEMBER, ADDRESS, CREATE_CUSTOMER, Caller, GraphQL
+from tests.graphql.conftest import ADD_MEMBER, CREATE_CUSTOMER, GraphQL
+from tests.support.api import ADDRESS, Caller
+from tests.support.clock import MovableClock
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 CUSTOMER = """
@@ -97,7 +99,7 @@ class TestAuthentication:
     async def test_an_invalid_token_is_refused_once_per_request(
         self, gql: GraphQL, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        credentials = gql.container.credentials
+        credentials = gql.api.container.credentials
         calls: list[object] = []
         authenticate = credentials.authenticate
 
@@ -106,7 +108,7 @@ class TestAuthentication:
             return await authenticate(*args)
 
         monkeypatch.setattr(credentials, "authenticate", counted)
-        bad = Caller(headers={"Authorization": "Bearer not-a-jwt"})
+        bad = Caller(None, None, headers={"Authorization": "Bearer not-a-jwt"})
         body = await gql.execute("{ customer { id } apiKeys { id } }", bad)
         assert body["data"] == {"customer": None, "apiKeys": None}
         assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TOKEN"] * 2
@@ -114,7 +116,7 @@ class TestAuthentication:
         assert len(calls) == 1
 
     async def test_a_document_needing_no_caller_needs_no_credentials(self, gql: GraphQL) -> None:
-        bad = Caller(headers={"Authorization": "Bearer not-a-jwt"})
+        bad = Caller(None, None, headers={"Authorization": "Bearer not-a-jwt"})
         assert await gql.data("{ __typename }", bad) == {"__typename": "Query"}
 
     async def test_an_api_key_acts_as_its_user(self, gql: GraphQL) -> None:
@@ -122,9 +124,9 @@ class TestAuthentication:
         customer_id = await gql.customer(owner)
         issued = await gql.data('mutation { createApiKey(name: "ci") { key secret } }', owner)
         key = issued["createApiKey"]
-        caller = Caller(headers={"api-key": key["key"], "api-secret": key["secret"]})
+        caller = Caller(None, None, headers={"api-key": key["key"], "api-secret": key["secret"]})
         assert (await gql.data("{ customer { id } }", caller))["customer"]["id"] == customer_id
-        wrong = Caller(headers={"api-key": key["key"], "api-secret": "bs_wrong"})
+        wrong = Caller(None, None, headers={"api-key": key["key"], "api-secret": "bs_wrong"})
         error = await gql.error("{ customer { id } }", wrong)
         assert error["extensions"]["code"] == "INVALID_API_KEY"
 
@@ -191,9 +193,10 @@ class TestTeam:
             "userId",
         )
 
-    async def test_members_are_paginated(self, gql: GraphQL) -> None:
+    async def test_members_are_paginated(self, gql: GraphQL, clock: MovableClock) -> None:
         owner, member = gql.user(), gql.user()
         await gql.customer(owner)
+        clock.advance(seconds=1)  # members are listed in the order they joined
         await gql.add(owner, member)
         page = (await gql.data(MEMBERS, owner, page=2, pageSize=1))["members"]
         assert page["items"] == [

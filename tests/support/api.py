@@ -48,8 +48,9 @@ ANONYMOUS = Caller(None, None)
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, container: Container | None = None) -> None:
         self.client = client
+        self._container = container
         self.server_errors: list[str] = []
         self.expect_server_errors = False
         client.event_hooks["response"].append(self._watch)
@@ -57,6 +58,12 @@ class Api:
     async def _watch(self, response: httpx.Response) -> None:
         if response.status_code >= 500:
             self.server_errors.append(f"{response.request.method} {response.request.url}")
+
+    @property
+    def container(self) -> Container:
+        """The services of an app running in this process."""
+        assert self._container is not None, "the app runs in another process"
+        return self._container
 
     def assert_no_server_errors(self) -> None:
         """No request of a test may end in a 5xx unless the test says it provokes one."""
@@ -143,10 +150,11 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
 
 @asynccontextmanager
 async def running_api(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Api]:
-    app = create_app(settings, container=Container(settings, clock=clock or utcnow))
+    container = Container(settings, clock=clock or utcnow)
+    app = create_app(settings, container=container)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            api = Api(client)
+            api = Api(client, container)
             yield api
             api.assert_no_server_errors()

@@ -1,0 +1,77 @@
+"""The catalog, tiers and per-customer overrides held in memory for the hot path."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from app.catalog.model import FeatureKind
+from app.catalog.store import CatalogEntry, load_catalog
+from app.core.db import Database
+from app.models import FeatureOverride
+
+CATALOG_TOPIC = "catalog"
+OVERRIDES_TOPIC = "overrides"
+
+
+class CatalogCache:
+    """Everything a limit decision needs from the catalog, without a database statement.
+
+    The whole catalog is small (tens of features) and is reloaded when it changes;
+    overrides are loaded per customer on first use and dropped when they change.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._entries: dict[tuple[str, str], CatalogEntry] = {}
+        self._overrides: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
+        self._stale = True
+
+    def mark_stale(self, _key: str = "") -> None:
+        self._stale = True
+
+    def drop_overrides(self, customer_id: str) -> None:
+        self._overrides.pop(uuid.UUID(customer_id), None)
+
+    async def refresh(self) -> None:
+        async with self._db.transaction(write=False) as session:
+            entries = await load_catalog(session)
+        self._entries = {entry.spec.key: entry for entry in entries}
+        self._stale = False
+
+    async def entry(self, service_name: str, feature_key: str) -> CatalogEntry | None:
+        if self._stale:
+            await self.refresh()
+        return self._entries.get((service_name, feature_key))
+
+    async def entries(self, kind: FeatureKind | None = None) -> list[CatalogEntry]:
+        if self._stale:
+            await self.refresh()
+        return [e for e in self._entries.values() if kind is None or e.spec.kind is kind]
+
+    async def services(self) -> set[str]:
+        return {entry.spec.service_name for entry in await self.entries()}
+
+    async def value(
+        self, entry: CatalogEntry, tier_name: str, customer_id: uuid.UUID | None
+    ) -> int:
+        """The customer's override if billing_admin set one, else its tier's value."""
+        if customer_id is not None:
+            overrides = await self._customer_overrides(customer_id)
+            if entry.id in overrides:
+                return overrides[entry.id]
+        return entry.spec.value_for(tier_name)
+
+    async def _customer_overrides(self, customer_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        cached = self._overrides.get(customer_id)
+        if cached is None:
+            async with self._db.transaction(write=False) as session:
+                rows = await session.execute(
+                    select(FeatureOverride.feature_id, FeatureOverride.value).where(
+                        FeatureOverride.customer_id == customer_id
+                    )
+                )
+                cached = {feature_id: value for feature_id, value in rows}
+            self._overrides[customer_id] = cached
+        return cached

@@ -1,0 +1,103 @@
+"""Reading and validating a catalog file (the shipped default is `default_catalog.csv`).
+
+Columns: kind, service, feature_key, window, description, then one column per tier.
+Every problem is reported with its line, so a bad file fails the start with a clear error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from importlib import resources
+
+from app.catalog.model import FeatureKind, FeatureSpec, Window
+
+FIXED_COLUMNS = ("kind", "service", "feature_key", "window", "description")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used, with every problem found."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def default_catalog() -> list[FeatureSpec]:
+    text = resources.files("app.catalog").joinpath("default_catalog.csv").read_text("utf-8")
+    return parse_catalog(text, "default_catalog.csv")
+
+
+def parse_catalog(
+    text: str, source: str = "catalog", tiers: Iterable[str] | None = None
+) -> list[FeatureSpec]:
+    reader = csv.reader(io.StringIO(text))
+    header = [column.strip() for column in next(reader, [])]
+    if tuple(header[: len(FIXED_COLUMNS)]) != FIXED_COLUMNS:
+        raise CatalogError(source, [f"line 1: the columns must start {', '.join(FIXED_COLUMNS)}"])
+    tier_columns = header[len(FIXED_COLUMNS) :]
+    problems = _check_tiers(tier_columns, tiers)
+    features: list[FeatureSpec] = []
+    seen: set[tuple[str, str]] = set()
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        feature, row_problems = _feature(row, tier_columns)
+        problems += [f"line {line}: {problem}" for problem in row_problems]
+        if feature is not None:
+            if feature.key in seen:
+                problems.append(
+                    f"line {line}: {feature.service_name}/{feature.feature_key} appears twice"
+                )
+            seen.add(feature.key)
+            features.append(feature)
+    if problems:
+        raise CatalogError(source, problems)
+    return features
+
+
+def _check_tiers(columns: list[str], tiers: Iterable[str] | None) -> list[str]:
+    if not columns:
+        return ["line 1: no tier columns"]
+    problems = [
+        f"line 1: tier column {c!r} appears twice" for c in set(columns) if columns.count(c) > 1
+    ]
+    if tiers is not None:
+        unknown = sorted(set(columns) - set(tiers))
+        problems += [f"line 1: unknown tier {name!r}" for name in unknown]
+    return problems
+
+
+def _feature(row: list[str], tiers: list[str]) -> tuple[FeatureSpec | None, list[str]]:
+    if len(row) != len(FIXED_COLUMNS) + len(tiers):
+        return None, [f"expected {len(FIXED_COLUMNS) + len(tiers)} columns, found {len(row)}"]
+    kind, service, key, window, description, *values = (cell.strip() for cell in row)
+    problems: list[str] = []
+    if kind not in FeatureKind.__members__.values():
+        problems.append(f"kind must be rate or quota, not {kind!r}")
+    for label, name in (("service", service), ("feature_key", key)):
+        if not NAME.match(name):
+            problems.append(f"{label} {name!r} must be lower-case letters, digits, _ . -")
+    if kind == FeatureKind.RATE and window not in Window.__members__.values():
+        problems.append(
+            f"a rate limit needs a window of minute, hour, day or month, not {window!r}"
+        )
+    if kind == FeatureKind.QUOTA and window:
+        problems.append("a quota has no window")
+    parsed: dict[str, int] = {}
+    for tier, value in zip(tiers, values, strict=True):
+        try:
+            parsed[tier] = int(value)
+        except ValueError:
+            problems.append(f"the {tier} value {value!r} is not an integer")
+            continue
+        if parsed[tier] < -1:
+            problems.append(f"the {tier} value must be -1 (unlimited), 0 (disabled) or more")
+    if problems:
+        return None, problems
+    return FeatureSpec(
+        service, key, FeatureKind(kind), Window(window) if window else None, description, parsed
+    ), []

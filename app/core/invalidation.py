@@ -1,0 +1,117 @@
+"""Keeping in-process caches right when another process changes what they hold.
+
+A write that changes cached data calls `invalidate(session, topic, key)` inside its
+transaction: a row goes to the `cache_invalidation` log with the change, and once the
+transaction commits this process drops the entry at once. Every process polls the log in
+the background (a few times a second), so no request path ever asks the database whether
+its cache is still right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core.clock import Clock
+from app.core.db import Database
+from app.models import CacheInvalidation
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[str], None]
+PENDING = "billing.invalidations"
+POLL_SECONDS = 0.25
+# Rows are numbered before their transaction commits, so a row may appear behind one
+# already read: each poll looks this far back and skips what it has seen.
+LOOKBACK = 500
+KEEP = timedelta(hours=1)
+
+
+def invalidate(session: AsyncSession, topic: str, key: object) -> None:
+    session.add(CacheInvalidation(topic=topic, key=str(key), created_at=_now(session)))
+    session.info.setdefault(PENDING, []).append((topic, str(key)))
+
+
+def _now(session: AsyncSession) -> object:
+    clock: Clock = session.info["clock"]
+    return clock()
+
+
+class Invalidator:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._seen: set[int] = set()
+        self._watermark = 0
+        self._task: asyncio.Task[None] | None = None
+        db.on_commit(self._committed)
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        self._handlers[topic].append(handler)
+
+    def _committed(self, session: AsyncSession) -> None:
+        for topic, key in session.info.pop(PENDING, []):
+            self._dispatch(topic, key)
+
+    def _dispatch(self, topic: str, key: str) -> None:
+        for handler in self._handlers[topic]:
+            handler(key)
+
+    async def start(self) -> None:
+        async with self._db.transaction(write=False) as session:
+            self._watermark = int(
+                await session.scalar(select(func.coalesce(func.max(CacheInvalidation.seq), 0))) or 0
+            )
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        rounds = 0
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await self.poll()
+                rounds += 1
+                if rounds % 240 == 0:
+                    await self._prune()
+            except Exception:
+                logger.exception("polling cache invalidations failed")
+
+    async def poll(self) -> None:
+        since = max(0, self._watermark - LOOKBACK)
+        async with self._db.transaction(write=False) as session:
+            rows = (
+                await session.execute(
+                    select(CacheInvalidation.seq, CacheInvalidation.topic, CacheInvalidation.key)
+                    .where(col(CacheInvalidation.seq) > since)
+                    .order_by(col(CacheInvalidation.seq))
+                )
+            ).all()
+        for seq, topic, key in rows:
+            if seq is None or seq in self._seen:
+                continue
+            self._seen.add(seq)
+            self._watermark = max(self._watermark, seq)
+            self._dispatch(topic, key)
+        self._seen = {seq for seq in self._seen if seq > self._watermark - LOOKBACK}
+
+    async def _prune(self) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(CacheInvalidation).where(
+                    col(CacheInvalidation.created_at) < self._clock() - KEEP
+                )
+            )

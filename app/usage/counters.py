@@ -1,0 +1,174 @@
+"""Windowed counters over the `limits` library's storage, chosen by URI.
+
+`memory://` keeps counters in the process; `redis://` shares them between processes
+through the redis-py asyncio client. A consume is one atomic conditional increment: the
+counter never passes its limit, whatever the concurrency (a Lua script on Redis; on the
+in-process storage nothing else runs between the read and the write).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from redis.asyncio import BlockingConnectionPool
+
+UNLIMITED = -1
+REDIS_CONNECTIONS = 64
+
+# KEYS[1] counter; ARGV amount, limit (-1: none), expiry seconds.
+# Returns {allowed (1/0), count after the call}.
+CONSUME_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+if limit >= 0 and current + amount > limit then
+  return {0, current}
+end
+local updated = redis.call('INCRBY', KEYS[1], amount)
+if updated == amount then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return {1, updated}
+"""
+# KEYS[1] counter; ARGV amount, expiry seconds: add to a counter that storage lost.
+SEED_SCRIPT = """
+local updated = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return updated
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    allowed: bool
+    count: int
+
+
+class CounterStore(Protocol):
+    async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed: ...
+    async def read(self, keys: Sequence[str]) -> list[int]: ...
+    async def add(self, key: str, amount: int, expiry: int) -> None: ...
+    async def set_flag(self, key: str, expiry: int) -> bool: ...
+    async def has_flag(self, key: str) -> bool: ...
+    async def put_text(self, key: str, value: str, expiry: int) -> bool: ...
+    async def replace_text(self, key: str, value: str, expiry: int) -> None: ...
+    async def get_text(self, key: str) -> str | None: ...
+    async def delete(self, key: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+def counter_store(uri: str) -> CounterStore:
+    scheme = uri.split("://", 1)[0]
+    if scheme == "memory":
+        return MemoryCounters()
+    if scheme in ("redis", "rediss"):
+        # A blocking pool: a burst of requests waits for a connection instead of failing.
+        pool = BlockingConnectionPool.from_url(uri, max_connections=REDIS_CONNECTIONS, timeout=10)
+        storage = RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)
+        return RedisCounters(storage)
+    raise ValueError(f"unsupported counter storage {uri!r}: use memory:// or redis://")
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        self.storage = MemoryStorage()
+        self._texts: dict[str, tuple[float, str]] = {}
+
+    async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed:
+        current = await self.storage.get(key)
+        if limit != UNLIMITED and current + amount > limit:
+            return Consumed(False, current)
+        return Consumed(True, await self.storage.incr(key, expiry, amount))
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        return [await self.storage.get(key) for key in keys]
+
+    async def add(self, key: str, amount: int, expiry: int) -> None:
+        await self.storage.incr(key, expiry, amount)
+
+    async def set_flag(self, key: str, expiry: int) -> bool:
+        return await self.storage.incr(key, expiry) == 1
+
+    async def has_flag(self, key: str) -> bool:
+        return await self.storage.get(key) > 0
+
+    async def put_text(self, key: str, value: str, expiry: int) -> bool:
+        if await self.get_text(key) is not None:
+            return False
+        self._texts[key] = (time.monotonic() + expiry, value)
+        return True
+
+    async def replace_text(self, key: str, value: str, expiry: int) -> None:
+        self._texts[key] = (time.monotonic() + expiry, value)
+
+    async def get_text(self, key: str) -> str | None:
+        entry = self._texts.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            self._texts.pop(key, None)
+            return None
+        return entry[1]
+
+    async def delete(self, key: str) -> None:
+        self._texts.pop(key, None)
+
+    async def close(self) -> None:
+        await self.storage.reset()
+
+
+class RedisCounters:
+    def __init__(self, storage: RedisStorage) -> None:
+        self.storage = storage
+        self.client: Any = storage.bridge.get_connection()
+        self._consume = self.client.register_script(CONSUME_SCRIPT)
+        self._seed = self.client.register_script(SEED_SCRIPT)
+
+    def _key(self, key: str) -> str:
+        return str(self.storage.bridge.prefixed_key(key))
+
+    async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed:
+        allowed, count = await self._consume([self._key(key)], [amount, limit, expiry])
+        return Consumed(bool(allowed), int(count))
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        """All counters in one round trip."""
+        if not keys:
+            return []
+        values = await self.client.mget([self._key(key) for key in keys])
+        return [int(value or 0) for value in values]
+
+    async def add(self, key: str, amount: int, expiry: int) -> None:
+        await self._seed([self._key(key)], [amount, expiry])
+
+    async def set_flag(self, key: str, expiry: int) -> bool:
+        return bool(await self.client.set(self._key(key), 1, ex=expiry, nx=True))
+
+    async def has_flag(self, key: str) -> bool:
+        return bool(await self.client.exists(self._key(key)))
+
+    async def put_text(self, key: str, value: str, expiry: int) -> bool:
+        return bool(await self.client.set(self._key(key), value, ex=expiry, nx=True))
+
+    async def replace_text(self, key: str, value: str, expiry: int) -> None:
+        await self.client.set(self._key(key), value, ex=expiry)
+
+    async def get_text(self, key: str) -> str | None:
+        value = await self.client.get(self._key(key))
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def delete(self, key: str) -> None:
+        await self.client.delete(self._key(key))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def storage_of(store: CounterStore) -> Storage:
+    """The underlying `limits` storage, for the strategies of the service's own limit."""
+    assert isinstance(store, MemoryCounters | RedisCounters)
+    return store.storage

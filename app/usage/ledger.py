@@ -1,0 +1,65 @@
+"""The usage ledger: every consume appended to SQL in batches, off the request's path.
+
+A consume only appends to an in-memory buffer; a background task writes the buffer every
+`FLUSH_SECONDS` in one multi-row INSERT. A killed process therefore loses at most that
+much; a graceful stop writes everything that is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import insert
+
+from app.core.db import Database
+from app.models import UsageEvent
+
+logger = logging.getLogger(__name__)
+FLUSH_SECONDS = 0.2
+MAX_BATCH = 5000
+
+
+class Ledger:
+    def __init__(self, db: Database, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self._db = db
+        self._flush_seconds = flush_seconds
+        self._buffer: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def record(self, **event: Any) -> None:
+        """Append one event (the columns of `UsageEvent`); never waits."""
+        self._buffer.append(event)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("writing the usage ledger failed; will retry")
+
+    async def flush(self) -> None:
+        """Write everything buffered so far. On failure the events go back to the buffer."""
+        async with self._lock:
+            while self._buffer:
+                batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
+                try:
+                    async with self._db.transaction() as session:
+                        await session.execute(insert(UsageEvent), batch)
+                except Exception:
+                    self._buffer[:0] = batch
+                    raise

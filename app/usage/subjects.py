@@ -1,0 +1,101 @@
+"""Whose counters a hit goes to, and on which tier, from in-process caches.
+
+A member's hits count against their customer's pool on the customer's tier; a caller
+with no customer counts alone on the default tier; an anonymous caller counts by address
+on the `public` tier. Entries are loaded on first use and dropped when a membership or a
+customer's tier changes (see `app.core.invalidation`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.auth.client_ip import rate_key
+from app.core.db import Database
+from app.models import Customer, Membership, Tier
+
+MEMBERSHIP_TOPIC = "membership"
+CUSTOMER_TOPIC = "customer"
+TIERS_TOPIC = "tiers"
+PUBLIC_TIER = "public"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The owner of a set of counters."""
+
+    key: str  # customer:<id>, user:<id> or ip:<address or /64>
+    tier_name: str
+    customer_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+
+    @property
+    def identifier(self) -> str:
+        return self.key.split(":", 1)[1]
+
+
+class SubjectCache:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._customer_of: dict[uuid.UUID, uuid.UUID | None] = {}
+        self._tier_of: dict[uuid.UUID, str] = {}
+        self._default_tier: str | None = None
+
+    def drop_membership(self, user_id: str) -> None:
+        self._customer_of.pop(uuid.UUID(user_id), None)
+
+    def drop_customer(self, customer_id: str) -> None:
+        self._tier_of.pop(uuid.UUID(customer_id), None)
+
+    def drop_tiers(self, _key: str = "") -> None:
+        self._default_tier = None
+        self._tier_of.clear()
+
+    def anonymous(self, ip: str) -> Subject:
+        return Subject(f"ip:{rate_key(ip)}", PUBLIC_TIER)
+
+    async def for_user(self, user_id: uuid.UUID) -> Subject:
+        customer_id = await self.customer_of(user_id)
+        if customer_id is None:
+            return Subject(f"user:{user_id}", await self.default_tier(), None, user_id)
+        subject = await self.for_customer(customer_id)
+        return Subject(subject.key, subject.tier_name, customer_id, user_id)
+
+    async def for_customer(self, customer_id: uuid.UUID) -> Subject:
+        return Subject(f"customer:{customer_id}", await self.tier_of(customer_id), customer_id)
+
+    async def customer_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
+        if user_id not in self._customer_of:
+            async with self._db.transaction(write=False) as session:
+                self._customer_of[user_id] = await session.scalar(
+                    select(Membership.customer_id).where(Membership.user_id == user_id)
+                )
+        return self._customer_of[user_id]
+
+    async def tier_of(self, customer_id: uuid.UUID) -> str:
+        """The customer's tier name; a customer that does not exist raises `LookupError`."""
+        if customer_id not in self._tier_of:
+            async with self._db.transaction(write=False) as session:
+                name = await session.scalar(
+                    select(Tier.name)
+                    .join(Customer, Customer.tier_id == Tier.id)  # type: ignore[arg-type]
+                    .where(Customer.id == customer_id)
+                )
+            if name is None:
+                raise LookupError(customer_id)
+            self._tier_of[customer_id] = name
+        return self._tier_of[customer_id]
+
+    async def default_tier(self) -> str:
+        if self._default_tier is None:
+            async with self._db.transaction(write=False) as session:
+                self._default_tier = (
+                    await session.scalar(
+                        select(Tier.name).where(Tier.is_default)  # type: ignore[arg-type]
+                    )
+                    or "free"
+                )
+        return self._default_tier
