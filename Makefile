@@ -7,13 +7,29 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: run test lint schema
+.PHONY: run test lint schema redis-server
 
 run: $(VENV)/install.stamp
 	$(BIN)/billing serve
 
-test: $(VENV)/install-dev.stamp
+test: $(VENV)/install-dev.stamp redis-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests start a throwaway redis-server of their own; install the binary when missing.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
+	  echo "installing redis-server (needed by the tests)"; \
+	  log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	  if ! { apt-get install -y -qq --no-install-recommends redis-server >"$$log" 2>&1 || \
+	         { apt-get update -qq >>"$$log" 2>&1 && \
+	           apt-get install -y -qq --no-install-recommends redis-server >>"$$log" 2>&1; }; }; then \
+	    cat "$$log" >&2; rm -f "$$log"; \
+	    echo "error: redis-server is not installed and 'apt-get install redis-server' failed;" \
+	         "install it (as root) and run make test again" >&2; \
+	    exit 1; \
+	  fi; \
+	  rm -f "$$log"; \
+	}
 
 lint: $(VENV)/install-dev.stamp
 	$(BIN)/ruff check .

@@ -11,10 +11,11 @@ from app.auth.apikeys import ApiKeyService
 from app.auth.credentials import CredentialBackend
 from app.auth.identity import IdentityService
 from app.auth.tokens import TokenVerifier, load_or_create_secret
-from app.catalog.cache import CATALOG_TOPIC, OVERRIDES_TOPIC, CatalogCache
+from app.catalog.cache import CatalogCache
 from app.catalog.loader import default_catalog, parse_catalog
 from app.catalog.model import FeatureSpec
 from app.catalog.store import seed_catalog
+from app.core import invalidation
 from app.core.clock import Clock, utcnow
 from app.core.db import Database
 from app.core.errors import Conflict
@@ -28,7 +29,7 @@ from app.usage.consume import ConsumeService
 from app.usage.counters import MemoryCounters, counter_store
 from app.usage.ledger import Ledger
 from app.usage.reseed import CounterGuard
-from app.usage.subjects import CUSTOMER_TOPIC, MEMBERSHIP_TOPIC, TIERS_TOPIC, SubjectCache
+from app.usage.subjects import SubjectCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ class Container:
         self.counters = counter_store(settings.rate_limit_storage)
         self.ledger = Ledger(self.db)
         self.counter_guard = CounterGuard(self.db, self.counters, clock)
-        self._subscribe_caches()
         team = Team(clock, timedelta(days=settings.invitation_ttl_days))
         api_keys = ApiKeyService(clock)
         self.services = Services(
@@ -66,20 +66,22 @@ class Container:
             api_keys=api_keys,
             consume=ConsumeService(clock, self.catalog, self.subjects, self.counters, self.ledger),
         )
+        self.identity = IdentityService(self.db, clock)
         self.credentials = CredentialBackend(
-            settings,
-            self.db,
-            TokenVerifier(settings, self.jwt_secret),
-            IdentityService(self.db, clock),
-            api_keys,
+            settings, self.db, TokenVerifier(settings, self.jwt_secret), self.identity, api_keys
         )
+        self._subscribe_caches()
 
     def _subscribe_caches(self) -> None:
-        self.invalidator.subscribe(CATALOG_TOPIC, self.catalog.mark_stale)
-        self.invalidator.subscribe(OVERRIDES_TOPIC, self.catalog.drop_overrides)
-        self.invalidator.subscribe(MEMBERSHIP_TOPIC, self.subjects.drop_membership)
-        self.invalidator.subscribe(CUSTOMER_TOPIC, self.subjects.drop_customer)
-        self.invalidator.subscribe(TIERS_TOPIC, self.subjects.drop_tiers)
+        subscribe = self.invalidator.subscribe
+        subscribe(invalidation.CATALOG, self.catalog.mark_stale)
+        subscribe(invalidation.OVERRIDES, self.catalog.drop_overrides)
+        subscribe(invalidation.MEMBERSHIP, self.subjects.drop_membership)
+        subscribe(invalidation.CUSTOMER, self.subjects.drop_customer)
+        subscribe(invalidation.TIERS, self.subjects.drop_tiers)
+        subscribe(invalidation.ROLES, self.identity.forget)
+        subscribe(invalidation.MEMBERSHIP, self.identity.forget)
+        subscribe(invalidation.API_KEY, self.credentials.forget_api_key)
 
     async def start(self) -> None:
         if self.settings.migrate_on_start:

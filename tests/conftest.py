@@ -7,6 +7,8 @@
 - `api`: the app on a fresh database over HTTP, with helpers to act as users; `clock`
   moves its time.
 - `postgres_cluster`: the session's PostgreSQL server, started on first use.
+- `redis_server`: the session's throwaway Redis server, started on first use;
+  `redis_url`: its URL, with every key flushed before the test.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tests.support.databases import (
     SqliteTemplate,
 )
 from tests.support.postgres import PostgresCluster
+from tests.support.redis import RedisServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +59,23 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A Redis shared by nothing else: counters of earlier tests are gone."""
+    redis_server.flush()
+    return redis_server.url()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Principal
-from app.core import audit
+from app.core import audit, invalidation
 from app.core.clock import Clock
 from app.core.errors import CustomerNotFound
 from app.core.inputs import InputModel
@@ -137,6 +137,7 @@ class AdminService:
         previous = customer.tier_id
         customer.tier_id = tier.id
         await session.flush()
+        invalidation.invalidate(session, invalidation.CUSTOMER, customer_id)
         audit.record(
             session,
             "customer.tier_changed",

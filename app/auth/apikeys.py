@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Principal
+from app.core import invalidation
 from app.core.clock import Clock
 from app.core.errors import ApiKeyNotFound, InvalidApiKey, InvalidInput
 from app.core.inputs import InputModel
@@ -83,9 +84,14 @@ class ApiKeyService:
             raise ApiKeyNotFound()
         api_key.revoked_at = self._clock()
         await session.flush()
+        invalidation.invalidate(session, invalidation.API_KEY, api_key.key)
 
-    async def verify(self, session: AsyncSession, key: str, secret: str) -> ApiKey:
-        api_key = await session.scalar(select(ApiKey).where(col(ApiKey.key) == key))
+    async def find(self, session: AsyncSession, key: str) -> ApiKey | None:
+        api_key: ApiKey | None = await session.scalar(select(ApiKey).where(col(ApiKey.key) == key))
+        return api_key
+
+    def check(self, api_key: ApiKey | None, secret: str) -> ApiKey:
+        """The key if the secret matches and it is neither revoked nor expired."""
         if (
             api_key is None
             or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import uuid
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 from app.auth.apikeys import ApiKeyService
 from app.auth.client_ip import client_ip
@@ -11,7 +15,11 @@ from app.auth.principal import CredentialKind, Principal
 from app.auth.tokens import TokenVerifier
 from app.core.db import Database
 from app.core.errors import AmbiguousCredentials, IncompleteApiKey, InvalidToken
+from app.models import ApiKey
 from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+API_KEY_CACHE_SIZE = 100_000
 
 
 class CredentialBackend:
@@ -28,6 +36,9 @@ class CredentialBackend:
         self._tokens = tokens
         self._identity = identity
         self._api_keys = api_keys
+        self._clock = db.clock
+        self._keys: dict[str, ApiKey] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, headers: Mapping[str, str], peer: str | None) -> Principal:
         ip = client_ip(peer, headers.get("x-forwarded-for"), self._trusted)
@@ -62,11 +73,10 @@ class CredentialBackend:
         )
 
     async def _api_key(self, key: str, secret: str, ip: str) -> Principal:
-        async with self._db.transaction(write=False) as session:
-            api_key = await self._api_keys.verify(session, key, secret)
+        api_key = self._api_keys.check(await self._known_key(key), secret)
         if self._api_keys.needs_touch(api_key):
-            async with self._db.transaction() as session:
-                await self._api_keys.touch(session, api_key.id)
+            api_key.last_used_at = self._clock()
+            self._in_background(self._touch(api_key.id))
         granted = await self._identity.sign_in(api_key.user_id, None)
         return Principal(
             client_ip=ip,
@@ -75,3 +85,33 @@ class CredentialBackend:
             roles=granted,
             api_key_id=api_key.id,
         )
+
+    async def _known_key(self, key: str) -> ApiKey | None:
+        """Keys seen before come from memory (dropped when revoked); unknown keys are
+        looked up every time and never cached, so guessing cannot fill the memory."""
+        cached = self._keys.get(key)
+        if cached is not None:
+            return cached
+        async with self._db.transaction(write=False) as session:
+            found = await self._api_keys.find(session, key)
+        if found is not None:
+            if len(self._keys) >= API_KEY_CACHE_SIZE:
+                self._keys.clear()
+            self._keys[key] = found
+        return found
+
+    def forget_api_key(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    async def _touch(self, key_id: uuid.UUID) -> None:
+        """`lastUsedAt` is written off the request's path."""
+        try:
+            async with self._db.transaction() as session:
+                await self._api_keys.touch(session, key_id)
+        except Exception:
+            logger.exception("recording an API key's last use failed")
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

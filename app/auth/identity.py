@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -12,13 +11,12 @@ from app.core.db import Database
 from app.customers import repository as customers
 from app.customers.invitations import accept_invitation
 
-SIGN_IN_CACHE_SECONDS = 10.0
-SIGN_IN_CACHE_SIZE = 50_000
+SIGN_IN_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
 class _SignIn:
-    expires: float
+    email: str | None
     roles: frozenset[str]
     member: bool
 
@@ -27,24 +25,26 @@ class IdentityService:
     """Records users on first sight, reads their granted platform roles and accepts the
     invitation waiting for their verified e-mail.
 
-    The answer is cached per process for a few seconds, so a busy caller costs one
-    database round trip per period rather than one per request; a role granted from the
-    CLI takes effect within that period. A caller with no team and a verified e-mail is
-    looked up on every request, so an invitation is accepted at their next request.
+    What it learns is kept in the process until a grant or a membership of that user
+    changes (`forget`, driven by the invalidation log), so a returning caller costs no
+    database statement. The one exception: a caller with a verified e-mail and no team is
+    checked for a waiting invitation on each request, so it is accepted at once.
     """
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._cache: dict[tuple[uuid.UUID, str | None], _SignIn] = {}
+        self._cache: dict[uuid.UUID, _SignIn] = {}
+
+    def forget(self, user_id: str) -> None:
+        self._cache.pop(uuid.UUID(user_id), None)
 
     async def sign_in(
         self, user_id: uuid.UUID, email: str | None, *, email_verified: bool = False
     ) -> frozenset[str]:
-        key = (user_id, email)
         verified = email.lower() if email and email_verified else None
-        cached = self._cache.get(key)
-        if cached is not None and await self._still_valid(cached, verified):
+        cached = self._cache.get(user_id)
+        if cached is not None and await self._still_valid(cached, email, verified):
             return cached.roles
         async with self._db.transaction() as session:
             now = self._clock()
@@ -56,12 +56,14 @@ class IdentityService:
                 member = await customers.membership_of(session, user_id) is not None
         if len(self._cache) >= SIGN_IN_CACHE_SIZE:
             self._cache.clear()
-        self._cache[key] = _SignIn(time.monotonic() + SIGN_IN_CACHE_SECONDS, roles, member)
+        self._cache[user_id] = _SignIn(email, roles, member)
         return roles
 
-    async def _still_valid(self, cached: _SignIn, verified_email: str | None) -> bool:
-        """Fresh, and no invitation can be waiting for this caller."""
-        if cached.expires <= time.monotonic():
+    async def _still_valid(
+        self, cached: _SignIn, email: str | None, verified_email: str | None
+    ) -> bool:
+        """Same e-mail as recorded, and no invitation can be waiting for this caller."""
+        if cached.email != email:
             return False
         return cached.member or verified_email is None or not await self._invited(verified_email)
 

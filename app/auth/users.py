@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core import invalidation
 from app.models import User, UserRoleGrant
 
 
@@ -47,6 +48,7 @@ async def set_role_grant(
 ) -> None:
     from app.core.clock import utcnow
 
+    invalidation.invalidate(session, invalidation.ROLES, user_id)
     if not granted:
         await session.execute(
             delete(UserRoleGrant).where(

@@ -26,6 +26,15 @@ from app.models import CacheInvalidation
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[str], None]
+
+# What changed, keyed as noted: the caches of each process subscribe to these.
+MEMBERSHIP = "membership"  # a user joined or left a customer (user id)
+CUSTOMER = "customer"  # a customer's tier changed or it was deleted (customer id)
+TIERS = "tiers"  # tiers or the default tier changed
+CATALOG = "catalog"  # features or their tier values changed
+OVERRIDES = "overrides"  # a customer's overrides changed (customer id)
+ROLES = "roles"  # a user's granted platform roles changed (user id)
+API_KEY = "api_key"  # an API key was revoked (its public key)
 PENDING = "billing.invalidations"
 POLL_SECONDS = 0.25
 # Rows are numbered before their transaction commits, so a row may appear behind one

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import audit
+from app.core import audit, invalidation
 from app.customers import repository as repo
 from app.models import Membership
 
@@ -38,6 +38,7 @@ async def accept_invitation(
             )
     except IntegrityError:
         return True  # a concurrent sign-in of the same user accepted first
+    invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
     audit.record(
         session,
         "invitation.accepted",

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
-from app.core import audit
+from app.core import audit, invalidation
 from app.core.clock import Clock
 from app.core.db import affected_rows
 from app.core.errors import (
@@ -78,6 +78,11 @@ async def delete_customer(
     session: AsyncSession, customer: Customer, *, actor_id: uuid.UUID, at: datetime
 ) -> None:
     """Frees every member and keeps an audit record of what the account was."""
+    members = list(
+        await session.scalars(
+            select(Membership.user_id).where(col(Membership.customer_id) == customer.id)
+        )
+    )
     audit.record(
         session,
         "customer.deleted",
@@ -88,17 +93,15 @@ async def delete_customer(
         email=customer.email,
         tier_id=customer.tier_id,
         stripe_customer_id=customer.stripe_customer_id,
-        members=[
-            str(user_id)
-            for user_id in await session.scalars(
-                select(Membership.user_id).where(col(Membership.customer_id) == customer.id)
-            )
-        ],
+        members=[str(user_id) for user_id in members],
     )
     await session.execute(delete(Membership).where(col(Membership.customer_id) == customer.id))
     deleted = await affected_rows(session, delete(Customer).where(col(Customer.id) == customer.id))
     if deleted != 1:
         raise CustomerNotFound()
+    invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
+    for user_id in members:
+        invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
 
 
 class CustomerService:
@@ -141,6 +144,7 @@ class CustomerService:
                 )
         except IntegrityError:
             raise AlreadyInCustomer() from None
+        invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
         audit.record(
             session,
             "customer.created",

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from app.auth.roles import MemberRole, check_grantable, check_outranks
 from app.auth.users import ensure_user
-from app.core import audit
+from app.core import audit, invalidation
 from app.core.clock import Clock
 from app.core.db import affected_rows
 from app.core.errors import (
@@ -68,6 +68,7 @@ class Team:
         await self._take_seat(session, customer)
         membership = Membership(user_id=user_id, customer_id=customer.id, role=role, joined_at=now)
         await _insert(session, membership, AlreadyInCustomer(param="userID"))
+        invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
         audit.record(
             session,
             "member.added",
@@ -189,6 +190,7 @@ class Team:
         if deleted != 1:
             raise MemberNotFound()
         await repo.release_seats(session, membership.customer_id)
+        invalidation.invalidate(session, invalidation.MEMBERSHIP, membership.user_id)
         audit.record(
             session,
             action,

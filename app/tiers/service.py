@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Principal
+from app.core import invalidation
 from app.core.errors import TierNotAssignable, TierNotFound
 from app.models import Tier
 
@@ -69,4 +70,5 @@ class TierService:
                 update(Tier).where(col(Tier.id) == tier_id).values(is_default=True)
             )
             await session.refresh(tier)
+            invalidation.invalidate(session, invalidation.TIERS, tier_id)
         return tier

@@ -17,9 +17,6 @@ from app.auth.client_ip import rate_key
 from app.core.db import Database
 from app.models import Customer, Membership, Tier
 
-MEMBERSHIP_TOPIC = "membership"
-CUSTOMER_TOPIC = "customer"
-TIERS_TOPIC = "tiers"
 PUBLIC_TIER = "public"
 
 
