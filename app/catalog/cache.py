@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.catalog.model import FeatureKind
 from app.catalog.store import CatalogEntry, load_catalog
@@ -69,8 +70,8 @@ class CatalogCache:
         if cached is None:
             async with self._db.transaction(write=False) as session:
                 rows = await session.execute(
-                    select(FeatureOverride.feature_id, FeatureOverride.value).where(
-                        FeatureOverride.customer_id == customer_id
+                    select(col(FeatureOverride.feature_id), col(FeatureOverride.value)).where(
+                        col(FeatureOverride.customer_id) == customer_id
                     )
                 )
                 cached = {feature_id: value for feature_id, value in rows}

@@ -44,13 +44,9 @@ KEEP = timedelta(hours=1)
 
 
 def invalidate(session: AsyncSession, topic: str, key: object) -> None:
-    session.add(CacheInvalidation(topic=topic, key=str(key), created_at=_now(session)))
-    session.info.setdefault(PENDING, []).append((topic, str(key)))
-
-
-def _now(session: AsyncSession) -> object:
     clock: Clock = session.info["clock"]
-    return clock()
+    session.add(CacheInvalidation(topic=topic, key=str(key), created_at=clock()))
+    session.info.setdefault(PENDING, []).append((topic, str(key)))
 
 
 class Invalidator:
@@ -104,7 +100,11 @@ class Invalidator:
         async with self._db.transaction(write=False) as session:
             rows = (
                 await session.execute(
-                    select(CacheInvalidation.seq, CacheInvalidation.topic, CacheInvalidation.key)
+                    select(
+                        col(CacheInvalidation.seq),
+                        col(CacheInvalidation.topic),
+                        col(CacheInvalidation.key),
+                    )
                     .where(col(CacheInvalidation.seq) > since)
                     .order_by(col(CacheInvalidation.seq))
                 )

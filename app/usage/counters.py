@@ -70,7 +70,11 @@ def counter_store(uri: str) -> CounterStore:
     if scheme in ("redis", "rediss"):
         # A blocking pool: a burst of requests waits for a connection instead of failing.
         pool = BlockingConnectionPool.from_url(uri, max_connections=REDIS_CONNECTIONS, timeout=10)
-        storage = RedisStorage(f"async+{uri}", implementation="redispy", connection_pool=pool)
+        storage = RedisStorage(
+            f"async+{uri}",
+            implementation="redispy",
+            connection_pool=pool,  # type: ignore[arg-type]  # handed on to redis-py
+        )
         return RedisCounters(storage)
     raise ValueError(f"unsupported counter storage {uri!r}: use memory:// or redis://")
 
@@ -124,7 +128,8 @@ class MemoryCounters:
 class RedisCounters:
     def __init__(self, storage: RedisStorage) -> None:
         self.storage = storage
-        self.client: Any = storage.bridge.get_connection()
+        # redis-py's client beneath `limits`: scripts and MGET are not in its interface.
+        self.client: Any = storage.bridge.get_connection()  # type: ignore[attr-defined]
         self._consume = self.client.register_script(CONSUME_SCRIPT)
         self._seed = self.client.register_script(SEED_SCRIPT)
 

@@ -28,6 +28,13 @@ INTACT_FLAG = "rl:intact"
 RESEEDED = (Window.HOUR, Window.DAY, Window.MONTH)
 CHECK_SECONDS = 1.0
 FLAG_SECONDS = 10 * 365 * 24 * 3600  # for as long as the storage keeps it
+COUNTER_COLUMNS = (
+    col(UsageEvent.subject),
+    col(UsageEvent.service_name),
+    col(UsageEvent.feature_key),
+    col(UsageEvent.window),
+    col(UsageEvent.window_start),
+)
 
 
 async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) -> int:
@@ -38,33 +45,20 @@ async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) ->
     async with db.transaction(write=False) as session:
         rows = (
             await session.execute(
-                select(
-                    UsageEvent.subject,
-                    UsageEvent.service_name,
-                    UsageEvent.feature_key,
-                    UsageEvent.window,
-                    UsageEvent.window_start,
-                    func.sum(UsageEvent.amount),
-                )
+                select(*COUNTER_COLUMNS, func.sum(col(UsageEvent.amount)))
                 .where(
-                    UsageEvent.type == "rate_limit",
+                    col(UsageEvent.type) == "rate_limit",
                     col(UsageEvent.allowed),
                     col(UsageEvent.window).in_([window.value for window in RESEEDED]),
                     col(UsageEvent.window_start) >= oldest,
                 )
-                .group_by(
-                    UsageEvent.subject,
-                    UsageEvent.service_name,
-                    UsageEvent.feature_key,
-                    UsageEvent.window,
-                    UsageEvent.window_start,
-                )
+                .group_by(*COUNTER_COLUMNS)
             )
         ).all()
     touched = 0
     for subject, service, feature, window, start, total in rows:
-        window_start, window_end = current[Window(window)]
-        if start != window_start or not total:
+        window_start, window_end = current[Window(str(window))]
+        if start is None or start != window_start or not total:
             continue
         expiry = int((window_end - now).total_seconds()) + EXPIRY_SLACK_SECONDS
         key = counter_key(subject, service, feature, int(start.timestamp()))

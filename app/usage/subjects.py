@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.auth.client_ip import rate_key
 from app.core.db import Database
@@ -68,7 +69,7 @@ class SubjectCache:
         if user_id not in self._customer_of:
             async with self._db.transaction(write=False) as session:
                 self._customer_of[user_id] = await session.scalar(
-                    select(Membership.customer_id).where(Membership.user_id == user_id)
+                    select(col(Membership.customer_id)).where(col(Membership.user_id) == user_id)
                 )
         return self._customer_of[user_id]
 
@@ -77,9 +78,9 @@ class SubjectCache:
         if customer_id not in self._tier_of:
             async with self._db.transaction(write=False) as session:
                 name = await session.scalar(
-                    select(Tier.name)
-                    .join(Customer, Customer.tier_id == Tier.id)  # type: ignore[arg-type]
-                    .where(Customer.id == customer_id)
+                    select(col(Tier.name))
+                    .join(Customer, col(Customer.tier_id) == col(Tier.id))
+                    .where(col(Customer.id) == customer_id)
                 )
             if name is None:
                 raise LookupError(customer_id)
@@ -90,9 +91,7 @@ class SubjectCache:
         if self._default_tier is None:
             async with self._db.transaction(write=False) as session:
                 self._default_tier = (
-                    await session.scalar(
-                        select(Tier.name).where(Tier.is_default)  # type: ignore[arg-type]
-                    )
+                    await session.scalar(select(col(Tier.name)).where(col(Tier.is_default)))
                     or "free"
                 )
         return self._default_tier
