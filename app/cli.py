@@ -93,6 +93,24 @@ def grant_role(
     typer.echo(f"{'Revoked' if revoke else 'Granted'} {role.value} for {user_id}.")
 
 
+@cli.command("check-catalog")
+def check_catalog(
+    path: Annotated[
+        Path, typer.Argument(help="A catalog CSV (see app/catalog/default_catalog.csv).")
+    ],
+) -> None:
+    """Validate a catalog file as the server would at start (BILLING_CATALOG_FILE)."""
+    from app.catalog.loader import CatalogError, parse_catalog
+
+    try:
+        features = parse_catalog(path.read_text("utf-8"), str(path))
+    except (OSError, CatalogError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    services = {feature.service_name for feature in features}
+    typer.echo(f"{path}: {len(features)} features of {len(services)} services.")
+
+
 @cli.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),

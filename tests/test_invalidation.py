@@ -20,10 +20,14 @@ FEATURE = {"serviceName": "ai-api", "featureKey": "chat_completions_per_minute"}
 
 @pytest.fixture
 async def two_servers(database_url: str, tmp_path: Path) -> AsyncIterator[list[Api]]:
-    env = {"BILLING_DATABASE_URL": database_url, "BILLING_JWT_SECRET": SECRET,
-           "BILLING_DATA_DIR": str(tmp_path), "BILLING_MIGRATE_ON_START": "false",
-           "BILLING_SELF_LIMIT_USER": "100000/minute",
-           "BILLING_SELF_LIMIT_ANONYMOUS": "100000/minute"}
+    env = {
+        "BILLING_DATABASE_URL": database_url,
+        "BILLING_JWT_SECRET": SECRET,
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_MIGRATE_ON_START": "false",
+        "BILLING_SELF_LIMIT_USER": "100000/minute",
+        "BILLING_SELF_LIMIT_ANONYMOUS": "100000/minute",
+    }
     with run_servers(2, env) as urls:
         clients = [httpx.AsyncClient(base_url=url, timeout=30) for url in urls]
         try:
@@ -37,8 +41,9 @@ async def limit_seen(api: Api, service: Caller, expected: int, **subject: str) -
     """Seconds until a check through `api` reports `expected` as the limit."""
     started = time.monotonic()
     while time.monotonic() - started < 5:
-        response = await api.client.post(f"{BASE}/limits/check", headers=service.headers,
-                                          json={**FEATURE, **subject})
+        response = await api.client.post(
+            f"{BASE}/limits/check", headers=service.headers, json={**FEATURE, **subject}
+        )
         if response.json().get("limit") == expected:
             return time.monotonic() - started
         await asyncio.sleep(0.05)
@@ -51,8 +56,12 @@ async def test_tier_and_membership_changes_reach_the_other_process(
     writer, reader = two_servers
     service = writer.user(PlatformRole.BILLING_SERVICE)
     owner = writer.user()
-    created = await writer.call("POST", "/customer", owner, json={
-        "name": "Acme", "email": "a@example.com", "billingAddress": {"country": "US"}})
+    created = await writer.call(
+        "POST",
+        "/customer",
+        owner,
+        json={"name": "Acme", "email": "a@example.com", "billingAddress": {"country": "US"}},
+    )
     customer_id = created.json()["id"]
     assert await limit_seen(reader, service, 5, customerId=customer_id) < 1  # free
     newcomer = writer.user()

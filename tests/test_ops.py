@@ -20,6 +20,12 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (ready.status_code, ready.json()["status"]) == (200, "ready")
 
 
+def replace_with_directory(path: Path) -> None:
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    path.mkdir()
+
+
 async def test_not_ready_when_the_database_goes_away(tmp_path: Path) -> None:
     """The database file is replaced by a directory under a running server: new connections
     fail, so readiness reports 503 while liveness stays 200."""
@@ -29,9 +35,7 @@ async def test_not_ready_when_the_database_goes_away(tmp_path: Path) -> None:
     async with running_api(settings_for(url, tmp_path)) as api:
         api.expect_server_errors = True
         assert (await api.client.get("/readyz")).status_code == 200
-        for leftover in tmp_path.glob("db.sqlite3*"):
-            leftover.unlink()
-        path.mkdir()
+        replace_with_directory(path)
         await api.container.db.engine.dispose()
         assert (await api.client.get("/healthz")).status_code == 200
         response = await api.client.get("/readyz")
