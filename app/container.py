@@ -14,6 +14,7 @@ from app.auth.tokens import TokenVerifier, load_or_create_secret
 from app.catalog.cache import CatalogCache
 from app.catalog.loader import default_catalog, parse_catalog
 from app.catalog.model import FeatureSpec
+from app.catalog.service import CatalogService
 from app.catalog.store import seed_catalog
 from app.core import invalidation
 from app.core.clock import Clock, utcnow
@@ -27,7 +28,10 @@ from app.settings import Settings
 from app.tiers.service import TierService
 from app.usage.consume import ConsumeService
 from app.usage.counters import MemoryCounters, counter_store
+from app.usage.events import EventService
 from app.usage.ledger import Ledger
+from app.usage.quotas import QuotaService
+from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
 from app.usage.subjects import SubjectCache
 
@@ -42,6 +46,10 @@ class Services:
     admin: AdminService
     api_keys: ApiKeyService
     consume: ConsumeService
+    reports: ReportService
+    catalog: CatalogService
+    quotas: QuotaService
+    events: EventService
 
 
 class Container:
@@ -65,6 +73,12 @@ class Container:
             admin=AdminService(clock, team),
             api_keys=api_keys,
             consume=ConsumeService(clock, self.catalog, self.subjects, self.counters, self.ledger),
+            reports=ReportService(clock, self.catalog, self.subjects, self.counters),
+            catalog=CatalogService(self.catalog),
+            quotas=QuotaService(
+                self.db, clock, self.catalog, self.subjects, self.counters, self.ledger
+            ),
+            events=EventService(),
         )
         self.identity = IdentityService(self.db, clock)
         self.credentials = CredentialBackend(

@@ -17,6 +17,7 @@ from app.core.errors import AppError
 from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
+from app.ops.self_limit import SelfLimitMiddleware
 from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.rest.openapi import openapi_document
 from app.rest.routes import BASE_PATH, rest_routes
@@ -55,6 +56,7 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(UnexpectedErrorMiddleware),
+            Middleware(SelfLimitMiddleware, container=container),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},

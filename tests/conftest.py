@@ -4,6 +4,8 @@
   Tests using it run once per backend, `[sqlite]` and `[postgresql]`; `--db` picks one.
 - `empty_database_url`: the same, but with no schema at all.
 - `database_backend`: "sqlite" or "postgresql", for the rare test that must know.
+- `sqlite_database_url`: a fresh, migrated SQLite database, for tests whose subject does
+  not depend on the database backend (they run once, whatever `--db` says).
 - `api`: the app on a fresh database over HTTP, with helpers to act as users; `clock`
   moves its time.
 - `postgres_cluster`: the session's PostgreSQL server, started on first use.
@@ -90,6 +92,18 @@ async def database_template(
         template = PostgresTemplate(request.getfixturevalue("postgres_cluster"))
     await template.migrate()
     return template
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    template = SqliteTemplate(tmp_path_factory.mktemp("sqlite-only-template"))
+    await template.migrate()
+    return template
+
+
+@pytest.fixture
+async def sqlite_database_url(sqlite_template: SqliteTemplate, tmp_path: Path) -> str:
+    return await sqlite_template.clone(tmp_path)
 
 
 @pytest.fixture

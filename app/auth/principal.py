@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from app.core.errors import AdminRoleRequired, AuthenticationRequired, Forbidden
+from app.core.errors import AdminRoleRequired, AppError, AuthenticationRequired, Forbidden
+
+# Where a request's caller, or the failure of its credentials, is kept once authenticated
+# (keys of the ASGI scope's `state`), so no request pays for authentication twice.
+PRINCIPAL_STATE = "principal"
+CREDENTIAL_ERROR_STATE = "credential_error"
 
 
 class PlatformRole(StrEnum):
@@ -58,3 +65,14 @@ class Principal:
         if not self.roles.intersection(roles):
             raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.")
         return user_id
+
+
+def known_principal(scope: Mapping[str, Any]) -> Principal | None:
+    """The caller already authenticated for this request (ASGI scope), if any. Credentials
+    that failed then fail again here, for the transport to render in its own format."""
+    state = scope.get("state", {})
+    error = state.get(CREDENTIAL_ERROR_STATE)
+    if isinstance(error, AppError):
+        raise error
+    principal = state.get(PRINCIPAL_STATE)
+    return principal if isinstance(principal, Principal) else None

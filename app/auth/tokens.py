@@ -22,6 +22,7 @@ from app.settings import Settings
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 SECRET_FILE_NAME = "jwt-secret"
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +34,40 @@ class Claims:
 
 
 class TokenVerifier:
+    """Verified tokens are remembered by their exact text until their `exp`, so a caller
+    presenting the same token again costs a lookup instead of a signature check. Only
+    tokens that passed every check are kept, in a bounded map."""
+
     def __init__(self, settings: Settings, secret: str | None) -> None:
         self._settings = settings
         self._secret = secret
         self._jwks = JwksCache(settings) if settings.uses_jwks else None
+        self._verified: dict[str, tuple[float, Claims]] = {}
 
     async def verify(self, token: str) -> Claims:
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known[0]:
+                return known[1]
+            del self._verified[token]
         try:
             payload = await self._decode(token)
         except jwt.ExpiredSignatureError as exc:
             raise TokenExpired() from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken() from exc
-        return _claims(payload)
+        claims = _claims(payload)
+        self._remember(token, payload["exp"], claims)
+        return claims
+
+    def _remember(self, token: str, expires_at: float, claims: Claims) -> None:
+        now = time.time()
+        if expires_at <= now:  # accepted within the leeway only: checked again next time
+            return
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:  # one sweep makes room for many
+            live = [(key, entry) for key, entry in self._verified.items() if entry[0] > now]
+            self._verified = dict(live[-(VERIFIED_CACHE_SIZE * 9 // 10) :])
+        self._verified[token] = (float(expires_at), claims)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         options: dict[str, Any] = {"require": ["exp", "sub"]}

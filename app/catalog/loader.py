@@ -16,6 +16,7 @@ from app.catalog.model import FeatureKind, FeatureSpec, Window
 
 FIXED_COLUMNS = ("kind", "service", "feature_key", "window", "description")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+MAX_VALUE = 2**31 - 1  # the values' column is a 32-bit integer
 
 
 class CatalogError(ValueError):
@@ -75,18 +76,7 @@ def _feature(row: list[str], tiers: list[str]) -> tuple[FeatureSpec | None, list
     if len(row) != len(FIXED_COLUMNS) + len(tiers):
         return None, [f"expected {len(FIXED_COLUMNS) + len(tiers)} columns, found {len(row)}"]
     kind, service, key, window, description, *values = (cell.strip() for cell in row)
-    problems: list[str] = []
-    if kind not in FeatureKind.__members__.values():
-        problems.append(f"kind must be rate or quota, not {kind!r}")
-    for label, name in (("service", service), ("feature_key", key)):
-        if not NAME.match(name):
-            problems.append(f"{label} {name!r} must be lower-case letters, digits, _ . -")
-    if kind == FeatureKind.RATE and window not in Window.__members__.values():
-        problems.append(
-            f"a rate limit needs a window of minute, hour, day or month, not {window!r}"
-        )
-    if kind == FeatureKind.QUOTA and window:
-        problems.append("a quota has no window")
+    problems = [message for _field, message in feature_problems(kind, service, key, window)]
     parsed: dict[str, int] = {}
     for tier, value in zip(tiers, values, strict=True):
         try:
@@ -94,10 +84,35 @@ def _feature(row: list[str], tiers: list[str]) -> tuple[FeatureSpec | None, list
         except ValueError:
             problems.append(f"the {tier} value {value!r} is not an integer")
             continue
-        if parsed[tier] < -1:
-            problems.append(f"the {tier} value must be -1 (unlimited), 0 (disabled) or more")
+        if (problem := value_problem(tier, parsed[tier])) is not None:
+            problems.append(problem)
     if problems:
         return None, problems
     return FeatureSpec(
         service, key, FeatureKind(kind), Window(window) if window else None, description, parsed
     ), []
+
+
+def feature_problems(kind: str, service: str, key: str, window: str) -> list[tuple[str, str]]:
+    """The rules every feature follows, wherever it comes from: (field at fault, message)."""
+    problems: list[tuple[str, str]] = []
+    if kind not in FeatureKind.__members__.values():
+        problems.append(("kind", f"kind must be rate or quota, not {kind!r}"))
+    for label, name in (("service", service), ("feature_key", key)):
+        if not NAME.match(name):
+            problems.append((label, f"{label} {name!r} must be lower-case letters, digits, _ . -"))
+    if kind == FeatureKind.RATE and window not in Window.__members__.values():
+        problems.append(
+            ("window", f"a rate limit needs a window of minute, hour, day or month, not {window!r}")
+        )
+    if kind == FeatureKind.QUOTA and window:
+        problems.append(("window", "a quota has no window"))
+    return problems
+
+
+def value_problem(tier: str, value: int) -> str | None:
+    if value < -1:
+        return f"the {tier} value must be -1 (unlimited), 0 (disabled) or more"
+    if value > MAX_VALUE:
+        return f"the {tier} value must be at most {MAX_VALUE}"
+    return None

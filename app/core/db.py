@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -75,6 +76,13 @@ async def affected_rows(session: AsyncSession, statement: Executable) -> int:
     """Execute an UPDATE or DELETE and return how many rows it matched."""
     result = cast(CursorResult[Any], await session.execute(statement))
     return result.rowcount
+
+
+def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say what happens ON CONFLICT, in the session's SQL dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class Database:

@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, known_principal
 from app.container import Container, Services
 from app.core.errors import AppError
 
@@ -45,6 +45,9 @@ class GraphQLContext:
         return self._principal
 
     async def _authenticate(self) -> Principal:
+        known = known_principal(self.request.scope)
+        if known is not None:
+            return known
         peer = self.request.client.host if self.request.client else None
         return await self.container.credentials.authenticate(self.request.headers, peer)
 

@@ -29,3 +29,30 @@ class SubscriptionStatus(StrEnum):
     CANCELED = "canceled"
     UNPAID = "unpaid"
     INCOMPLETE = "incomplete"
+
+
+@strawberry.enum(description="The window a rate limit counts in; aligned to the UTC clock.")
+class Window(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+@strawberry.enum(description="Whose usage a report shows: a signed-in user's, or an address's.")
+class IdentifierType(StrEnum):
+    USER = "user"
+    IP = "ip"
+
+
+@strawberry.enum(description="A rate limit counts uses in a window; a quota, resources held.")
+class FeatureKind(StrEnum):
+    RATE = "rate"
+    QUOTA = "quota"
+
+
+@strawberry.enum(description="What a granular usage event records.")
+class UsageEventType(StrEnum):
+    RATE_LIMIT = "rate_limit"
+    QUOTA = "quota"
+    UNIQUE_LIMIT = "unique_limit"

@@ -11,6 +11,7 @@ from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
 from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
+from app.graphql import catalog, quotas, usage_resolvers
 from app.graphql.arguments import CustomerInput, present
 from app.graphql.context import Info
 from app.graphql.enums import Role
@@ -239,4 +240,37 @@ class Mutation:
     set_customer_tier = strawberry.mutation(
         resolver=set_customer_tier,
         description="Put a customer on a tier, by name or display name (billing_admin).",
+    )
+    consume = strawberry.mutation(
+        resolver=usage_resolvers.consume,
+        description="Consume a feature for a caller (billing_service); a refusal is an error "
+        "whose extensions carry the decision.",
+    )
+    check = strawberry.mutation(
+        resolver=usage_resolvers.check,
+        description="Whether a consume would be allowed, consuming nothing (billing_service).",
+    )
+    allocate_quota = strawberry.mutation(
+        resolver=quotas.allocate_quota,
+        description="Allocate a quota to a customer (billing_service); a full quota is an "
+        "error whose extensions carry the usage.",
+    )
+    release_quota = strawberry.mutation(
+        resolver=quotas.release_quota,
+        description="Release a customer's quota; it never goes below 0 (billing_service).",
+    )
+    register_service = strawberry.mutation(
+        resolver=catalog.register_service,
+        description="Register or update a service's features and per-tier values "
+        "(billing_service).",
+    )
+    set_feature_override = strawberry.mutation(
+        resolver=catalog.set_feature_override,
+        description="Set a customer's own value of a feature, in place of its tier's "
+        "(billing_admin).",
+    )
+    clear_feature_override = strawberry.mutation(
+        resolver=catalog.clear_feature_override,
+        description="Clear a customer's own value of a feature: its tier's applies "
+        "(billing_admin).",
     )

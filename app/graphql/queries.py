@@ -7,6 +7,7 @@ import strawberry
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE
 from app.customers.schemas import SubscriptionStatus as DomainStatus
+from app.graphql import events, usage_resolvers
 from app.graphql.arguments import page_request
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
@@ -112,4 +113,35 @@ class Query:
     tiers = strawberry.field(
         resolver=tiers,
         description="Every tier, or only the active or inactive ones (billing_admin).",
+    )
+    limits = strawberry.field(
+        resolver=usage_resolvers.limits,
+        description="The customer's rate limits, of one service or all.",
+    )
+    limit = strawberry.field(
+        resolver=usage_resolvers.limit, description="The customer's rate limit of one feature."
+    )
+    ip_limits = strawberry.field(
+        resolver=usage_resolvers.ip_limits, description="Rate limits of the public tier (anyone)."
+    )
+    usage = strawberry.field(
+        resolver=usage_resolvers.usage, description="The team's usage of its rate limits."
+    )
+    ip_usage = strawberry.field(
+        resolver=usage_resolvers.ip_usage,
+        description="The caller's address's usage of rate limits (anyone).",
+    )
+    quotas = strawberry.field(
+        resolver=usage_resolvers.quotas, description="The customer's quotas, of one service or all."
+    )
+    quota = strawberry.field(
+        resolver=usage_resolvers.quota, description="The customer's quota of one feature."
+    )
+    quota_usage = strawberry.field(
+        resolver=usage_resolvers.quota_usage, description="The team's usage of its quotas."
+    )
+    usage_events = strawberry.field(
+        resolver=events.usage_events,
+        description="The team's granular usage events, newest first (owner, admin; "
+        "billing_admin for any customer).",
     )

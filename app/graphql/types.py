@@ -17,6 +17,7 @@ from app.auth.apikeys import IssuedApiKey as IssuedApiKeyResult
 from app.core import pagination
 from app.customers.schemas import CustomerDetails, MemberView
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
+from app.graphql.catalog import TierFeature, tier_features
 from app.graphql.enums import Role, SubscriptionStatus
 from app.models import ApiKey as ApiKeyRow
 from app.models import Customer as CustomerRow
@@ -87,6 +88,10 @@ class Tier:
     is_active: bool
     is_default: bool
     sort_order: int
+
+    features: list[TierFeature] = strawberry.field(
+        resolver=tier_features, description="What the tier allows of each feature of the catalog."
+    )
 
     @classmethod
     def of(cls, row: TierRow) -> Tier:

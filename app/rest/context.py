@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, known_principal
 from app.container import Container, Services
 from app.core.errors import InvalidInput, MalformedJson
 from app.core.inputs import parse_input, parse_uuid
@@ -31,8 +31,10 @@ class RestCall:
     @classmethod
     async def of(cls, request: Request) -> RestCall:
         container: Container = request.app.state.container
-        peer = request.client.host if request.client else None
-        principal = await container.credentials.authenticate(request.headers, peer)
+        principal = known_principal(request.scope)
+        if principal is None:
+            peer = request.client.host if request.client else None
+            principal = await container.credentials.authenticate(request.headers, peer)
         return cls(request, container, principal)
 
     @property

@@ -16,6 +16,10 @@ _QUERY_TYPES: dict[str, dict[str, Any]] = {
     "pageSize": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "alias of pageSize"},
     "active": {"type": "boolean"},
+    "customerId": {"type": "string", "format": "uuid"},
+    "userId": {"type": "string", "format": "uuid"},
+    "from": {"type": "integer", "description": "unix seconds, included"},
+    "to": {"type": "integer", "description": "unix seconds, included"},
 }
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -89,7 +93,7 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "format": "uuid"},
+            "schema": _path_type(name),
         }
         for name in re.findall(r"{(\w+)}", endpoint.path)
     ]
@@ -103,6 +107,13 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         for name in endpoint.query
     ]
     return path_params + query_params
+
+
+def _path_type(name: str) -> dict[str, Any]:
+    """Ids are UUIDs; names (`serviceName`, `featureKey`) are catalog names."""
+    if name == "id" or name.endswith(("ID", "Id")):
+        return {"type": "string", "format": "uuid"}
+    return {"type": "string", "minLength": 1, "maxLength": 64}
 
 
 def _responses(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,22 @@ from starlette.routing import Route
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
+from app.catalog.service import OverrideChange, ServiceRegistration
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
-from app.rest import views
-from app.rest.handlers import admin, apikeys, customers, team, usage
+from app.rest import catalog_views, report_views, views
+from app.rest.handlers import (
+    admin,
+    apikeys,
+    catalog,
+    customers,
+    events,
+    quotas,
+    reports,
+    team,
+    usage,
+)
 from app.usage.consume import ConsumeRequest
+from app.usage.quotas import QuotaRequest
 
 BASE_PATH = "/api/billing/v1"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -143,6 +155,102 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("GET", "/apikeys", apikeys.list_api_keys, "The caller's API keys", views.ApiKeysOut),
     Endpoint("DELETE", "/apikeys/{id}", apikeys.revoke_api_key, "Revoke an API key", None, 204),
+    # §5.3 limits and usage. Routes match in table order and `/limits/{serviceName}` would
+    # take any fixed path of the same depth: fixed paths go above it.
+    Endpoint(
+        "GET",
+        "/limits/ip",
+        reports.get_ip_limits,
+        "Limits of the public tier, for anonymous callers (anyone)",
+        report_views.IpLimitsOut,
+        errors=(400, 401),
+    ),
+    Endpoint(
+        "GET",
+        "/limits/ip/{serviceName}",
+        reports.get_ip_service_limits,
+        "Limits of the public tier for one service (anyone)",
+        report_views.IpServiceLimitsOut,
+        errors=(400, 401, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/limits/usage",
+        reports.get_usage,
+        "The team's usage of every rate limit",
+        report_views.UsageOut,
+        query=("serviceName",),
+    ),
+    Endpoint(
+        "GET",
+        "/limits/usage/ip",
+        reports.get_ip_usage,
+        "The caller's address's usage of every rate limit (anyone)",
+        report_views.UsageOut,
+        query=("serviceName",),
+        errors=(400, 401, 404),
+    ),
+    # §5.5 granular usage
+    Endpoint(
+        "GET",
+        "/limits/usage/users",
+        events.limit_events,
+        "The 100 newest rate-limit events of the team (owner, admin; billing_admin)",
+        catalog_views.UsageEventsOut,
+        query=events.EVENT_QUERY,
+    ),
+    Endpoint(
+        "GET",
+        "/limits",
+        reports.get_limits,
+        "The customer's rate limits",
+        report_views.LimitsOut,
+    ),
+    Endpoint(
+        "GET",
+        "/limits/{serviceName}",
+        reports.get_service_limits,
+        "The customer's rate limits of one service",
+        report_views.ServiceLimitsOut,
+    ),
+    Endpoint(
+        "GET",
+        "/limits/{serviceName}/{featureKey}",
+        reports.get_feature_limit,
+        "The customer's rate limit of one feature",
+        report_views.FeatureLimitOut,
+    ),
+    # §5.4 quotas; fixed paths above `/quotas/{serviceName}` as for limits
+    Endpoint(
+        "GET",
+        "/quotas/usage",
+        reports.get_quota_usage,
+        "The team's usage of every quota",
+        report_views.QuotaUsageOut,
+    ),
+    Endpoint(
+        "GET",
+        "/quotas/usage/users",
+        events.quota_events,
+        "The 100 newest quota events of the team (owner, admin; billing_admin)",
+        catalog_views.UsageEventsOut,
+        query=events.EVENT_QUERY,
+    ),
+    Endpoint("GET", "/quotas", reports.get_quotas, "The customer's quotas", report_views.QuotasOut),
+    Endpoint(
+        "GET",
+        "/quotas/{serviceName}",
+        reports.get_service_quotas,
+        "The customer's quotas of one service",
+        report_views.ServiceQuotasOut,
+    ),
+    Endpoint(
+        "GET",
+        "/quotas/{serviceName}/{featureKey}",
+        reports.get_feature_quota,
+        "The customer's quota of one feature",
+        report_views.FeatureQuotaOut,
+    ),
     # §5.8 service to service
     Endpoint(
         "POST",
@@ -161,6 +269,33 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.DecisionOut,
         body=ConsumeRequest,
         errors=(400, 401, 403, 404, 429),
+    ),
+    Endpoint(
+        "POST",
+        "/quotas/{serviceName}/{featureKey}/allocate",
+        quotas.allocate,
+        "Allocate a quota to a customer (billing_service)",
+        report_views.QuotaFeatureUsageOut,
+        body=QuotaRequest,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    Endpoint(
+        "POST",
+        "/quotas/{serviceName}/{featureKey}/release",
+        quotas.release,
+        "Release a customer's quota; never below 0 (billing_service)",
+        report_views.QuotaFeatureUsageOut,
+        body=QuotaRequest,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    Endpoint(
+        "PUT",
+        "/admin/services/{serviceName}",
+        catalog.register_service,
+        "Register or update a service's features and per-tier values (billing_service)",
+        catalog_views.ServiceCatalogOut,
+        body=ServiceRegistration,
+        errors=(400, 401, 403, 409),
     ),
     # §5.7 admin
     Endpoint(
@@ -219,6 +354,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Set a customer's tier (billing_admin)",
         views.AdminCustomerOut,
         body=CustomerTierChange,
+    ),
+    Endpoint(
+        "PUT",
+        "/admin/customer/{customerID}/limits/{serviceName}/{featureKey}",
+        catalog.set_override,
+        "Set a customer's own value of a feature, in place of its tier's (billing_admin)",
+        catalog_views.FeatureOverrideOut,
+        body=OverrideChange,
+    ),
+    Endpoint(
+        "DELETE",
+        "/admin/customer/{customerID}/limits/{serviceName}/{featureKey}",
+        catalog.clear_override,
+        "Clear a customer's own value of a feature: its tier's applies (billing_admin)",
+        None,
+        204,
     ),
     Endpoint(
         "GET",

@@ -6,7 +6,7 @@ schemas from the same declarations.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -14,10 +14,12 @@ from typing_extensions import TypedDict
 
 from app.admin.service import CustomerSummary
 from app.auth.apikeys import IssuedApiKey
+from app.catalog.service import TierFeature
 from app.core.clock import iso_z
 from app.core.pagination import Page
 from app.customers.schemas import CustomerDetails, MemberView, OwnershipTransfer
 from app.models import ApiKey, Customer, Invitation, Tier
+from app.rest.catalog_views import TierFeatureOut, tier_feature
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -130,7 +132,7 @@ class TierOut(TypedDict):
     isActive: bool
     isDefault: bool
     sortOrder: int
-    features: list[dict[str, object]]
+    features: list[TierFeatureOut]
 
 
 class TiersOut(TypedDict):
@@ -295,7 +297,7 @@ def customers_page(page: Page[CustomerSummary]) -> CustomersPageOut:
     }
 
 
-def tier(row: Tier) -> TierOut:
+def tier(row: Tier, features: Sequence[TierFeature] = ()) -> TierOut:
     return {
         "id": str(row.id),
         "name": row.name,
@@ -307,12 +309,12 @@ def tier(row: Tier) -> TierOut:
         "isActive": row.is_active,
         "isDefault": row.is_default,
         "sortOrder": row.sort_order,
-        "features": [],
+        "features": [tier_feature(item) for item in features],
     }
 
 
-def tiers(rows: list[Tier]) -> TiersOut:
-    return {"tiers": [tier(row) for row in rows]}
+def tiers(rows: list[Tier], features: Mapping[str, Sequence[TierFeature]]) -> TiersOut:
+    return {"tiers": [tier(row, features.get(row.name, ())) for row in rows]}
 
 
 def api_key(row: ApiKey) -> ApiKeyOut:

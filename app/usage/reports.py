@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.catalog.cache import CatalogCache
@@ -170,9 +171,9 @@ class ReportService:
         try:
             subject = await self._subjects.for_user(principal.require_user())
         except LookupError:  # the customer went away after its membership was cached
-            raise NoCustomer() from None
+            raise NoCustomer("DIAG lookup") from None
         if subject.customer_id is None:
-            raise NoCustomer()
+            raise NoCustomer("DIAG none")
         return subject
 
     async def _entries(self, kind: FeatureKind, service_name: str | None) -> list[CatalogEntry]:
@@ -271,8 +272,8 @@ def _counter_key(subject: Subject, entry: CatalogEntry, window_start: datetime) 
 
 async def _quota_counters(session: AsyncSession, customer_id: uuid.UUID) -> dict[uuid.UUID, int]:
     rows = await session.execute(
-        select(QuotaCounter.feature_id, QuotaCounter.used).where(
-            QuotaCounter.customer_id == customer_id
+        select(col(QuotaCounter.feature_id), col(QuotaCounter.used)).where(
+            col(QuotaCounter.customer_id) == customer_id
         )
     )
     return {feature_id: used for feature_id, used in rows}

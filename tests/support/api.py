@@ -21,6 +21,7 @@ from app.settings import Settings
 
 SECRET = "test-signing-secret-of-a-reasonable-length-0123456789-0123456789abc"
 BASE = "/api/billing/v1"
+UNTHROTTLED = "1000000/minute"
 ADDRESS = {
     "street": "1 Main Street",
     "city": "Springfield",
@@ -139,12 +140,13 @@ class Team:
 
 
 def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Test settings; the service's own rate limit is out of reach unless a test sets it."""
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
         jwt_secret=SECRET,
         migrate_on_start=False,
-        **overrides,
+        **{"self_limit_anonymous": UNTHROTTLED, "self_limit_user": UNTHROTTLED, **overrides},
     )
 
 

@@ -1,5 +1,6 @@
-"""Every operation of the slice, through REST and through GraphQL, with the outcome SPEC §3.2
-and §5.7 give each kind of caller. The role matrix and the parity test both read this table.
+"""Every operation of the slice, through REST and through GraphQL, with the outcome SPEC §3.2,
+§3.4 and §5.3-§5.8 give each kind of caller. The role matrix and the parity test both read
+this table.
 
 An outcome is the status (the HTTP status over REST; over GraphQL `extensions.status`, or the
 operation's success status), the error code, and the data reduced to what both transports
@@ -135,7 +136,7 @@ def rest(
 
 def _rest_outcome(world: World, response: httpx.Response, view: Callable[[Any], Any]) -> Outcome:
     if response.status_code >= 400:
-        return Outcome(response.status_code, response.json()["error"]["code"])
+        return Outcome(response.status_code, response.json()["error"]["code"], response.json()["error"]["message"])
     data = response.json() if response.content else None
     return Outcome(response.status_code, None, symbolic(world, view(data)))
 
@@ -150,7 +151,7 @@ def graphql(
         body = await world.api.graphql(query, caller, **(variables(world) if variables else {}))
         if body.get("errors"):
             extensions = body["errors"][0]["extensions"]
-            return Outcome(extensions["status"], extensions["code"])
+            return Outcome(extensions["status"], extensions["code"], body["errors"][0]["message"])
         (data,) = body["data"].values()
         return Outcome(success, None, symbolic(world, view(data)))
 
@@ -534,3 +535,299 @@ OPERATIONS: tuple[Operation, ...] = (
         ADMIN_ONLY,
     ),
 )
+
+
+# §5.3 and §5.4: the reports. REST groups features by service where GraphQL lists them, so
+# each view reduces both to the same rows.
+ANYONE = {role: 200 for role in ROLES}
+USAGE_FIELDS = (
+    "identifier identifierType totalFeatures "
+    "features { serviceName featureKey currentUsage limit remaining isLocked }"
+)
+
+
+def _limit(data: Any) -> Any:
+    return (data["value"], data["window"].lower(), data["description"])
+
+
+def _limit_rows(data: Any) -> Any:
+    if isinstance(data, list):
+        return sorted((r["serviceName"], r["featureKey"], *_limit(r)) for r in data)
+    grouped = data["ipLimits"] if "ipLimits" in data else data["limits"]
+    return sorted(
+        (service, key, *_limit(limit))
+        for service, features in grouped.items()
+        for key, limit in features.items()
+    )
+
+
+def _service_limit_rows(data: Any) -> Any:
+    if isinstance(data, list):
+        return sorted((r["featureKey"], *_limit(r)) for r in data)
+    return sorted((key, *_limit(limit)) for key, limit in data["limits"].items())
+
+
+def _usage(data: Any) -> Any:
+    if "features" in data:
+        rows = data["features"]
+    else:
+        rows = [
+            {**row, "serviceName": service}
+            for service, group in data["services"].items()
+            for row in group["features"]
+        ]
+    keys = ("serviceName", "featureKey", "currentUsage", "limit", "remaining", "isLocked")
+    return {
+        "identifier": data["identifier"],
+        "identifierType": data["identifierType"].lower(),
+        "totalFeatures": data["totalFeatures"],
+        "features": sorted(tuple(row[k] for k in keys) for row in rows),
+    }
+
+
+def _quota_rows(data: Any) -> Any:
+    if isinstance(data, list):
+        return sorted((r["serviceName"], r["featureKey"], r["value"]) for r in data)
+    return sorted(
+        (service, key, quota["value"])
+        for service, features in data["quotas"].items()
+        for key, quota in features.items()
+    )
+
+
+def _quota_usage(data: Any) -> Any:
+    if "services" in data:
+        rows = [
+            {**row, "serviceName": service}
+            for service, group in data["services"].items()
+            for row in group["features"]
+        ]
+    else:
+        rows = data["features"]
+    keys = ("serviceName", "featureKey", "currentUsage", "limit", "remaining", "resetAt")
+    return {
+        "customerId": data["customerId"],
+        "totalFeatures": data["totalFeatures"],
+        "features": sorted(tuple(row[k] for k in keys) for row in rows),
+    }
+
+
+REPORT_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "view limits",
+        rest("GET", "/limits", view=_limit_rows),
+        graphql(
+            "{ limits { serviceName featureKey value window description } }",
+            200,
+            view=_limit_rows,
+        ),
+        MEMBER,
+    ),
+    Operation(
+        "view service limits",
+        rest("GET", "/limits/search-api", view=_service_limit_rows),
+        graphql(
+            '{ limits(serviceName: "search-api") { featureKey value window description } }',
+            200,
+            view=_service_limit_rows,
+        ),
+        MEMBER,
+    ),
+    Operation(
+        "view limit",
+        rest("GET", "/limits/feeds-api/feeds_download_per_hour", view=_limit),
+        graphql(
+            '{ limit(serviceName: "feeds-api", featureKey: "feeds_download_per_hour") '
+            "{ value window description } }",
+            200,
+            view=_limit,
+        ),
+        MEMBER,
+    ),
+    Operation(
+        "view ip limits",
+        rest("GET", "/limits/ip", view=_limit_rows),
+        graphql(
+            "{ ipLimits { serviceName featureKey value window description } }",
+            200,
+            view=_limit_rows,
+        ),
+        ANYONE,
+    ),
+    Operation(
+        "view usage",
+        rest("GET", "/limits/usage", view=_usage),
+        graphql(f"{{ usage {{ {USAGE_FIELDS} }} }}", 200, view=_usage),
+        MEMBER,
+    ),
+    Operation(
+        "view ip usage",
+        rest("GET", "/limits/usage/ip?serviceName=feeds-api", view=_usage),
+        graphql(f'{{ ipUsage(serviceName: "feeds-api") {{ {USAGE_FIELDS} }} }}', 200, view=_usage),
+        ANYONE,
+    ),
+    Operation(
+        "view quotas",
+        rest("GET", "/quotas", view=_quota_rows),
+        graphql("{ quotas { serviceName featureKey value } }", 200, view=_quota_rows),
+        MEMBER,
+    ),
+    Operation(
+        "view quota",
+        rest("GET", "/quotas/compute-api/max_instances", view=lambda d: d["value"]),
+        graphql(
+            '{ quota(serviceName: "compute-api", featureKey: "max_instances") { value } }',
+            200,
+            view=lambda d: d["value"],
+        ),
+        MEMBER,
+    ),
+    Operation(
+        "view quota usage",
+        rest("GET", "/quotas/usage", view=_quota_usage),
+        graphql(
+            "{ quotaUsage { customerId totalFeatures features { serviceName featureKey "
+            "currentUsage limit remaining resetAt } } }",
+            200,
+            view=_quota_usage,
+        ),
+        MEMBER,
+    ),
+)
+OPERATIONS += REPORT_OPERATIONS
+
+
+# §5.5 granular usage, §5.8 quotas and service registration, §3.4 per-customer overrides.
+METERED = {**ADMIN_ONLY, "billing_admin": 200}
+EVENT_VIEWERS = {**MANAGER, "outsider": 404, "billing_admin": 200}
+EVENT_FIELDS = "total events { type amount allowed userId }"
+QUOTA_FIELDS = "featureKey currentUsage limit remaining resetAt"
+NEW_SERVICE = {
+    "featureKey": "detections_per_minute",
+    "kind": "rate",
+    "window": "minute",
+    "values": {"free": 2, "pro": 50},
+}
+CHAT_LIMIT = "ai-api/chat_completions_per_minute"
+
+
+def _events(data: Any) -> Any:
+    rows = [(e["type"].lower(), e["amount"], e["allowed"], e["userId"]) for e in data["events"]]
+    return {"total": data["total"], "events": rows}
+
+
+def _registered(data: Any) -> Any:
+    def values(feature: Any) -> Any:
+        given = feature["values"]
+        pairs = given.items() if isinstance(given, dict) else [tuple(v.values()) for v in given]
+        return sorted(pairs)
+
+    return [
+        (f["featureKey"], f["kind"].lower(), (f["window"] or "").lower(), values(f))
+        for f in data["features"]
+    ]
+
+
+def _override(data: Any) -> Any:
+    return (data["kind"].lower(), data["value"], data["tierName"], data["tierValue"])
+
+
+def _quota_call(action: str) -> Call:
+    field = "allocateQuota" if action == "allocate" else "releaseQuota"
+    return graphql(
+        f'mutation($id: ID) {{ {field}(serviceName: "compute-api", featureKey: "max_instances", '
+        f"customerId: $id) {{ {QUOTA_FIELDS} }} }}",
+        200,
+        lambda w: {"id": w.customer_id},
+    )
+
+
+LIMITS_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "view limit events",
+        rest("GET", lambda w: f"/limits/usage/users?customerId={w.customer_id}", view=_events),
+        graphql(
+            f"query($id: ID) {{ usageEvents(type: RATE_LIMIT, customerId: $id) "
+            f"{{ {EVENT_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_events,
+        ),
+        EVENT_VIEWERS,
+    ),
+    Operation(
+        "view quota events",
+        rest("GET", lambda w: f"/quotas/usage/users?customerId={w.customer_id}", view=_events),
+        graphql(
+            f"query($id: ID) {{ usageEvents(type: QUOTA, customerId: $id) {{ {EVENT_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_events,
+        ),
+        EVENT_VIEWERS,
+    ),
+    Operation(
+        "allocate quota",
+        rest(
+            "POST",
+            "/quotas/compute-api/max_instances/allocate",
+            lambda w: {"customerId": w.customer_id},
+        ),
+        _quota_call("allocate"),
+        METERED,
+    ),
+    Operation(
+        "release quota",
+        rest(
+            "POST",
+            "/quotas/compute-api/max_instances/release",
+            lambda w: {"customerId": w.customer_id},
+        ),
+        _quota_call("release"),
+        METERED,
+    ),
+    Operation(
+        "register service",
+        rest("PUT", "/admin/services/vision-api", {"features": [NEW_SERVICE]}, view=_registered),
+        graphql(
+            'mutation { registerService(serviceName: "vision-api", features: '
+            '[{featureKey: "detections_per_minute", kind: RATE, window: MINUTE, '
+            'values: [{tierName: "free", value: 2}, {tierName: "pro", value: 50}]}]) '
+            "{ features { featureKey kind window values { tierName value } } } }",
+            200,
+            view=_registered,
+        ),
+        METERED,
+    ),
+    Operation(
+        "admin set feature override",
+        rest(
+            "PUT",
+            lambda w: f"/admin/customer/{w.customer_id}/limits/{CHAT_LIMIT}",
+            {"value": 42},
+            view=_override,
+        ),
+        graphql(
+            'mutation($id: ID!) { setFeatureOverride(customerId: $id, serviceName: "ai-api", '
+            'featureKey: "chat_completions_per_minute", value: 42) '
+            "{ kind value tierName tierValue } }",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_override,
+        ),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin delete feature override",
+        rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}/limits/{CHAT_LIMIT}"),
+        graphql(
+            'mutation($id: ID!) { clearFeatureOverride(customerId: $id, serviceName: "ai-api", '
+            'featureKey: "chat_completions_per_minute") }',
+            204,
+            lambda w: {"id": w.customer_id},
+            view=_done,
+        ),
+        _statuses(ADMIN_ONLY, 204),
+    ),
+)
+OPERATIONS += LIMITS_OPERATIONS

@@ -5,10 +5,14 @@
 
 `run_servers` is a plain (synchronous) context manager, usable from sync and async tests
 alike: it starts `count` uvicorn processes serving `app` (default `app.main:app`) from the
-repository root, each on its own free port, with `env` layered over the current environment. It
+repository root, each on its own free port, with `env` layered over the current environment
+(and over a self rate limit high enough for any test, unless `env` sets one). It
 yields their base URLs once every one answers `GET /healthz` with 200, and on exit stops
 each by PID (SIGTERM, then SIGKILL if it does not stop in time). A server that exits or
 is not ready in time fails the start with its stderr.
+
+`run_server_processes` is the same but yields the `Server` handles, for tests that stop
+or kill a server themselves (`server.pid`, `server.kill()`, `server.terminate()`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 30.0
+UNTHROTTLED_ENV = {
+    "BILLING_SELF_LIMIT_ANONYMOUS": "1000000/minute",
+    "BILLING_SELF_LIMIT_USER": "1000000/minute",
+}
 STOP_TIMEOUT_SECONDS = 10.0
 
 
@@ -49,6 +57,25 @@ class Server:
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: the process ends at once, with no shutdown of its own."""
+        self._signal(signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        """SIGTERM, and wait for the graceful shutdown to finish; returns the exit code."""
+        self._signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signum)
+
 
 @contextlib.contextmanager
 def run_servers(
@@ -58,6 +85,18 @@ def run_servers(
     app: str = "app.main:app",
     timeout: float = START_TIMEOUT_SECONDS,
 ) -> Iterator[list[str]]:
+    with run_server_processes(count, env, app=app, timeout=timeout) as servers:
+        yield [server.url for server in servers]
+
+
+@contextlib.contextmanager
+def run_server_processes(
+    count: int,
+    env: Mapping[str, str],
+    *,
+    app: str = "app.main:app",
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> Iterator[list[Server]]:
     servers: list[Server] = []
     try:
         for _ in range(count):
@@ -65,7 +104,7 @@ def run_servers(
         deadline = time.monotonic() + timeout
         for server in servers:
             _wait_healthy(server, deadline)
-        yield [server.url for server in servers]
+        yield servers
     finally:
         for server in servers:
             _stop(server)
@@ -88,7 +127,7 @@ def _start(app: str, env: Mapping[str, str]) -> Server:
             "--no-access-log",
         ],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **UNTHROTTLED_ENV, **env},
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )

@@ -76,7 +76,8 @@ async def list_tiers(request: Request) -> Response:
     active = call.query_bool("active")
     async with call.read() as session:
         tiers = await call.services.tiers.list(session, call.principal, active=active)
-    return JSONResponse(views.tiers(tiers))
+    features = await call.services.catalog.tier_features(tier.name for tier in tiers)
+    return JSONResponse(views.tiers(tiers, features))
 
 
 async def set_default_tier(request: Request) -> Response:
@@ -84,7 +85,8 @@ async def set_default_tier(request: Request) -> Response:
     tier_id = call.path_uuid("tierID")
     async with call.write() as session:
         tier = await call.services.tiers.set_default(session, call.principal, tier_id=tier_id)
-    return JSONResponse(views.tier(tier))
+    features = await call.services.catalog.tier_features([tier.name])
+    return JSONResponse(views.tier(tier, features[tier.name]))
 
 
 async def set_customer_tier(request: Request) -> Response:

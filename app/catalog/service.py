@@ -1,0 +1,298 @@
+"""Changing the catalog: services registering their features, and per-customer overrides.
+
+Registration follows the catalog file's rules (`app.catalog.loader`), so a feature a
+service registers could equally have been shipped in the file. Every change is written in
+one transaction with its cache invalidation, so each process drops what it held.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pydantic import Field, StrictInt
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth.principal import PlatformRole, Principal
+from app.catalog.cache import CATALOG_TOPIC, OVERRIDES_TOPIC, CatalogCache
+from app.catalog.loader import feature_problems, value_problem
+from app.catalog.model import FeatureKind, FeatureSpec, Window
+from app.catalog.store import load_catalog
+from app.core.db import affected_rows, upsert
+from app.core.errors import CustomerNotFound, FeatureNotFound, InvalidInput, ServiceNotFound
+from app.core.inputs import InputModel
+from app.core.invalidation import invalidate
+from app.models import Customer, Feature, FeatureOverride, FeatureValue, Tier
+from app.tiers.service import normalise_tier_name
+
+REGISTERING_ROLES = (PlatformRole.BILLING_SERVICE, PlatformRole.BILLING_ADMIN)
+# Field names of the loader's rules, as clients name them.
+_PARAMS = {"kind": "kind", "feature_key": "featureKey", "window": "window"}
+
+
+class FeatureRegistration(InputModel):
+    feature_key: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=8)
+    window: str | None = Field(default=None, max_length=8)
+    description: str = Field(default="", max_length=512)
+    values: dict[str, StrictInt] = Field(default_factory=dict, max_length=64)
+
+
+class ServiceRegistration(InputModel):
+    features: list[FeatureRegistration] = Field(min_length=1, max_length=500)
+
+
+class OverrideChange(InputModel):
+    value: StrictInt
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCatalog:
+    service_name: str
+    features: list[FeatureSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideView:
+    """A customer's value of one feature, set by billing_admin, beside its tier's value."""
+
+    customer_id: uuid.UUID
+    feature: FeatureSpec
+    value: int
+    tier_name: str
+    tier_value: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierFeature:
+    service_name: str
+    feature_key: str
+    kind: FeatureKind
+    window: Window | None
+    value: int
+
+
+class CatalogService:
+    def __init__(self, catalog: CatalogCache) -> None:
+        self._catalog = catalog
+
+    async def register(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        service_name: str,
+        data: ServiceRegistration,
+    ) -> ServiceCatalog:
+        """Adds the service's new features and replaces the listed ones whole (a tier the
+        body leaves out has the feature disabled). Features it does not list stay as
+        they are: dropping one would drop the quotas customers hold of it."""
+        principal.require_role(*REGISTERING_ROLES)
+        specs = _specs(service_name, data, await _tier_names(session))
+        existing = {
+            row.feature_key: row
+            for row in await session.scalars(
+                select(Feature).where(col(Feature.service_name) == service_name)
+            )
+        }
+        tier_ids = {tier.name: tier.id for tier in await session.scalars(select(Tier))}
+        for index, spec in enumerate(specs):
+            feature = _updated(existing.get(spec.feature_key), spec, index)
+            session.add(feature)
+            await session.flush()
+            await _replace_values(session, feature.id, spec.values, tier_ids)
+        invalidate(session, CATALOG_TOPIC, service_name)
+        entries = await load_catalog(session)
+        features = [e.spec for e in entries if e.spec.service_name == service_name]
+        return ServiceCatalog(service_name, sorted(features, key=lambda spec: spec.feature_key))
+
+    async def set_override(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        service_name: str,
+        feature_key: str,
+        data: OverrideChange,
+    ) -> OverrideView:
+        principal.require_admin()
+        if (problem := value_problem("override", data.value)) is not None:
+            raise InvalidInput(problem, param="value")
+        customer = await _customer(session, customer_id)
+        feature = await _feature(session, service_name, feature_key)
+        statement = upsert(session, FeatureOverride).values(
+            customer_id=customer_id, feature_id=feature.id, value=data.value
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["customer_id", "feature_id"], set_={"value": data.value}
+            )
+        )
+        invalidate(session, OVERRIDES_TOPIC, customer_id)
+        return await _override_view(session, customer, feature, data.value)
+
+    async def clear_override(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        service_name: str,
+        feature_key: str,
+    ) -> None:
+        """Back to the tier's value; clearing a value that was never set is no error."""
+        principal.require_admin()
+        await _customer(session, customer_id)
+        feature = await _feature(session, service_name, feature_key)
+        deleted = await affected_rows(
+            session,
+            delete(FeatureOverride).where(
+                col(FeatureOverride.customer_id) == customer_id,
+                col(FeatureOverride.feature_id) == feature.id,
+            ),
+        )
+        if deleted:
+            invalidate(session, OVERRIDES_TOPIC, customer_id)
+
+    async def tier_features(self, tier_names: Iterable[str]) -> dict[str, list[TierFeature]]:
+        """Each tier's value of every feature, 0 where the tier does not name it; from the
+        catalog in memory."""
+        entries = sorted(await self._catalog.entries(), key=lambda entry: entry.spec.key)
+        return {name: [_tier_feature(entry.spec, name) for entry in entries] for name in tier_names}
+
+
+def _tier_feature(spec: FeatureSpec, tier_name: str) -> TierFeature:
+    return TierFeature(
+        spec.service_name, spec.feature_key, spec.kind, spec.window, spec.value_for(tier_name)
+    )
+
+
+async def _tier_names(session: AsyncSession) -> dict[str, str]:
+    """Every way a client may name a tier (name, display name), to its name."""
+    names: dict[str, str] = {}
+    for tier in await session.scalars(select(Tier)):
+        names[tier.name] = tier.name
+        names.setdefault(normalise_tier_name(tier.display_name), tier.name)
+    return names
+
+
+def _specs(
+    service_name: str, data: ServiceRegistration, tier_names: Mapping[str, str]
+) -> list[FeatureSpec]:
+    seen: set[str] = set()
+    specs: list[FeatureSpec] = []
+    for index, feature in enumerate(data.features):
+        spec = _spec(service_name, feature, tier_names, f"features.{index}")
+        if spec.feature_key in seen:
+            raise InvalidInput(
+                f"featureKey {spec.feature_key!r} appears twice.",
+                param=f"features.{index}.featureKey",
+            )
+        seen.add(spec.feature_key)
+        specs.append(spec)
+    return specs
+
+
+def _spec(
+    service_name: str, feature: FeatureRegistration, tier_names: Mapping[str, str], at: str
+) -> FeatureSpec:
+    window = feature.window or ""
+    for field, message in feature_problems(feature.kind, service_name, feature.feature_key, window):
+        param = "serviceName" if field == "service" else f"{at}.{_PARAMS[field]}"
+        raise InvalidInput(f"{param}: {message}.", param=param)
+    values: dict[str, int] = {}
+    for given, value in feature.values.items():
+        param = f"{at}.values.{given}"
+        tier = tier_names.get(normalise_tier_name(given))
+        if tier is None:
+            raise InvalidInput(f"{param}: unknown tier {given!r}.", param=param)
+        if tier in values:
+            raise InvalidInput(f"{param}: the {tier} tier is named twice.", param=param)
+        if (problem := value_problem(tier, value)) is not None:
+            raise InvalidInput(f"{param}: {problem}.", param=param)
+        values[tier] = value
+    return FeatureSpec(
+        service_name,
+        feature.feature_key,
+        FeatureKind(feature.kind),
+        Window(window) if window else None,
+        feature.description,
+        values,
+    )
+
+
+def _updated(feature: Feature | None, spec: FeatureSpec, index: int) -> Feature:
+    if feature is None:
+        return Feature(
+            service_name=spec.service_name,
+            feature_key=spec.feature_key,
+            kind=spec.kind,
+            window=spec.window,
+            description=spec.description,
+        )
+    if feature.kind != spec.kind:
+        # Counters of one kind mean nothing as the other: quotas held, or hits in a window.
+        raise InvalidInput(
+            f"{spec.feature_key} is a {feature.kind} feature; its kind cannot change.",
+            param=f"features.{index}.kind",
+        )
+    feature.window = spec.window
+    feature.description = spec.description
+    return feature
+
+
+async def _replace_values(
+    session: AsyncSession,
+    feature_id: uuid.UUID,
+    values: Mapping[str, int],
+    tier_ids: Mapping[str, uuid.UUID],
+) -> None:
+    await session.execute(delete(FeatureValue).where(col(FeatureValue.feature_id) == feature_id))
+    session.add_all(
+        FeatureValue(feature_id=feature_id, tier_id=tier_ids[tier], value=value)
+        for tier, value in values.items()
+    )
+    await session.flush()
+
+
+async def _customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise CustomerNotFound(param="customerID")
+    return customer
+
+
+async def _feature(session: AsyncSession, service_name: str, feature_key: str) -> Feature:
+    rows = list(
+        await session.scalars(select(Feature).where(col(Feature.service_name) == service_name))
+    )
+    if not rows:
+        raise ServiceNotFound(param="serviceName")
+    for row in rows:
+        if row.feature_key == feature_key:
+            return row
+    raise FeatureNotFound(param="featureKey")
+
+
+async def _override_view(
+    session: AsyncSession, customer: Customer, feature: Feature, value: int
+) -> OverrideView:
+    tier = await session.get(Tier, customer.tier_id)
+    assert tier is not None
+    tier_value = await session.scalar(
+        select(FeatureValue.value).where(
+            col(FeatureValue.feature_id) == feature.id, col(FeatureValue.tier_id) == tier.id
+        )
+    )
+    spec = FeatureSpec(
+        feature.service_name,
+        feature.feature_key,
+        FeatureKind(feature.kind),
+        Window(feature.window) if feature.window else None,
+        feature.description,
+    )
+    return OverrideView(customer.id, spec, value, tier.name, tier_value or 0)

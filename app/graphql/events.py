@@ -1,0 +1,75 @@
+"""Granular usage events (SPEC §5.5): the type and the `usageEvents` resolver."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.core.inputs import parse_uuid
+from app.graphql.context import Info
+from app.graphql.enums import UsageEventType, Window
+from app.models import UsageEvent as UsageEventRow
+from app.usage.events import EventFilter, EventPage
+
+
+@strawberry.type(description="One consume, check of a unique limit, or quota change.")
+class UsageEvent:
+    user_id: strawberry.ID | None = strawberry.field(description="The member who made it.")
+    customer_id: strawberry.ID | None
+    service_name: str
+    feature_key: str
+    amount: int = strawberry.field(description="Negative for a quota's release.")
+    type: UsageEventType
+    allowed: bool
+    timestamp: int = strawberry.field(description="Unix seconds.")
+    window: Window | None
+
+    @classmethod
+    def of(cls, row: UsageEventRow) -> UsageEvent:
+        return cls(
+            user_id=strawberry.ID(str(row.user_id)) if row.user_id else None,
+            customer_id=strawberry.ID(str(row.customer_id)) if row.customer_id else None,
+            service_name=row.service_name,
+            feature_key=row.feature_key,
+            amount=row.amount,
+            type=UsageEventType(row.type),
+            allowed=row.allowed,
+            timestamp=int(row.occurred_at.timestamp()),
+            window=Window(row.window) if row.window else None,
+        )
+
+
+@strawberry.type(description="How many events match, and the 100 newest, newest first.")
+class UsageEvents:
+    total: int
+    events: list[UsageEvent]
+
+    @classmethod
+    def of(cls, page: EventPage) -> UsageEvents:
+        return cls(total=page.total, events=[UsageEvent.of(row) for row in page.events])
+
+
+async def usage_events(
+    info: Info,
+    type: UsageEventType | None = None,
+    customer_id: strawberry.ID | None = None,
+    user_id: strawberry.ID | None = None,
+    since: Annotated[
+        int | None, strawberry.argument(name="from", description="Unix seconds, included.")
+    ] = None,
+    until: Annotated[
+        int | None, strawberry.argument(name="to", description="Unix seconds, included.")
+    ] = None,
+) -> UsageEvents | None:
+    principal = await info.context.principal()
+    wanted = EventFilter(
+        types=[type.value] if type is not None else None,
+        customer_id=parse_uuid(customer_id, "customerId") if customer_id is not None else None,
+        user_id=parse_uuid(user_id, "userId") if user_id is not None else None,
+        since=since,
+        until=until,
+    )
+    async with info.context.read() as session:
+        page = await info.context.services.events.list(session, principal, wanted=wanted)
+    return UsageEvents.of(page)

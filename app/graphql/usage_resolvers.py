@@ -1,0 +1,118 @@
+"""Resolvers of limits, quotas and usage, and of consume and check.
+
+Rate-limit reports and consumes need no transaction (caches and the counter storage
+answer them); only quota usage reads the database. A refused consume is the same
+`AppError` REST renders, its decision carried in the error's extensions.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.core.inputs import parse_input
+from app.graphql.arguments import present
+from app.graphql.context import Info
+from app.graphql.usage_types import Decision, Limit, Quota, QuotaUsage, Usage
+from app.usage.consume import ConsumeRequest
+
+
+async def limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
+    principal = await info.context.principal()
+    report = await info.context.services.reports.limits(principal, service_name=service_name)
+    return [Limit.of(item) for item in report.items]
+
+
+async def limit(info: Info, service_name: str, feature_key: str) -> Limit | None:
+    principal = await info.context.principal()
+    item = await info.context.services.reports.limit(
+        principal, service_name=service_name, feature_key=feature_key
+    )
+    return Limit.of(item)
+
+
+async def ip_limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
+    principal = await info.context.principal()
+    report = await info.context.services.reports.ip_limits(principal, service_name=service_name)
+    return [Limit.of(item) for item in report.items]
+
+
+async def usage(info: Info, service_name: str | None = None) -> Usage | None:
+    principal = await info.context.principal()
+    report = await info.context.services.reports.usage(principal, service_name=service_name)
+    return Usage.of(report)
+
+
+async def ip_usage(info: Info, service_name: str | None = None) -> Usage | None:
+    principal = await info.context.principal()
+    report = await info.context.services.reports.ip_usage(principal, service_name=service_name)
+    return Usage.of(report)
+
+
+async def quotas(info: Info, service_name: str | None = None) -> list[Quota] | None:
+    principal = await info.context.principal()
+    report = await info.context.services.reports.quotas(principal, service_name=service_name)
+    return [Quota.of(item) for item in report.items]
+
+
+async def quota(info: Info, service_name: str, feature_key: str) -> Quota | None:
+    principal = await info.context.principal()
+    item = await info.context.services.reports.quota(
+        principal, service_name=service_name, feature_key=feature_key
+    )
+    return Quota.of(item)
+
+
+async def quota_usage(info: Info) -> QuotaUsage | None:
+    principal = await info.context.principal()
+    async with info.context.read() as session:
+        report = await info.context.services.reports.quota_usage(session, principal)
+    return QuotaUsage.of(report)
+
+
+async def consume(
+    info: Info,
+    service_name: str,
+    feature_key: str,
+    amount: int = 1,
+    user_id: strawberry.ID | None = None,
+    customer_id: strawberry.ID | None = None,
+    ip: str | None = None,
+    idempotency_key: str | None = None,
+) -> Decision | None:
+    principal = await info.context.principal()
+    data = _consume_request(
+        serviceName=service_name,
+        featureKey=feature_key,
+        amount=amount,
+        userId=user_id,
+        customerId=customer_id,
+        ip=ip,
+        idempotencyKey=idempotency_key,
+    )
+    return Decision.of(await info.context.services.consume.consume(principal, data=data))
+
+
+async def check(
+    info: Info,
+    service_name: str,
+    feature_key: str,
+    amount: int = 1,
+    user_id: strawberry.ID | None = None,
+    customer_id: strawberry.ID | None = None,
+    ip: str | None = None,
+) -> Decision | None:
+    principal = await info.context.principal()
+    data = _consume_request(
+        serviceName=service_name,
+        featureKey=feature_key,
+        amount=amount,
+        userId=user_id,
+        customerId=customer_id,
+        ip=ip,
+    )
+    return Decision.of(await info.context.services.consume.check(principal, data=data))
+
+
+def _consume_request(**arguments: object) -> ConsumeRequest:
+    """The arguments under the REST body's names, so validation and `param` are the same."""
+    return parse_input(ConsumeRequest, present(**arguments))

@@ -1,0 +1,92 @@
+"""Granular usage: the ledger's events of one customer, newest first (SPEC §5.5).
+
+A team's owner and admins see their own customer's events (the same people who see its
+member list, since the events name members); billing_admin sees any customer's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth.principal import Principal
+from app.auth.roles import TeamAction
+from app.core.errors import CustomerNotFound, InvalidInput
+from app.customers.service import current_seat
+from app.models import Customer, UsageEvent
+
+NEWEST = 100
+LIMIT_EVENTS = ("rate_limit", "unique_limit")
+QUOTA_EVENTS = ("quota",)
+EVENT_TYPES = (*LIMIT_EVENTS, *QUOTA_EVENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events: of these types (all when None), of one member, in [since, until]
+    (unix seconds, both included)."""
+
+    types: Sequence[str] | None = None
+    customer_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    total: int
+    events: list[UsageEvent]
+
+
+class EventService:
+    async def list(
+        self, session: AsyncSession, principal: Principal, *, wanted: EventFilter
+    ) -> EventPage:
+        customer_id = await _visible_customer(session, principal, wanted.customer_id)
+        filters = [col(UsageEvent.customer_id) == customer_id, *_filters(wanted)]
+        total = await session.scalar(select(func.count()).select_from(UsageEvent).where(*filters))
+        rows = await session.scalars(
+            select(UsageEvent).where(*filters).order_by(col(UsageEvent.seq).desc()).limit(NEWEST)
+        )
+        return EventPage(int(total or 0), list(rows))
+
+
+async def _visible_customer(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
+) -> uuid.UUID:
+    if customer_id is not None and principal.is_billing_admin:
+        if await session.get(Customer, customer_id) is None:
+            raise CustomerNotFound(param="customerId")
+        return customer_id
+    seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
+    if customer_id is not None and customer_id != seat.customer.id:
+        raise CustomerNotFound(param="customerId")  # other accounts stay invisible
+    return seat.customer.id
+
+
+def _filters(wanted: EventFilter) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if wanted.types is not None:
+        filters.append(col(UsageEvent.type).in_(wanted.types))
+    if wanted.user_id is not None:
+        filters.append(col(UsageEvent.user_id) == wanted.user_id)
+    if wanted.since is not None:
+        filters.append(col(UsageEvent.occurred_at) >= _moment(wanted.since, "from"))
+    if wanted.until is not None:
+        # `to` names a whole second: events in its fraction belong to it.
+        filters.append(col(UsageEvent.occurred_at) < _moment(wanted.until + 1, "to"))
+    return filters
+
+
+def _moment(seconds: int, param: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidInput(f"{param} is not a unix time in seconds.", param=param) from None

@@ -1,0 +1,305 @@
+"""Allocating and releasing quotas, for metered services (SPEC §3.4, §5.8).
+
+A quota counts resources a customer holds, so its counter is a database row, not a
+windowed counter: an allocation is one conditional UPDATE that succeeds only while the
+quota has room, with its ledger event in the same transaction. A refused allocation
+writes nothing in that transaction and goes to the ledger on its own.
+
+Each call runs its own transaction, because an `idempotencyKey` may only keep an answer
+whose transaction has committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, Field, model_validator
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth.principal import Principal
+from app.catalog.cache import CatalogCache
+from app.catalog.model import DISABLED, UNLIMITED, FeatureKind
+from app.catalog.store import CatalogEntry
+from app.core.clock import Clock
+from app.core.db import Database, affected_rows, upsert
+from app.core.errors import (
+    Conflict,
+    CustomerNotFound,
+    FeatureDisabled,
+    FeatureNotFound,
+    InvalidInput,
+    NoCustomer,
+    QuotaExceeded,
+    ServiceNotFound,
+)
+from app.core.inputs import InputModel
+from app.models import QuotaCounter, UsageEvent
+from app.usage.consume import METERED_ROLES
+from app.usage.counters import CounterStore
+from app.usage.idempotency import IdempotencyStore
+from app.usage.ledger import Ledger
+from app.usage.reports import QuotaUsage, remaining
+from app.usage.subjects import Subject, SubjectCache
+
+QUOTA_EVENT = "quota"
+RELEASE_ATTEMPTS = 5
+
+
+class QuotaRequest(InputModel):
+    amount: int = Field(default=1, ge=1, le=1_000_000_000)
+    user_id: uuid.UUID | None = Field(
+        default=None, validation_alias=AliasChoices("userId", "userID", "user_id")
+    )
+    customer_id: uuid.UUID | None = Field(
+        default=None, validation_alias=AliasChoices("customerId", "customerID", "customer_id")
+    )
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _holder(self) -> QuotaRequest:
+        if self.user_id is None and self.customer_id is None:
+            raise ValueError("give the holder: customerId or userId")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What one call decided, as kept for repeats of its idempotency key."""
+
+    current_usage: int
+    limit: int
+    refused_with: str | None = None  # the error code of a refusal
+
+
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    customer_id: uuid.UUID
+    user_id: uuid.UUID | None
+    subject: Subject
+
+
+class _Full(Exception):
+    def __init__(self, used: int) -> None:
+        self.used = used
+
+
+class QuotaService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        catalog: CatalogCache,
+        subjects: SubjectCache,
+        counters: CounterStore,
+        ledger: Ledger,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._catalog = catalog
+        self._subjects = subjects
+        self._idempotency = IdempotencyStore(counters)
+        self._ledger = ledger
+
+    async def allocate(
+        self, principal: Principal, *, service_name: str, feature_key: str, data: QuotaRequest
+    ) -> QuotaUsage:
+        principal.require_role(*METERED_ROLES)
+        entry, holder = await self._resolve(service_name, feature_key, data)
+        answer = await self._once(
+            "allocate", entry, holder, data, lambda: self._allocate(entry, holder, data.amount)
+        )
+        return _outcome(entry, answer)
+
+    async def release(
+        self, principal: Principal, *, service_name: str, feature_key: str, data: QuotaRequest
+    ) -> QuotaUsage:
+        """Frees up to `amount`; a quota never goes below 0."""
+        principal.require_role(*METERED_ROLES)
+        entry, holder = await self._resolve(service_name, feature_key, data)
+        answer = await self._once(
+            "release", entry, holder, data, lambda: self._release(entry, holder, data.amount)
+        )
+        return _outcome(entry, answer)
+
+    async def _once(
+        self,
+        action: str,
+        entry: CatalogEntry,
+        holder: _Holder,
+        data: QuotaRequest,
+        decide: Callable[[], Awaitable[_Answer]],
+    ) -> _Answer:
+        if data.idempotency_key is None:
+            return await decide()
+        spec = entry.spec
+        key = f"idem:{holder.subject.key}:{spec.service_name}:{spec.feature_key}:{action}:"
+        stored = await self._idempotency.once(key + data.idempotency_key, lambda: _kept(decide))
+        return _Answer(**stored)
+
+    async def _allocate(self, entry: CatalogEntry, holder: _Holder, amount: int) -> _Answer:
+        now = self._clock()
+        limit = await self._limit(entry, holder)
+        if limit == DISABLED:
+            self._ledger.record(**_event(entry, holder, amount, False, now))
+            return _Answer(await self._used(entry, holder), limit, FeatureDisabled.code)
+        try:
+            async with self._db.transaction() as session:
+                used = await _take(session, entry.id, holder.customer_id, amount, limit)
+                session.add(UsageEvent(**_event(entry, holder, amount, True, now)))
+        except _Full as full:
+            self._ledger.record(**_event(entry, holder, amount, False, now))
+            return _Answer(full.used, limit, QuotaExceeded.code)
+        return _Answer(used, limit)
+
+    async def _release(self, entry: CatalogEntry, holder: _Holder, amount: int) -> _Answer:
+        now = self._clock()
+        limit = await self._limit(entry, holder)
+        async with self._db.transaction() as session:
+            released = await _give_back(session, entry.id, holder.customer_id, amount)
+            used = await _used(session, entry.id, holder.customer_id)
+            # A release is recorded as a negative amount: the events of a quota add up.
+            session.add(UsageEvent(**_event(entry, holder, -released, True, now)))
+        return _Answer(used or 0, limit)
+
+    async def _limit(self, entry: CatalogEntry, holder: _Holder) -> int:
+        return await self._catalog.value(entry, holder.subject.tier_name, holder.customer_id)
+
+    async def _used(self, entry: CatalogEntry, holder: _Holder) -> int:
+        async with self._db.transaction(write=False) as session:
+            return await _used(session, entry.id, holder.customer_id) or 0
+
+    async def _resolve(
+        self, service_name: str, feature_key: str, data: QuotaRequest
+    ) -> tuple[CatalogEntry, _Holder]:
+        entry = await self._catalog.entry(service_name, feature_key)
+        if entry is None:
+            if service_name not in await self._catalog.services():
+                raise ServiceNotFound(param="serviceName")
+            raise FeatureNotFound(param="featureKey")
+        if entry.spec.kind is not FeatureKind.QUOTA:
+            raise InvalidInput(
+                "This feature is a rate limit: consume it instead.", param="featureKey"
+            )
+        return entry, await self._holder(data)
+
+    async def _holder(self, data: QuotaRequest) -> _Holder:
+        """Quotas are the customer's; the user, when given, is who the event names."""
+        if data.customer_id is not None:
+            try:
+                subject = await self._subjects.for_customer(data.customer_id)
+            except LookupError:
+                raise CustomerNotFound(param="customerId") from None
+        else:
+            assert data.user_id is not None
+            subject = await self._subjects.for_user(data.user_id)
+        if subject.customer_id is None:
+            raise NoCustomer("The user belongs to no customer to hold quotas.", param="userId")
+        return _Holder(subject.customer_id, data.user_id, subject)
+
+
+async def _kept(decide: Callable[[], Awaitable[_Answer]]) -> dict[str, Any]:
+    return asdict(await decide())
+
+
+def _outcome(entry: CatalogEntry, answer: _Answer) -> QuotaUsage:
+    """A refusal is an error carrying the usage, for both transports to render."""
+    usage = QuotaUsage(
+        entry.spec.service_name,
+        entry.spec.feature_key,
+        answer.current_usage,
+        answer.limit,
+        remaining(answer.limit, answer.current_usage),
+    )
+    if answer.refused_with is None:
+        return usage
+    details: dict[str, Any] = {
+        "allowed": False,
+        "currentUsage": usage.current_usage,
+        "limit": usage.limit,
+        "remaining": usage.remaining,
+        "resetAt": 0,
+    }
+    if answer.refused_with == FeatureDisabled.code:
+        raise FeatureDisabled(**details)
+    raise QuotaExceeded(
+        f"The quota of {entry.spec.feature_key} is full ({usage.limit}).", **details
+    )
+
+
+def _event(
+    entry: CatalogEntry, holder: _Holder, amount: int, allowed: bool, now: datetime
+) -> dict[str, Any]:
+    return {
+        "subject": holder.subject.key,
+        "customer_id": holder.customer_id,
+        "user_id": holder.user_id,
+        "feature_id": entry.id,
+        "service_name": entry.spec.service_name,
+        "feature_key": entry.spec.feature_key,
+        "type": QUOTA_EVENT,
+        "amount": amount,
+        "allowed": allowed,
+        "occurred_at": now,
+        "window": None,
+        "window_start": None,
+    }
+
+
+def _counter(feature_id: uuid.UUID, customer_id: uuid.UUID) -> Any:
+    return update(QuotaCounter).where(
+        col(QuotaCounter.customer_id) == customer_id, col(QuotaCounter.feature_id) == feature_id
+    )
+
+
+async def _used(session: AsyncSession, feature_id: uuid.UUID, customer_id: uuid.UUID) -> int | None:
+    return await session.scalar(
+        select(QuotaCounter.used).where(
+            col(QuotaCounter.customer_id) == customer_id,
+            col(QuotaCounter.feature_id) == feature_id,
+        )
+    )
+
+
+async def _take(
+    session: AsyncSession, feature_id: uuid.UUID, customer_id: uuid.UUID, amount: int, limit: int
+) -> int:
+    """Adds `amount` in one conditional write, or raises `_Full` with what is held."""
+    await session.execute(
+        upsert(session, QuotaCounter)
+        .values(customer_id=customer_id, feature_id=feature_id, used=0)
+        .on_conflict_do_nothing(index_elements=["customer_id", "feature_id"])
+    )
+    statement = _counter(feature_id, customer_id)
+    if limit != UNLIMITED:
+        statement = statement.where(col(QuotaCounter.used) + amount <= limit)
+    taken = await affected_rows(session, statement.values(used=col(QuotaCounter.used) + amount))
+    used = await _used(session, feature_id, customer_id) or 0
+    if taken != 1:
+        raise _Full(used)
+    return used
+
+
+async def _give_back(
+    session: AsyncSession, feature_id: uuid.UUID, customer_id: uuid.UUID, amount: int
+) -> int:
+    """How much was released: `amount`, or what was held when that was less."""
+    counter = _counter(feature_id, customer_id)
+    used = col(QuotaCounter.used)
+    for _ in range(RELEASE_ATTEMPTS):
+        if await affected_rows(session, counter.where(used >= amount).values(used=used - amount)):
+            return amount
+        held = await _used(session, feature_id, customer_id)
+        if held is None:
+            return 0
+        # Compare-and-set: a concurrent change makes this match nothing, and we look again.
+        if held < amount and await affected_rows(
+            session, counter.where(used == held).values(used=0)
+        ):
+            return held
+    raise Conflict()

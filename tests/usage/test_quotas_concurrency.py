@@ -1,0 +1,124 @@
+"""A quota under real concurrency: two server processes sharing one database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.auth.principal import PlatformRole
+from tests.support.api import ADDRESS, BASE, SECRET, Api, Caller
+from tests.support.servers import run_servers
+
+pytestmark = pytest.mark.slow
+QUOTA = "/quotas/compute-api/max_instances"
+
+
+class Cluster:
+    """Clients spread across the server processes, as behind a load balancer."""
+
+    def __init__(self, clients: list[httpx.AsyncClient]) -> None:
+        self.clients = clients
+        self.users = Api(clients[0])
+
+    async def call(
+        self, n: int, method: str, path: str, caller: Caller, **kwargs: object
+    ) -> httpx.Response:
+        client = self.clients[n % len(self.clients)]
+        return await client.request(method, BASE + path, headers=caller.headers, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    env = {
+        "BILLING_DATABASE_URL": database_url,
+        "BILLING_JWT_SECRET": SECRET,
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_MIGRATE_ON_START": "false",
+    }
+    limits = httpx.Limits(max_connections=200)
+    with run_servers(2, env) as urls:
+        clients = [httpx.AsyncClient(base_url=url, timeout=60, limits=limits) for url in urls]
+        try:
+            yield Cluster(clients)
+        finally:
+            for client in clients:
+                await client.aclose()
+
+
+async def customer_with_quota(cluster: Cluster, value: int) -> tuple[str, Caller]:
+    owner = cluster.users.user()
+    created = await cluster.call(
+        0,
+        "POST",
+        "/customer",
+        owner,
+        json={"name": "Concurrent", "email": "c@example.com", "billingAddress": ADDRESS},
+    )
+    assert created.status_code == 201, created.text
+    customer_id: str = created.json()["id"]
+    admin = cluster.users.admin()
+    moved = await cluster.call(
+        1, "PUT", f"/admin/customer/{customer_id}/tier", admin, json={"tierName": "enterprise"}
+    )
+    assert moved.status_code == 200, moved.text
+    override = await cluster.call(
+        0,
+        "PUT",
+        f"/admin/customer/{customer_id}/limits/compute-api/max_instances",
+        admin,
+        json={"value": value},
+    )
+    assert override.status_code == 200, override.text
+    for n in range(len(cluster.clients)):  # each process sees the override (1 s at most)
+        await eventually(partial(quota_value, cluster, n, owner), value)
+    return customer_id, owner
+
+
+async def quota_value(cluster: Cluster, n: int, owner: Caller) -> object:
+    response = await cluster.call(n, "GET", QUOTA, owner)
+    return response.json()["value"]
+
+
+async def eventually(
+    read: Callable[[], Awaitable[object]], expected: object, seconds: float = 5.0
+) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = await read()
+        if value == expected or time.monotonic() > deadline:
+            assert value == expected
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_a_quota_of_10_holds_under_200_concurrent_allocations(cluster: Cluster) -> None:
+    customer_id, owner = await customer_with_quota(cluster, 10)
+    service = cluster.users.user(PlatformRole.BILLING_SERVICE)
+    responses = await asyncio.gather(
+        *(
+            cluster.call(n, "POST", f"{QUOTA}/allocate", service, json={"customerId": customer_id})
+            for n in range(200)
+        )
+    )
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 10, 403: 190}, statuses
+    codes = {r.json()["error"]["code"] for r in responses if r.status_code == 403}
+    assert codes == {"QUOTA_EXCEEDED"}
+    assert sorted(r.json()["currentUsage"] for r in responses if r.status_code == 200) == list(
+        range(1, 11)
+    )
+    report = await cluster.call(1, "GET", "/quotas/usage", owner)
+    assert report.json()["services"]["compute-api"]["features"][0]["currentUsage"] == 10
+
+    async def recorded() -> object:
+        response = await cluster.call(0, "GET", "/quotas/usage/users", owner)
+        return response.json()["total"]
+
+    await eventually(recorded, 200)  # refusals reach the ledger in its next batch
