@@ -4,10 +4,13 @@
 
 - `bare`: a Starlette JSON endpoint that parses the consume request and answers a decision
   of the same shape, with nothing else around it;
-- `slowapi`: the same endpoint behind slowapi's limiter (in-process storage, fixed window,
-  RateLimit headers on), the usual way a Starlette app gets a rate limit;
+- `slowapi`: the same endpoint protected by slowapi as its documentation starts, with the
+  `@limiter.limit` decorator (in-process storage, fixed window), RateLimit headers on as
+  the service sends them; `slowapi_asgi` and `slowapi_http`: the same limit for every
+  endpoint through slowapi's pure ASGI middleware and its `BaseHTTPMiddleware` one;
 - `static_graphql`: a Strawberry schema whose `usage` field answers a fixed report of the
-  shape the service's usage query returns (30 features), so only GraphQL itself costs.
+  shape the service's usage query returns (30 features), with the parser and validation
+  caches the service's schema has, so only GraphQL itself costs.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Any
 
 import strawberry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from strawberry.extensions import ParserCache, ValidationCache
 
 CONSUME_PATH = "/consume"
 GRAPHQL_PATH = "/graphql"
@@ -48,8 +53,7 @@ def bare() -> Starlette:
 
 
 def slowapi() -> Starlette:
-    from slowapi import Limiter, _rate_limit_exceeded_handler
-    from slowapi.errors import RateLimitExceeded
+    from slowapi import Limiter
     from slowapi.util import get_remote_address
 
     limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
@@ -58,9 +62,41 @@ def slowapi() -> Starlette:
     async def decide(request: Request) -> Response:
         return await _decide(request)
 
-    app = Starlette(routes=[Route(CONSUME_PATH, decide, methods=["POST"])])
+    return _limited(Starlette(routes=[Route(CONSUME_PATH, decide, methods=["POST"])]), limiter)
+
+
+def slowapi_asgi() -> Starlette:
+    from slowapi.middleware import SlowAPIASGIMiddleware
+
+    return _limited_everywhere(SlowAPIASGIMiddleware)
+
+
+def slowapi_http() -> Starlette:
+    from slowapi.middleware import SlowAPIMiddleware
+
+    return _limited_everywhere(SlowAPIMiddleware)
+
+
+def _limited_everywhere(middleware: Any) -> Starlette:
+    from slowapi import Limiter
+    from slowapi.util import get_remote_address
+
+    limiter = Limiter(
+        key_func=get_remote_address, default_limits=[BASELINE_LIMIT], headers_enabled=True
+    )
+    app = Starlette(
+        routes=[Route(CONSUME_PATH, _decide, methods=["POST"])],
+        middleware=[Middleware(middleware)],
+    )
+    return _limited(app, limiter)
+
+
+def _limited(app: Starlette, limiter: Any) -> Starlette:
+    from slowapi import _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+
     app.state.limiter = limiter
-    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
     return app
 
 
@@ -137,5 +173,6 @@ class StaticQuery:
 def static_graphql() -> Starlette:
     from strawberry.asgi import GraphQL
 
-    view: Any = GraphQL(strawberry.Schema(query=StaticQuery))
+    schema = strawberry.Schema(query=StaticQuery, extensions=[ParserCache, ValidationCache])
+    view: Any = GraphQL(schema)
     return Starlette(routes=[Route(GRAPHQL_PATH, view, methods=["GET", "POST"])])

@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.api import SECRET, Api
+from tests.support.load import Reply, send_all
 from tests.support.metering import Meter, decision, ledger_events, metered_customer
 from tests.support.servers import run_servers
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.slow
 LIMITED = "ai-api/audio_transcriptions_per_month"  # 100 a month on `pro`
 LIMIT = 100
 CONSUMES = 2000
+CONNECTIONS_PER_SERVER = 100
 
 
 def server_env(database_url: str, data_dir: Path, storage: str) -> dict[str, str]:
@@ -43,16 +46,18 @@ def server_env(database_url: str, data_dir: Path, storage: str) -> dict[str, str
 
 @asynccontextmanager
 async def metered_servers(count: int, env: dict[str, str]) -> AsyncIterator[list[Meter]]:
-    """A `pro` customer and one metered-service client per server process.
-
-    On leaving, the servers stop gracefully, so the ledger holds every decision."""
-    limits = httpx.Limits(max_connections=100)
+    """A `pro` customer and one metered-service client per server process, each server
+    warmed up with one check. On leaving, the servers stop gracefully, so the ledger
+    holds every decision."""
     with run_servers(count, env) as urls:
-        clients = [httpx.AsyncClient(base_url=url, timeout=120, limits=limits) for url in urls]
+        clients = [httpx.AsyncClient(base_url=url, timeout=60) for url in urls]
         try:
             apis = [Api(client) for client in clients]
             first = await metered_customer(apis[0], "pro")
-            yield [Meter(api, first.customer_id, first.service) for api in apis]
+            meters = [Meter(api, first.customer_id, first.service) for api in apis]
+            for meter in meters:  # each process knows the caller and the customer already
+                assert await meter.usage(LIMITED) == 0
+            yield meters
             for api in apis:
                 api.assert_no_server_errors()
         finally:
@@ -60,21 +65,31 @@ async def metered_servers(count: int, env: dict[str, str]) -> AsyncIterator[list
                 await client.aclose()
 
 
-async def burst(meters: list[Meter], count: int, **fields: object) -> list[httpx.Response]:
-    return await asyncio.gather(
-        *(meters[n % len(meters)].consume(LIMITED, **fields) for n in range(count))
+async def burst(meters: list[Meter], count: int, **fields: Any) -> list[Reply]:
+    """`count` consumes at once, spread evenly over the servers."""
+    share = count // len(meters)
+    answers = await asyncio.gather(
+        *(
+            send_all(
+                str(meter.api.client.base_url),
+                [meter.consume_request(LIMITED, **fields)] * share,
+                connections=CONNECTIONS_PER_SERVER,
+            )
+            for meter in meters
+        )
     )
+    return [reply for replies in answers for reply in replies]
 
 
 async def allowed_by_a_burst(servers: int, env: dict[str, str], database_url: str) -> None:
     """`CONSUMES` simultaneous consumes allow exactly `LIMIT`, and the ledger has them all."""
     async with metered_servers(servers, env) as meters:
-        responses = await burst(meters, CONSUMES)
+        replies = await burst(meters, CONSUMES)
 
-        assert Counter(r.status_code for r in responses) == {200: LIMIT, 429: CONSUMES - LIMIT}
-        allowed = sorted(r.json()["currentUsage"] for r in responses if r.status_code == 200)
+        assert Counter(r.status_code for r in replies) == {200: LIMIT, 429: CONSUMES - LIMIT}
+        allowed = sorted(r.json()["currentUsage"] for r in replies if r.status_code == 200)
         assert allowed == list(range(1, LIMIT + 1))
-        refused = {decision(r)["currentUsage"] for r in responses if r.status_code == 429}
+        refused = {decision(r)["currentUsage"] for r in replies if r.status_code == 429}
         assert refused == {LIMIT}
         for meter in meters:
             assert await meter.usage(LIMITED) == LIMIT
@@ -96,17 +111,17 @@ async def test_one_process_with_memory_counters_allows_exactly_the_limit(
 
 
 async def test_concurrent_repeats_across_processes_count_once(
-    database_url: str, redis_url: str, tmp_path: Path
+    sqlite_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    env = server_env(database_url, tmp_path, redis_url)
+    env = server_env(sqlite_database_url, tmp_path, redis_url)
     async with metered_servers(2, env) as meters:
-        responses = await burst(meters, 200, amount=3, idempotencyKey="invoice-42")
+        replies = await burst(meters, 200, amount=3, idempotencyKey="invoice-42")
 
-        assert {r.status_code for r in responses} == {200}
-        first = responses[0].json()
+        assert {r.status_code for r in replies} == {200}
+        first = replies[0].json()
         assert (first["currentUsage"], first["remaining"]) == (3, LIMIT - 3)
-        assert all(r.json() == first for r in responses)
+        assert all(r.json() == first for r in replies)
         for meter in meters:
             assert await meter.usage(LIMITED) == 3
-    events = await ledger_events(database_url, meters[0].customer_id)
+    events = await ledger_events(sqlite_database_url, meters[0].customer_id)
     assert [(e["amount"], e["allowed"]) for e in events] == [(3, True)]

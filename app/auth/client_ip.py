@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 
 from app.settings import IPNetwork
 
 UNKNOWN_IP = "0.0.0.0"
+# Every request asks; the same few peers and proxy chains come back again and again.
+ANSWERS_KEPT = 4096
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
     """The socket peer, or the left-most untrusted `X-Forwarded-For` address behind a
     trusted peer (SPEC §2). Unparseable entries are skipped, never believed."""
+    return _client_ip(peer, forwarded_for, tuple(trusted))
+
+
+@lru_cache(maxsize=ANSWERS_KEPT)
+def _client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[IPNetwork, ...]) -> str:
     peer_ip = _parse(peer)
     if peer_ip is None:
         return UNKNOWN_IP
@@ -25,6 +33,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPN
     return str(peer_ip)
 
 
+@lru_cache(maxsize=ANSWERS_KEPT)
 def rate_key(ip: str) -> str:
     """IPv4 callers are keyed by address, IPv6 callers by their /64."""
     address = _parse(ip)

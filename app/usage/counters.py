@@ -34,13 +34,19 @@ if updated == amount then
 end
 return {1, updated}
 """
-# KEYS[1] counter; ARGV amount, expiry seconds: add to a counter that storage lost.
+# KEYS[1] counter; ARGV total, expiry seconds: raise a counter to at least the ledger's
+# total. Hits counted since the loss are in that total once written, and a counter that
+# was not lost (only the flag was) already holds it: adding would count them twice.
 SEED_SCRIPT = """
-local updated = redis.call('INCRBY', KEYS[1], ARGV[1])
-if redis.call('TTL', KEYS[1]) < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local total = tonumber(ARGV[1])
+if current < total then
+  redis.call('INCRBY', KEYS[1], total - current)
+  if redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+  end
 end
-return updated
+return math.max(current, total)
 """
 
 
@@ -53,7 +59,7 @@ class Consumed:
 class CounterStore(Protocol):
     async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed: ...
     async def read(self, keys: Sequence[str]) -> list[int]: ...
-    async def add(self, key: str, amount: int, expiry: int) -> None: ...
+    async def seed(self, key: str, total: int, expiry: int) -> None: ...
     async def set_flag(self, key: str, expiry: int) -> bool: ...
     async def has_flag(self, key: str) -> bool: ...
     async def put_text(self, key: str, value: str, expiry: int) -> bool: ...
@@ -93,8 +99,10 @@ class MemoryCounters:
     async def read(self, keys: Sequence[str]) -> list[int]:
         return [await self.storage.get(key) for key in keys]
 
-    async def add(self, key: str, amount: int, expiry: int) -> None:
-        await self.storage.incr(key, expiry, amount)
+    async def seed(self, key: str, total: int, expiry: int) -> None:
+        current = await self.storage.get(key)
+        if total > current:
+            await self.storage.incr(key, expiry, total - current)
 
     async def set_flag(self, key: str, expiry: int) -> bool:
         return await self.storage.incr(key, expiry) == 1
@@ -147,8 +155,8 @@ class RedisCounters:
         values = await self.client.mget([self._key(key) for key in keys])
         return [int(value or 0) for value in values]
 
-    async def add(self, key: str, amount: int, expiry: int) -> None:
-        await self._seed([self._key(key)], [amount, expiry])
+    async def seed(self, key: str, total: int, expiry: int) -> None:
+        await self._seed([self._key(key)], [total, expiry])
 
     async def set_flag(self, key: str, expiry: int) -> bool:
         return bool(await self.client.set(self._key(key), 1, ex=expiry, nx=True))

@@ -14,6 +14,9 @@ from app.usage.counters import CounterStore
 PENDING = "pending"
 KEEP_SECONDS = 24 * 3600
 WAIT_SECONDS = 10.0
+# A first attempt that never stores its answer (its process died, the store failed) must
+# not block its key for a day: the mark lapses, sooner than a repeat stops waiting.
+PENDING_SECONDS = 5
 
 
 class IdempotencyStore:
@@ -24,7 +27,7 @@ class IdempotencyStore:
         self, key: str, decide: Callable[[], Awaitable[dict[str, Any]]]
     ) -> dict[str, Any]:
         """The first answer for `key`, computing it with `decide` only if there is none."""
-        if await self._store.put_text(key, PENDING, KEEP_SECONDS):
+        if await self._store.put_text(key, PENDING, PENDING_SECONDS):
             try:
                 answer = await decide()
             except BaseException:

@@ -48,7 +48,9 @@ class Ledger:
         while True:
             await asyncio.sleep(self._flush_seconds)
             try:
-                await self.flush()
+                # `stop` cancels this task: a write in progress must finish (or put its batch
+                # back) rather than drop it, and `stop`'s own flush waits for it on the lock.
+                await asyncio.shield(self.flush())
             except Exception:
                 logger.exception("writing the usage ledger failed; will retry")
 

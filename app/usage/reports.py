@@ -171,9 +171,9 @@ class ReportService:
         try:
             subject = await self._subjects.for_user(principal.require_user())
         except LookupError:  # the customer went away after its membership was cached
-            raise NoCustomer("DIAG lookup") from None
+            raise NoCustomer() from None
         if subject.customer_id is None:
-            raise NoCustomer("DIAG none")
+            raise NoCustomer()
         return subject
 
     async def _entries(self, kind: FeatureKind, service_name: str | None) -> list[CatalogEntry]:

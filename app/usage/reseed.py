@@ -2,8 +2,8 @@
 
 In-process counters are lost with the process; Redis counters with a flush or a restart
 of Redis. A flag kept beside the counters says they are intact: whoever finds it missing
-(and sets it first) adds the ledger's totals of the current windows back. Minute windows
-are short enough to start again from zero.
+(and sets it first) raises each counter of the current windows to the ledger's total.
+Minute windows are short enough to start again from zero.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ COUNTER_COLUMNS = (
 
 
 async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) -> int:
-    """Add the ledger's allowed amounts of each current window; returns counters touched."""
+    """Raise each counter of a current window to the ledger's allowed amount in it;
+    returns the counters touched."""
     now = clock()
     current = {window: window_bounds(window, now) for window in RESEEDED}
     oldest = min(start for start, _ in current.values())
@@ -62,7 +63,7 @@ async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) ->
             continue
         expiry = int((window_end - now).total_seconds()) + EXPIRY_SLACK_SECONDS
         key = counter_key(subject, service, feature, int(start.timestamp()))
-        await counters.add(key, int(total), expiry)
+        await counters.seed(key, int(total), expiry)
         touched += 1
     return touched
 

@@ -66,12 +66,16 @@ class SubjectCache:
         return Subject(f"customer:{customer_id}", await self.tier_of(customer_id), customer_id)
 
     async def customer_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
-        if user_id not in self._customer_of:
-            async with self._db.transaction(write=False) as session:
-                self._customer_of[user_id] = await session.scalar(
-                    select(col(Membership.customer_id)).where(col(Membership.user_id) == user_id)
-                )
-        return self._customer_of[user_id]
+        if user_id in self._customer_of:
+            return self._customer_of[user_id]
+        async with self._db.transaction(write=False) as session:
+            customer_id = await session.scalar(
+                select(col(Membership.customer_id)).where(col(Membership.user_id) == user_id)
+            )
+            self._customer_of[user_id] = customer_id
+        # The value read, not the entry: an invalidation may drop the entry while the
+        # transaction ends, and must be free to.
+        return customer_id
 
     async def tier_of(self, customer_id: uuid.UUID) -> str:
         """The customer's tier name; a customer that does not exist raises `LookupError`."""
@@ -88,10 +92,11 @@ class SubjectCache:
         return self._tier_of[customer_id]
 
     async def default_tier(self) -> str:
-        if self._default_tier is None:
-            async with self._db.transaction(write=False) as session:
-                self._default_tier = (
-                    await session.scalar(select(col(Tier.name)).where(col(Tier.is_default)))
-                    or "free"
-                )
-        return self._default_tier
+        if self._default_tier is not None:
+            return self._default_tier
+        async with self._db.transaction(write=False) as session:
+            name = (
+                await session.scalar(select(col(Tier.name)).where(col(Tier.is_default))) or "free"
+            )
+            self._default_tier = name
+        return name

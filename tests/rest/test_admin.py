@@ -141,8 +141,16 @@ class TestTiers:
             "isActive": True,
             "isDefault": True,
             "sortOrder": 1,
-            "features": [],
+            "features": free["features"],
         }
+        assert len(free["features"]) == 31  # every feature of the catalog, 0 included
+        assert {
+            "serviceName": "ai-api",
+            "featureKey": "chat_completions_per_minute",
+            "kind": "rate",
+            "window": "minute",
+            "value": 5,
+        } in free["features"]
         assert tiers[-1]["memberLimit"] == -1
         assert tiers[3]["price"] == 7900
         inactive = (

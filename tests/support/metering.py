@@ -22,7 +22,8 @@ from sqlmodel import col
 from app.auth.principal import PlatformRole
 from app.core.db import create_engine
 from app.models import UsageEvent
-from tests.support.api import Api, Caller
+from tests.support.api import BASE, Api, Caller
+from tests.support.load import Reply, Request, post_json
 
 DAY_FEATURE = "tests-api/exports_per_day"
 # public, free, pro, pro_plus, business, business_plus, business_max, enterprise, ...
@@ -38,10 +39,11 @@ def with_day_feature(directory: Path) -> Path:
     return path
 
 
-def decision(response: httpx.Response) -> dict[str, Any]:
+def decision(response: httpx.Response | Reply) -> dict[str, Any]:
     """The decision in a consume or check answer: the body, or its `error` on a refusal."""
     body: dict[str, Any] = response.json()
-    return body.get("error", body)
+    refusal: dict[str, Any] | None = body.get("error")
+    return body if refusal is None else refusal
 
 
 class Meter:
@@ -61,6 +63,12 @@ class Meter:
             "customerId": self.customer_id,
             **fields,
         }
+
+    def consume_request(self, feature: str, amount: int = 1, **fields: Any) -> Request:
+        """The same consume, prepared for `tests.support.load.send_all`."""
+        return post_json(
+            BASE + "/limits/consume", self.body(feature, amount, **fields), self.service.headers
+        )
 
     async def consume(self, feature: str, amount: int = 1, **fields: Any) -> httpx.Response:
         return await self.api.call(

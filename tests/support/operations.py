@@ -136,7 +136,7 @@ def rest(
 
 def _rest_outcome(world: World, response: httpx.Response, view: Callable[[Any], Any]) -> Outcome:
     if response.status_code >= 400:
-        return Outcome(response.status_code, response.json()["error"]["code"], response.json()["error"]["message"])
+        return Outcome(response.status_code, response.json()["error"]["code"])
     data = response.json() if response.content else None
     return Outcome(response.status_code, None, symbolic(world, view(data)))
 
@@ -151,7 +151,7 @@ def graphql(
         body = await world.api.graphql(query, caller, **(variables(world) if variables else {}))
         if body.get("errors"):
             extensions = body["errors"][0]["extensions"]
-            return Outcome(extensions["status"], extensions["code"], body["errors"][0]["message"])
+            return Outcome(extensions["status"], extensions["code"])
         (data,) = body["data"].values()
         return Outcome(success, None, symbolic(world, view(data)))
 

@@ -12,7 +12,7 @@ each by PID (SIGTERM, then SIGKILL if it does not stop in time). A server that e
 is not ready in time fails the start with its stderr.
 
 `run_server_processes` is the same but yields the `Server` handles, for tests that stop
-or kill a server themselves (`server.pid`, `server.kill()`, `server.terminate()`).
+or kill a server themselves (`server.pid`, `server.send_signal(...)`, `server.wait()`).
 """
 
 from __future__ import annotations
@@ -61,20 +61,15 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
-    def kill(self) -> None:
-        """SIGKILL: the process ends at once, with no shutdown of its own."""
-        self._signal(signal.SIGKILL)
-        self.process.wait()
-
-    def terminate(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
-        """SIGTERM, and wait for the graceful shutdown to finish; returns the exit code."""
-        self._signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def _signal(self, signum: signal.Signals) -> None:
+    def send_signal(self, signum: signal.Signals) -> None:
+        """Signal the server by its PID without waiting: SIGKILL ends it at once, SIGTERM
+        starts its graceful shutdown. `wait()` then gives its exit code."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, signum)
+
+    def wait(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        return self.process.wait(timeout)
 
 
 @contextlib.contextmanager

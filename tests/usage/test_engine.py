@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from app.usage import idempotency
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import MovableClock
 from tests.support.metering import Meter, decision, ledger_events, metered_customer
@@ -246,3 +247,23 @@ class TestIdempotency:
         for target, feature in ((meter, PER_MONTH), (other, PER_MONTH), (meter, PER_MINUTE)):
             response = await target.consume(feature, 2, idempotencyKey="shared")
             assert response.json()["currentUsage"] == 2
+
+    async def test_a_first_attempt_that_never_stored_its_answer_does_not_block_the_key(
+        self, api: Api, meter: Meter, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(idempotency, "PENDING_SECONDS", 1)
+        counters = api.container.counters
+        store_answer = counters.replace_text
+
+        async def lost(key: str, value: str, expiry: int) -> None:
+            monkeypatch.setattr(counters, "replace_text", store_answer)
+            raise ConnectionError("the counter storage went away")
+
+        monkeypatch.setattr(counters, "replace_text", lost)
+        api.expect_server_errors = True
+        assert (await meter.consume(PER_MONTH, idempotencyKey="retried")).status_code == 500
+
+        retry = await meter.consume(PER_MONTH, idempotencyKey="retried")
+        assert retry.status_code == 200, retry.text
+        again = await meter.consume(PER_MONTH, idempotencyKey="retried")
+        assert again.json() == retry.json()

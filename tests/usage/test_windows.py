@@ -28,8 +28,10 @@ MONTH = "ai-api/chat_completions_per_month"  # free: 100
 FREE_LIMITS = {MINUTE: 5, HOUR: 10, DAY: 3, MONTH: 100}
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
 
 
 def unix(moment: datetime) -> int:
