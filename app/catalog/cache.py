@@ -9,12 +9,8 @@ from sqlmodel import col
 
 from app.catalog.model import FeatureKind
 from app.catalog.store import CatalogEntry, load_catalog
-from app.core import invalidation
 from app.core.db import Database
 from app.models import FeatureOverride
-
-CATALOG_TOPIC = invalidation.CATALOG
-OVERRIDES_TOPIC = invalidation.OVERRIDES
 
 
 class CatalogCache:

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import PlatformRole, Principal
-from app.catalog.cache import CATALOG_TOPIC, OVERRIDES_TOPIC, CatalogCache
+from app.catalog.cache import CatalogCache
 from app.catalog.loader import feature_problems, value_problem
 from app.catalog.model import FeatureKind, FeatureSpec, Window
 from app.catalog.store import load_catalog
+from app.core import invalidation
 from app.core.db import affected_rows, upsert
 from app.core.errors import CustomerNotFound, FeatureNotFound, InvalidInput, ServiceNotFound
 from app.core.inputs import InputModel
@@ -104,7 +105,7 @@ class CatalogService:
             session.add(feature)
             await session.flush()
             await _replace_values(session, feature.id, spec.values, tier_ids)
-        invalidate(session, CATALOG_TOPIC, service_name)
+        invalidate(session, invalidation.CATALOG, service_name)
         entries = await load_catalog(session)
         features = [e.spec for e in entries if e.spec.service_name == service_name]
         return ServiceCatalog(service_name, sorted(features, key=lambda spec: spec.feature_key))
@@ -132,7 +133,7 @@ class CatalogService:
                 index_elements=["customer_id", "feature_id"], set_={"value": data.value}
             )
         )
-        invalidate(session, OVERRIDES_TOPIC, customer_id)
+        invalidate(session, invalidation.OVERRIDES, customer_id)
         return await _override_view(session, customer, feature, data.value)
 
     async def clear_override(
@@ -156,7 +157,7 @@ class CatalogService:
             ),
         )
         if deleted:
-            invalidate(session, OVERRIDES_TOPIC, customer_id)
+            invalidate(session, invalidation.OVERRIDES, customer_id)
 
     async def tier_features(self, tier_names: Iterable[str]) -> dict[str, list[TierFeature]]:
         """Each tier's value of every feature, 0 where the tier does not name it; from the
