@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: run test lint schema redis-server
+BENCH_ARGS ?=
+
+.PHONY: run test lint schema redis-server bench wrk
 
 run: $(VENV)/install.stamp
 	$(BIN)/billing serve
@@ -31,6 +33,24 @@ redis-server:
 	  rm -f "$$log"; \
 	}
 
+# Requests per second and latencies of the hot paths against baselines (see bench/): one
+# uvicorn worker per target pinned to one core, the load generator to another; figures
+# also in bench-results.json. Options through BENCH_ARGS, e.g. BENCH_ARGS="--duration 20".
+bench: $(VENV)/install-bench.stamp wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The load generator; without it the bench falls back to its own, slower one.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk (the bench's load generator)"; \
+	  log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get install -y -qq --no-install-recommends wrk >"$$log" 2>&1 || \
+	    { apt-get update -qq >>"$$log" 2>&1 && \
+	      apt-get install -y -qq --no-install-recommends wrk >>"$$log" 2>&1; }; } || \
+	  echo "warning: wrk could not be installed; the built-in load generator is used" >&2; \
+	  rm -f "$$log"; \
+	}
+
 lint: $(VENV)/install-dev.stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,4 +68,8 @@ $(VENV)/install.stamp: pyproject.toml | $(BIN)/python
 
 $(VENV)/install-dev.stamp: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev]'
+	touch $@
+
+$(VENV)/install-bench.stamp: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[bench]'
 	touch $@

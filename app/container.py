@@ -95,6 +95,7 @@ class Container:
         subscribe(invalidation.TIERS, self.subjects.drop_tiers)
         subscribe(invalidation.ROLES, self.identity.forget)
         subscribe(invalidation.MEMBERSHIP, self.identity.forget)
+        subscribe(invalidation.INVITATION, self.identity.forget_email)
         subscribe(invalidation.API_KEY, self.credentials.forget_api_key)
 
     async def start(self) -> None:

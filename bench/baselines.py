@@ -96,7 +96,7 @@ def _limited(app: Starlette, limiter: Any) -> Starlette:
     from slowapi.errors import RateLimitExceeded
 
     app.state.limiter = limiter
-    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
     return app
 
 

@@ -115,7 +115,7 @@ def _cpu_ratio(top: dict[str, Any], bottom: dict[str, Any]) -> float | None:
     numerator, denominator = top["server_cpu_us_per_request"], bottom["server_cpu_us_per_request"]
     if not numerator or not denominator:
         return None
-    return round(denominator / numerator, 3)
+    return round(float(denominator) / float(numerator), 3)
 
 
 class Bench:
@@ -276,15 +276,15 @@ def report(results: Results, write: Callable[[str], None] = print) -> None:
     write("")
     write(f"{'ratio of req/s':<17}{'measured':>10}{'target':>9}  result   (by server cpu/req)")
     ratios = results.ratios()
-    for name, (_, _, target) in RATIOS.items():
+    for name, (_, _, least) in RATIOS.items():
         ratio = ratios.get(name)
         if ratio is None:
-            write(f"{name:<17}{'-':>10}{'>=' + str(target):>9}  not measured")
+            write(f"{name:<17}{'-':>10}{'>=' + str(least):>9}  not measured")
         else:
             verdict = "met" if ratio["met"] else "MISSED"
             by_cpu = "-" if ratio["by_cpu"] is None else f"{ratio['by_cpu']:.2f}"
             write(
-                f"{name:<17}{ratio['value']:>10.2f}{'>=' + str(target):>9}  {verdict:<8} ({by_cpu})"
+                f"{name:<17}{ratio['value']:>10.2f}{'>=' + str(least):>9}  {verdict:<8} ({by_cpu})"
             )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
 from app.auth.users import ensure_user, granted_roles
 from app.core.clock import Clock
 from app.core.db import Database
-from app.customers import repository as customers
 from app.customers.invitations import accept_invitation
 
 SIGN_IN_CACHE_SIZE = 100_000
@@ -18,55 +18,69 @@ SIGN_IN_CACHE_SIZE = 100_000
 class _SignIn:
     email: str | None
     roles: frozenset[str]
-    member: bool
 
 
 class IdentityService:
     """Records users on first sight, reads their granted platform roles and accepts the
     invitation waiting for their verified e-mail.
 
-    What it learns is kept in the process until a grant or a membership of that user
-    changes (`forget`, driven by the invalidation log), so a returning caller costs no
-    database statement. The one exception: a caller with a verified e-mail and no team is
-    checked for a waiting invitation on each request, so it is accepted at once.
+    What it learns is kept in the process until something about that user changes: a
+    grant or a membership (`forget`), or an invitation sent to their e-mail
+    (`forget_email`), all driven by the invalidation log. A returning caller therefore
+    costs no database statement, and an invitation is accepted at the caller's first
+    request after it is sent.
     """
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
         self._cache: dict[uuid.UUID, _SignIn] = {}
+        self._by_email: dict[str, set[uuid.UUID]] = {}
+        self._pending: dict[uuid.UUID, asyncio.Future[frozenset[str]]] = {}
 
     def forget(self, user_id: str) -> None:
         self._cache.pop(uuid.UUID(user_id), None)
 
+    def forget_email(self, email: str) -> None:
+        for user_id in self._by_email.pop(email.lower(), set()):
+            self._cache.pop(user_id, None)
+
     async def sign_in(
         self, user_id: uuid.UUID, email: str | None, *, email_verified: bool = False
     ) -> frozenset[str]:
-        verified = email.lower() if email and email_verified else None
         cached = self._cache.get(user_id)
-        if cached is not None and await self._still_valid(cached, email, verified):
+        if cached is not None and cached.email == email:
             return cached.roles
+        pending = self._pending.get(user_id)
+        if pending is not None:  # a concurrent first request of this user is signing in
+            return await asyncio.shield(pending)
+        future: asyncio.Future[frozenset[str]] = asyncio.get_running_loop().create_future()
+        self._pending[user_id] = future
+        try:
+            roles = await self._sign_in(user_id, email, email_verified)
+            future.set_result(roles)
+            return roles
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        finally:
+            del self._pending[user_id]
+
+    async def _sign_in(
+        self, user_id: uuid.UUID, email: str | None, email_verified: bool
+    ) -> frozenset[str]:
+        verified = email.lower() if email and email_verified else None
         async with self._db.transaction() as session:
             now = self._clock()
             await ensure_user(session, user_id, email, now)
             roles = await granted_roles(session, user_id)
             if verified is not None:
-                member = await accept_invitation(session, user_id, verified, now)
-            else:
-                member = await customers.membership_of(session, user_id) is not None
+                await accept_invitation(session, user_id, verified, now)
         if len(self._cache) >= SIGN_IN_CACHE_SIZE:
             self._cache.clear()
-        self._cache[user_id] = _SignIn(email, roles, member)
+            self._by_email.clear()
+        self._cache[user_id] = _SignIn(email, roles)
+        if verified is not None:
+            self._by_email.setdefault(verified, set()).add(user_id)
         return roles
-
-    async def _still_valid(
-        self, cached: _SignIn, email: str | None, verified_email: str | None
-    ) -> bool:
-        """Same e-mail as recorded, and no invitation can be waiting for this caller."""
-        if cached.email != email:
-            return False
-        return cached.member or verified_email is None or not await self._invited(verified_email)
-
-    async def _invited(self, email: str) -> bool:
-        async with self._db.transaction(write=False) as session:
-            return await customers.invitation_for_email(session, email, self._clock()) is not None

@@ -106,6 +106,7 @@ class Team:
             expires_at=now + self._invitation_ttl,
         )
         await _insert(session, invitation, AlreadyInvited(param="email"))
+        invalidation.invalidate(session, invalidation.INVITATION, email)
         audit.record(
             session,
             "invitation.created",

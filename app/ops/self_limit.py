@@ -19,12 +19,13 @@ rendering it in its own format (REST error body, GraphQL error).
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Iterable
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import FixedWindowRateLimiter
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.client_ip import client_ip, rate_key
@@ -35,7 +36,9 @@ from app.rest.errors import error_response
 from app.usage.counters import storage_of
 from app.usage.headers import rate_limit_headers
 
+logger = logging.getLogger(__name__)
 POLICY = "self"
+WARN_EVERY_SECONDS = 60.0
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 
 
@@ -62,6 +65,7 @@ class SelfLimitMiddleware:
         self._user = parse(settings.self_limit_user)
         self._limiter = CountingFixedWindow(storage_of(container.counters))
         self._exempt = frozenset(exempt)
+        self._warned_at = -math.inf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self._exempt:
@@ -71,7 +75,14 @@ class SelfLimitMiddleware:
         window = item.get_expiry()
         now = self._clock().timestamp()
         index = int(now // window)
-        count = await self._limiter.hit_count(item, POLICY, kind, caller, str(index))
+        try:
+            count = await self._limiter.hit_count(item, POLICY, kind, caller, str(index))
+        except Exception as exc:
+            # The limit protects the service; an unreachable counter storage must not
+            # take down the endpoints that do not need it. Metering fails on its own.
+            self._warn_unavailable(exc)
+            await self.app(scope, receive, send)
+            return
         reset_in = max(1, math.ceil((index + 1) * window - now))
         refused = count > item.amount
         headers = rate_limit_headers(
@@ -95,8 +106,13 @@ class SelfLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
+    def _warn_unavailable(self, exc: Exception) -> None:
+        if time.monotonic() - self._warned_at >= WARN_EVERY_SECONDS:
+            self._warned_at = time.monotonic()
+            logger.warning("own rate limit skipped: the counter storage failed", exc_info=exc)
+
     async def _caller(self, scope: Scope) -> tuple[str, str, RateLimitItem]:
-        headers = Headers(scope=scope)
+        headers = _header_map(scope)
         client = scope.get("client")
         peer = client[0] if client else None
         # A copy: some servers hand every request the lifespan's own state dict.
@@ -111,3 +127,14 @@ class SelfLimitMiddleware:
         if principal.user_id is None:
             return "ip", rate_key(principal.client_ip), self._anonymous
         return "user", str(principal.user_id), self._user
+
+
+def _header_map(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lower-case) name, the first of repeated ones as Starlette's
+    `Headers.get` answers: built once, then every lookup is a dict's."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -101,6 +102,23 @@ def counter_key(subject_key: str, service_name: str, feature_key: str, window_st
     return f"rl:{subject_key}:{service_name}:{feature_key}:{window_start}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """A window's bounds, worked out once for every decision that falls in it."""
+
+    start: datetime
+    end: datetime
+    start_ts: int
+    end_ts: int
+    seconds: int
+
+    @classmethod
+    def of(cls, window: Window, now: datetime) -> _Bounds:
+        start, end = window_bounds(window, now)
+        seconds = int((end - start).total_seconds())
+        return cls(start, end, int(start.timestamp()), int(end.timestamp()), seconds)
+
+
 class ConsumeService:
     def __init__(
         self,
@@ -116,6 +134,7 @@ class ConsumeService:
         self._counters = counters
         self._idempotency = IdempotencyStore(counters)
         self._ledger = ledger
+        self._windows: dict[Window, _Bounds] = {}
 
     async def consume(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_role(*METERED_ROLES)
@@ -148,10 +167,11 @@ class ConsumeService:
     ) -> Decision:
         now = self._clock()
         window = entry.spec.window or Window.MONTH
-        start, end = window_bounds(window, now)
+        bounds = self._bounds(window, now)
+        start, end = bounds.start, bounds.end
         limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
         key = counter_key(
-            subject.key, entry.spec.service_name, entry.spec.feature_key, int(start.timestamp())
+            subject.key, entry.spec.service_name, entry.spec.feature_key, bounds.start_ts
         )
         reset_in = max(1, int(-(-(end - now).total_seconds() // 1)))
         if limit == DISABLED:
@@ -168,15 +188,14 @@ class ConsumeService:
             self._record(entry, subject, amount, allowed, now, window, start)
         remaining = UNLIMITED if limit == UNLIMITED else max(limit - current, 0)
         return Decision(
-            allowed,
-            current,
-            limit,
-            remaining,
-            int(end.timestamp()),
-            window,
-            int((end - start).total_seconds()),
-            reset_in,
+            allowed, current, limit, remaining, bounds.end_ts, window, bounds.seconds, reset_in
         )
+
+    def _bounds(self, window: Window, now: datetime) -> _Bounds:
+        bounds = self._windows.get(window)
+        if bounds is None or not bounds.start <= now < bounds.end:
+            bounds = self._windows[window] = _Bounds.of(window, now)
+        return bounds
 
     def _record(
         self,

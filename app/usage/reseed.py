@@ -83,9 +83,14 @@ class CounterGuard:
             self._task = asyncio.create_task(self._watch())
 
     async def ensure_intact(self) -> None:
-        if await self._counters.set_flag(INTACT_FLAG, FLAG_SECONDS):
-            touched = await reseed_counters(self._db, self._counters, self._clock)
-            logger.info("counters re-seeded from the ledger", extra={"counters": touched})
+        """Seeding only raises counters to the ledger's totals, so processes that find the
+        flag missing at once may all seed; the flag is set only once seeding succeeded, so
+        a failure (database down) is retried at the next check."""
+        if await self._counters.has_flag(INTACT_FLAG):
+            return
+        touched = await reseed_counters(self._db, self._counters, self._clock)
+        await self._counters.set_flag(INTACT_FLAG, FLAG_SECONDS)
+        logger.info("counters re-seeded from the ledger", extra={"counters": touched})
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -97,7 +102,6 @@ class CounterGuard:
         while True:
             await asyncio.sleep(CHECK_SECONDS)
             try:
-                if not await self._counters.has_flag(INTACT_FLAG):
-                    await self.ensure_intact()
+                await self.ensure_intact()
             except Exception:
                 logger.exception("checking the counter storage failed")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
+from app.usage.counters import storage_of
 from tests.support.api import ANONYMOUS, Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
 
@@ -149,3 +150,17 @@ async def test_processes_share_budgets_through_redis_only(
         assert elsewhere.status_code == 200
     else:
         assert_refused(elsewhere, ANONYMOUS_BUDGET)
+
+
+async def test_a_failing_counter_storage_lets_requests_through(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit protects the service: it must not take down what does not need counters."""
+
+    async def unreachable(*_args: object, **_kwargs: object) -> int:
+        raise ConnectionError("counter storage down")
+
+    monkeypatch.setattr(storage_of(api.container.counters), "incr", unreachable)
+    response = await rest(api, ANONYMOUS, "198.51.100.1")
+    assert response.status_code == 200, response.text
+    assert "RateLimit" not in response.headers

@@ -3,19 +3,24 @@
 `RedisServer.start()` runs `redis-server` in the foreground on 127.0.0.1 on a free port,
 with no persistence (`--save ''`, `--appendonly no`) and its own temporary directory as
 working directory, and waits until it answers PING. `stop()` ends it by PID and removes
-the directory, so nothing is left behind. `make test` installs `redis-server` when the
+the directory, so nothing is left behind. Should the test process itself be killed, the
+server gets SIGTERM from the kernel (Linux). `make test` installs `redis-server` when the
 machine lacks it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -23,6 +28,21 @@ import redis
 from tests.support.ports import free_port
 
 SEARCH_PATH = ("/usr/bin", "/usr/sbin", "/usr/local/bin")
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """For `preexec_fn`: have the kernel send SIGTERM to the child when this process dies.
+    libc is loaded here, before the fork, so the child only makes the system call."""
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or name is None:
+        return None
+    libc = ctypes.CDLL(name, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return arm
 
 
 def find_redis_server() -> str:
@@ -73,6 +93,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         self._wait_ready(timeout)
 
