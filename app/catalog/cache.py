@@ -25,18 +25,23 @@ class CatalogCache:
         self._entries: dict[tuple[str, str], CatalogEntry] = {}
         self._overrides: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
         self._stale = True
+        # Bumped by every change: what was read while one arrived is used once, not kept.
+        self._generation = 0
 
     def mark_stale(self, _key: str = "") -> None:
+        self._generation += 1
         self._stale = True
 
     def drop_overrides(self, customer_id: str) -> None:
+        self._generation += 1
         self._overrides.pop(uuid.UUID(customer_id), None)
 
     async def refresh(self) -> None:
+        generation = self._generation
         async with self._db.transaction(write=False) as session:
             entries = await load_catalog(session)
         self._entries = {entry.spec.key: entry for entry in entries}
-        self._stale = False
+        self._stale = generation != self._generation
 
     async def entry(self, service_name: str, feature_key: str) -> CatalogEntry | None:
         if self._stale:
@@ -63,13 +68,16 @@ class CatalogCache:
 
     async def _customer_overrides(self, customer_id: uuid.UUID) -> dict[uuid.UUID, int]:
         cached = self._overrides.get(customer_id)
-        if cached is None:
-            async with self._db.transaction(write=False) as session:
-                rows = await session.execute(
-                    select(col(FeatureOverride.feature_id), col(FeatureOverride.value)).where(
-                        col(FeatureOverride.customer_id) == customer_id
-                    )
+        if cached is not None:
+            return cached
+        generation = self._generation
+        async with self._db.transaction(write=False) as session:
+            rows = await session.execute(
+                select(col(FeatureOverride.feature_id), col(FeatureOverride.value)).where(
+                    col(FeatureOverride.customer_id) == customer_id
                 )
-                cached = {feature_id: value for feature_id, value in rows}
-            self._overrides[customer_id] = cached
-        return cached
+            )
+            loaded = {feature_id: value for feature_id, value in rows}
+        if generation == self._generation:
+            self._overrides[customer_id] = loaded
+        return loaded

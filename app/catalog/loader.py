@@ -17,6 +17,9 @@ from app.catalog.model import FeatureKind, FeatureSpec, Window
 FIXED_COLUMNS = ("kind", "service", "feature_key", "window", "description")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_VALUE = 2**31 - 1  # the values' column is a 32-bit integer
+# Fixed paths under /limits and /quotas that a service of this name could never be reached
+# beside (e.g. /limits/usage).
+RESERVED_SERVICE_NAMES = frozenset({"ip", "usage", "consume", "check"})
 
 
 class CatalogError(ValueError):
@@ -101,6 +104,8 @@ def feature_problems(kind: str, service: str, key: str, window: str) -> list[tup
     for label, name in (("service", service), ("feature_key", key)):
         if not NAME.match(name):
             problems.append((label, f"{label} {name!r} must be lower-case letters, digits, _ . -"))
+    if service in RESERVED_SERVICE_NAMES:
+        problems.append(("service", f"service {service!r} is a reserved name"))
     if kind == FeatureKind.RATE and window not in Window.__members__.values():
         problems.append(
             ("window", f"a rate limit needs a window of minute, hour, day or month, not {window!r}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlmodel import col
 
 from app.auth.client_ip import rate_key
@@ -41,14 +42,20 @@ class SubjectCache:
         self._customer_of: dict[uuid.UUID, uuid.UUID | None] = {}
         self._tier_of: dict[uuid.UUID, str] = {}
         self._default_tier: str | None = None
+        # Bumped by every drop: a value read while a drop arrived may already be stale,
+        # so it is returned but not kept.
+        self._generation = 0
 
     def drop_membership(self, user_id: str) -> None:
+        self._generation += 1
         self._customer_of.pop(uuid.UUID(user_id), None)
 
     def drop_customer(self, customer_id: str) -> None:
+        self._generation += 1
         self._tier_of.pop(uuid.UUID(customer_id), None)
 
     def drop_tiers(self, _key: str = "") -> None:
+        self._generation += 1
         self._default_tier = None
         self._tier_of.clear()
 
@@ -68,35 +75,39 @@ class SubjectCache:
     async def customer_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
         if user_id in self._customer_of:
             return self._customer_of[user_id]
-        async with self._db.transaction(write=False) as session:
-            customer_id = await session.scalar(
-                select(col(Membership.customer_id)).where(col(Membership.user_id) == user_id)
-            )
+        generation = self._generation
+        customer_id: uuid.UUID | None = await self._read(
+            select(col(Membership.customer_id)).where(col(Membership.user_id) == user_id)
+        )
+        if generation == self._generation:
             self._customer_of[user_id] = customer_id
-        # The value read, not the entry: an invalidation may drop the entry while the
-        # transaction ends, and must be free to.
         return customer_id
 
     async def tier_of(self, customer_id: uuid.UUID) -> str:
         """The customer's tier name; a customer that does not exist raises `LookupError`."""
-        if customer_id not in self._tier_of:
-            async with self._db.transaction(write=False) as session:
-                name = await session.scalar(
-                    select(col(Tier.name))
-                    .join(Customer, col(Customer.tier_id) == col(Tier.id))
-                    .where(col(Customer.id) == customer_id)
-                )
-            if name is None:
-                raise LookupError(customer_id)
+        if customer_id in self._tier_of:
+            return self._tier_of[customer_id]
+        generation = self._generation
+        name: str | None = await self._read(
+            select(col(Tier.name))
+            .join(Customer, col(Customer.tier_id) == col(Tier.id))
+            .where(col(Customer.id) == customer_id)
+        )
+        if name is None:
+            raise LookupError(customer_id)
+        if generation == self._generation:
             self._tier_of[customer_id] = name
-        return self._tier_of[customer_id]
+        return name
 
     async def default_tier(self) -> str:
         if self._default_tier is not None:
             return self._default_tier
-        async with self._db.transaction(write=False) as session:
-            name = (
-                await session.scalar(select(col(Tier.name)).where(col(Tier.is_default))) or "free"
-            )
+        generation = self._generation
+        name: str = await self._read(select(col(Tier.name)).where(col(Tier.is_default))) or "free"
+        if generation == self._generation:
             self._default_tier = name
         return name
+
+    async def _read(self, statement: Select[Any]) -> Any:
+        async with self._db.transaction(write=False) as session:
+            return await session.scalar(statement)

@@ -173,8 +173,9 @@ class TestValidation:
         response = await register(api, [DETECT, DETECT])
         assert response.json()["error"]["param"] == "features.1.featureKey"
 
-    async def test_a_bad_service_name(self, api: Api) -> None:
-        response = await register(api, [DETECT], name="Vision API")
+    @pytest.mark.parametrize("name", ["Vision API", "usage", "ip", "consume", "check"])
+    async def test_a_bad_or_reserved_service_name(self, api: Api, name: str) -> None:
+        response = await register(api, [DETECT], name=name)
         assert response.status_code == 400
         assert response.json()["error"]["param"] == "serviceName"
 
