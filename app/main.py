@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,6 +39,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await container.start()
+        # What start-up allocated lives as long as the process: keep it out of every
+        # garbage collection from now on.
+        gc.freeze()
         try:
             yield
         finally:

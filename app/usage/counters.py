@@ -85,9 +85,27 @@ def counter_store(uri: str) -> CounterStore:
     raise ValueError(f"unsupported counter storage {uri!r}: use memory:// or redis://")
 
 
+class SweepingMemoryStorage(MemoryStorage):
+    """`limits`' in-process storage, sweeping expired keys at most once a second.
+
+    The stock storage starts a task that walks every key after each increment, which makes
+    an increment cost grow with the number of live counters. Reads already drop an expired
+    key themselves, so a periodic sweep only bounds memory, and once a second is plenty.
+    """
+
+    SWEEP_SECONDS = 1.0
+    _next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            await MemoryStorage._MemoryStorage__schedule_expiry(self)  # type: ignore[attr-defined]
+
+
 class MemoryCounters:
     def __init__(self) -> None:
-        self.storage = MemoryStorage()
+        self.storage = SweepingMemoryStorage()
         self._texts: dict[str, tuple[float, str]] = {}
 
     async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed:

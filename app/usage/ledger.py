@@ -18,6 +18,8 @@ from app.core.db import Database
 from app.models import UsageEvent
 
 logger = logging.getLogger(__name__)
+# The table itself rather than the ORM class: a plain multi-row insert, no ORM bookkeeping.
+LEDGER = UsageEvent.__table__  # type: ignore[attr-defined]
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 5000
 
@@ -61,7 +63,7 @@ class Ledger:
                 batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
                 try:
                     async with self._db.transaction() as session:
-                        await session.execute(insert(UsageEvent), batch)
+                        await session.execute(insert(LEDGER), batch)
                 except Exception:
                     self._buffer[:0] = batch
                     raise
