@@ -10,6 +10,7 @@ from sqlmodel import col
 from app.catalog.model import FeatureKind
 from app.catalog.store import CatalogEntry, load_catalog
 from app.core.db import Database
+from app.core.errors import FeatureNotFound, ServiceNotFound
 from app.models import FeatureOverride
 
 
@@ -47,6 +48,15 @@ class CatalogCache:
         if self._stale:
             await self.refresh()
         return self._entries.get((service_name, feature_key))
+
+    async def require(self, service_name: str, feature_key: str) -> CatalogEntry:
+        """The feature, or the 404 naming what is unknown: the service or the feature."""
+        entry = await self.entry(service_name, feature_key)
+        if entry is not None:
+            return entry
+        if service_name not in await self.services():
+            raise ServiceNotFound(param="serviceName")
+        raise FeatureNotFound(param="featureKey")
 
     async def entries(self, kind: FeatureKind | None = None) -> list[CatalogEntry]:
         if self._stale:

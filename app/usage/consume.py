@@ -22,7 +22,6 @@ from app.core.clock import Clock
 from app.core.errors import (
     CustomerNotFound,
     FeatureDisabled,
-    FeatureNotFound,
     InvalidInput,
     RateLimited,
 )
@@ -223,9 +222,7 @@ class ConsumeService:
         )
 
     async def _resolve(self, data: ConsumeRequest) -> tuple[CatalogEntry, Subject]:
-        entry = await self._catalog.entry(data.service_name, data.feature_key)
-        if entry is None:
-            raise FeatureNotFound(param="featureKey")
+        entry = await self._catalog.require(data.service_name, data.feature_key)
         if entry.spec.kind is not FeatureKind.RATE:
             raise InvalidInput(
                 "This feature is a quota: allocate and release it instead.", param="featureKey"

@@ -32,11 +32,9 @@ from app.core.errors import (
     Conflict,
     CustomerNotFound,
     FeatureDisabled,
-    FeatureNotFound,
     InvalidInput,
     NoCustomer,
     QuotaExceeded,
-    ServiceNotFound,
 )
 from app.core.inputs import InputModel
 from app.models import QuotaCounter, UsageEvent
@@ -177,11 +175,7 @@ class QuotaService:
     async def _resolve(
         self, service_name: str, feature_key: str, data: QuotaRequest
     ) -> tuple[CatalogEntry, _Holder]:
-        entry = await self._catalog.entry(service_name, feature_key)
-        if entry is None:
-            if service_name not in await self._catalog.services():
-                raise ServiceNotFound(param="serviceName")
-            raise FeatureNotFound(param="featureKey")
+        entry = await self._catalog.require(service_name, feature_key)
         if entry.spec.kind is not FeatureKind.QUOTA:
             raise InvalidInput(
                 "This feature is a rate limit: consume it instead.", param="featureKey"

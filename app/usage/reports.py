@@ -184,9 +184,8 @@ class ReportService:
         return sorted(entries, key=lambda entry: entry.spec.key)
 
     async def _entry(self, kind: FeatureKind, service_name: str, feature_key: str) -> CatalogEntry:
-        await self._require_service(service_name)
-        entry = await self._catalog.entry(service_name, feature_key)
-        if entry is None or entry.spec.kind is not kind:
+        entry = await self._catalog.require(service_name, feature_key)
+        if entry.spec.kind is not kind:
             raise FeatureNotFound(param="featureKey")
         return entry
 
