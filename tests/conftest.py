@@ -50,6 +50,9 @@ def selected_backends(config: pytest.Config) -> list[Backend]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_template" in metafunc.fixturenames:
         backends = selected_backends(metafunc.config)
+        marker = metafunc.definition.get_closest_marker("backends")
+        if marker is not None:
+            backends = [backend for backend in backends if backend in marker.args]
         metafunc.parametrize("database_template", backends, indirect=True, scope="session")
 
 

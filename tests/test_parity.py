@@ -7,6 +7,10 @@ import pytest
 from tests.support.api import Api
 from tests.support.operations import OPERATIONS, ROLES, Operation, Outcome, World
 
+# The two transports share the services; the database under them cannot make them
+# differ, so one backend is enough (see tests/test_role_matrix.py).
+pytestmark = pytest.mark.backends("sqlite")
+
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[op.name for op in OPERATIONS])
 async def test_same_outcome_on_both_transports(api: Api, operation: Operation) -> None:
