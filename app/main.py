@@ -21,7 +21,7 @@ from app.ops.logging import configure_logging
 from app.ops.self_limit import SelfLimitMiddleware
 from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.rest.openapi import openapi_document
-from app.rest.routes import BASE_PATH, rest_routes
+from app.rest.routes import BASE_PATH, HOT_PATHS, rest_routes
 from app.settings import Settings
 
 
@@ -49,12 +49,14 @@ def create_app(
 
     from app.graphql.endpoint import graphql_route
 
+    rest = rest_routes()  # the hot paths first
     routes = [
+        *rest[: len(HOT_PATHS)],
+        graphql_route(container),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),
-        *rest_routes(),
-        graphql_route(container),
+        *rest[len(HOT_PATHS) :],
     ]
     app = Starlette(
         routes=routes,

@@ -389,8 +389,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+# Asked on other services' hot path: matched first.
+HOT_PATHS = ("/limits/consume", "/limits/check")
+
+
 def rest_routes() -> list[Route]:
+    """Routes in matching order. Starlette tries them one by one, so the hot paths come
+    first and fixed paths before parameterised ones, which is also what keeps
+    `/limits/usage` from being taken for `/limits/{serviceName}`."""
+    ordered = sorted(ENDPOINTS, key=lambda e: (e.path not in HOT_PATHS, "{" in e.path))
     return [
         Route(BASE_PATH + endpoint.path, endpoint.handler, methods=[endpoint.method])
-        for endpoint in ENDPOINTS
+        for endpoint in ordered
     ]
