@@ -9,71 +9,21 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.api import ADDRESS, BASE, SECRET, Api, Caller
-from tests.support.servers import run_servers
+from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.slow
 
 
-class Cluster:
-    """Clients spread across the server processes, as behind a load balancer."""
-
-    def __init__(self, clients: list[httpx.AsyncClient]) -> None:
-        self.clients = clients
-        self.users = Api(clients[0])
-
-    async def call(
-        self, n: int, method: str, path: str, caller: Caller, **kwargs: object
-    ) -> httpx.Response:
-        client = self.clients[n % len(self.clients)]
-        return await client.request(method, BASE + path, headers=caller.headers, **kwargs)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 async def cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    env = {
-        "BILLING_DATABASE_URL": database_url,
-        "BILLING_JWT_SECRET": SECRET,
-        "BILLING_DATA_DIR": str(tmp_path),
-        "BILLING_MIGRATE_ON_START": "false",
-    }
-    limits = httpx.Limits(max_connections=200)
-    with run_servers(2, env) as urls:
-        clients = [httpx.AsyncClient(base_url=url, timeout=60, limits=limits) for url in urls]
-        try:
-            yield Cluster(clients)
-        finally:
-            for client in clients:
-                await client.aclose()
-
-
-async def new_customer(cluster: Cluster, tier: str) -> tuple[str, Caller]:
-    owner = cluster.users.user()
-    created = await cluster.call(
-        0,
-        "POST",
-        "/customer",
-        owner,
-        json={"name": "Concurrent", "email": "c@example.com", "billingAddress": ADDRESS},
-    )
-    assert created.status_code == 201, created.text
-    customer_id = created.json()["id"]
-    moved = await cluster.call(
-        1,
-        "PUT",
-        f"/admin/customer/{customer_id}/tier",
-        cluster.users.admin(),
-        json={"tierName": tier},
-    )
-    assert moved.status_code == 200, moved.text
-    return customer_id, owner
+    async with running_cluster(database_url, tmp_path) as cluster:
+        yield cluster
 
 
 async def test_member_limit_holds_under_200_concurrent_additions(cluster: Cluster) -> None:
-    _, owner = await new_customer(cluster, "pro_plus")  # 5 members, the owner included
+    _, owner = await cluster.new_customer("pro_plus")  # 5 members, the owner included
     responses = await asyncio.gather(
         *(
             cluster.call(
@@ -93,7 +43,7 @@ async def test_member_limit_holds_under_200_concurrent_additions(cluster: Cluste
 
 
 async def test_exactly_one_owner_after_50_concurrent_transfers(cluster: Cluster) -> None:
-    customer_id, owner = await new_customer(cluster, "enterprise")
+    customer_id, owner = await cluster.new_customer("enterprise")
     team = [owner]
     for n in range(50):
         member = cluster.users.user()

@@ -9,65 +9,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.auth.principal import PlatformRole
-from tests.support.api import ADDRESS, BASE, SECRET, Api, Caller
-from tests.support.servers import run_servers
+from tests.support.api import Caller
+from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.slow
 QUOTA = "/quotas/compute-api/max_instances"
 
 
-class Cluster:
-    """Clients spread across the server processes, as behind a load balancer."""
-
-    def __init__(self, clients: list[httpx.AsyncClient]) -> None:
-        self.clients = clients
-        self.users = Api(clients[0])
-
-    async def call(
-        self, n: int, method: str, path: str, caller: Caller, **kwargs: object
-    ) -> httpx.Response:
-        client = self.clients[n % len(self.clients)]
-        return await client.request(method, BASE + path, headers=caller.headers, **kwargs)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 async def cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    env = {
-        "BILLING_DATABASE_URL": database_url,
-        "BILLING_JWT_SECRET": SECRET,
-        "BILLING_DATA_DIR": str(tmp_path),
-        "BILLING_MIGRATE_ON_START": "false",
-    }
-    limits = httpx.Limits(max_connections=200)
-    with run_servers(2, env) as urls:
-        clients = [httpx.AsyncClient(base_url=url, timeout=60, limits=limits) for url in urls]
-        try:
-            yield Cluster(clients)
-        finally:
-            for client in clients:
-                await client.aclose()
+    async with running_cluster(database_url, tmp_path) as cluster:
+        yield cluster
 
 
 async def customer_with_quota(cluster: Cluster, value: int) -> tuple[str, Caller]:
-    owner = cluster.users.user()
-    created = await cluster.call(
-        0,
-        "POST",
-        "/customer",
-        owner,
-        json={"name": "Concurrent", "email": "c@example.com", "billingAddress": ADDRESS},
-    )
-    assert created.status_code == 201, created.text
-    customer_id: str = created.json()["id"]
+    customer_id, owner = await cluster.new_customer("enterprise")
     admin = cluster.users.admin()
-    moved = await cluster.call(
-        1, "PUT", f"/admin/customer/{customer_id}/tier", admin, json={"tierName": "enterprise"}
-    )
-    assert moved.status_code == 200, moved.text
     override = await cluster.call(
         0,
         "PUT",
