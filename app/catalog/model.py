@@ -9,6 +9,11 @@ UNLIMITED = -1
 DISABLED = 0
 
 
+def remaining(limit: int, used: int) -> int:
+    """What is left of `limit` after `used`: -1 while unlimited, never below 0."""
+    return UNLIMITED if limit == UNLIMITED else max(limit - used, 0)
+
+
 class FeatureKind(StrEnum):
     RATE = "rate"
     QUOTA = "quota"

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from app.auth.principal import PlatformRole, Principal
 from app.catalog.cache import CatalogCache
-from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window
+from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
 from app.core.clock import Clock
 from app.core.errors import (
@@ -29,12 +29,13 @@ from app.core.inputs import InputModel
 from app.usage.counters import CounterStore
 from app.usage.headers import rate_limit_headers
 from app.usage.idempotency import IdempotencyStore
-from app.usage.ledger import Ledger
+from app.usage.ledger import Ledger, ledger_row
 from app.usage.subjects import Subject, SubjectCache
 from app.usage.windows import window_bounds
 
 METERED_ROLES = (PlatformRole.BILLING_SERVICE, PlatformRole.BILLING_ADMIN)
 EXPIRY_SLACK_SECONDS = 60
+RATE_LIMIT_EVENT = "rate_limit"
 
 
 class ConsumeRequest(InputModel):
@@ -184,10 +185,29 @@ class ConsumeService:
             current = (await self._counters.read([key]))[0]
             allowed = limit == UNLIMITED or current + amount <= limit
         if consume:
-            self._record(entry, subject, amount, allowed, now, window, start)
-        remaining = UNLIMITED if limit == UNLIMITED else max(limit - current, 0)
+            self._ledger.record(
+                **ledger_row(
+                    entry,
+                    subject.key,
+                    subject.customer_id,
+                    subject.user_id,
+                    type=RATE_LIMIT_EVENT,
+                    amount=amount,
+                    allowed=allowed,
+                    at=now,
+                    window=window.value,
+                    window_start=start,
+                )
+            )
         return Decision(
-            allowed, current, limit, remaining, bounds.end_ts, window, bounds.seconds, reset_in
+            allowed,
+            current,
+            limit,
+            remaining(limit, current),
+            bounds.end_ts,
+            window,
+            bounds.seconds,
+            reset_in,
         )
 
     def _bounds(self, window: Window, now: datetime) -> _Bounds:
@@ -195,31 +215,6 @@ class ConsumeService:
         if bounds is None or not bounds.start <= now < bounds.end:
             bounds = self._windows[window] = _Bounds.of(window, now)
         return bounds
-
-    def _record(
-        self,
-        entry: CatalogEntry,
-        subject: Subject,
-        amount: int,
-        allowed: bool,
-        now: Any,
-        window: Window,
-        start: Any,
-    ) -> None:
-        self._ledger.record(
-            subject=subject.key,
-            customer_id=subject.customer_id,
-            user_id=subject.user_id,
-            feature_id=entry.id,
-            service_name=entry.spec.service_name,
-            feature_key=entry.spec.feature_key,
-            type="rate_limit",
-            amount=amount,
-            allowed=allowed,
-            occurred_at=now,
-            window=window.value,
-            window_start=start,
-        )
 
     async def _resolve(self, data: ConsumeRequest) -> tuple[CatalogEntry, Subject]:
         entry = await self._catalog.require(data.service_name, data.feature_key)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
 
+from app.catalog.store import CatalogEntry
 from app.core.db import Database
 from app.models import UsageEvent
 
@@ -22,6 +25,36 @@ logger = logging.getLogger(__name__)
 LEDGER = UsageEvent.__table__  # type: ignore[attr-defined]
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 5000
+
+
+def ledger_row(
+    entry: CatalogEntry,
+    subject_key: str,
+    customer_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    *,
+    type: str,
+    amount: int,
+    allowed: bool,
+    at: datetime,
+    window: str | None = None,
+    window_start: datetime | None = None,
+) -> dict[str, Any]:
+    """The columns of one `UsageEvent`: rate limits and quotas write the same shape."""
+    return {
+        "subject": subject_key,
+        "customer_id": customer_id,
+        "user_id": user_id,
+        "feature_id": entry.id,
+        "service_name": entry.spec.service_name,
+        "feature_key": entry.spec.feature_key,
+        "type": type,
+        "amount": amount,
+        "allowed": allowed,
+        "occurred_at": at,
+        "window": window,
+        "window_start": window_start,
+    }
 
 
 class Ledger:

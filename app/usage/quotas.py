@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.catalog.cache import CatalogCache
-from app.catalog.model import DISABLED, UNLIMITED, FeatureKind
+from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, remaining
 from app.catalog.store import CatalogEntry
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
@@ -41,8 +41,8 @@ from app.models import QuotaCounter, UsageEvent
 from app.usage.consume import METERED_ROLES
 from app.usage.counters import CounterStore
 from app.usage.idempotency import IdempotencyStore
-from app.usage.ledger import Ledger
-from app.usage.reports import QuotaUsage, remaining
+from app.usage.ledger import Ledger, ledger_row
+from app.usage.reports import QuotaUsage
 from app.usage.subjects import Subject, SubjectCache
 
 QUOTA_EVENT = "quota"
@@ -229,20 +229,16 @@ def _outcome(entry: CatalogEntry, answer: _Answer) -> QuotaUsage:
 def _event(
     entry: CatalogEntry, holder: _Holder, amount: int, allowed: bool, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "subject": holder.subject.key,
-        "customer_id": holder.customer_id,
-        "user_id": holder.user_id,
-        "feature_id": entry.id,
-        "service_name": entry.spec.service_name,
-        "feature_key": entry.spec.feature_key,
-        "type": QUOTA_EVENT,
-        "amount": amount,
-        "allowed": allowed,
-        "occurred_at": now,
-        "window": None,
-        "window_start": None,
-    }
+    return ledger_row(
+        entry,
+        holder.subject.key,
+        holder.customer_id,
+        holder.user_id,
+        type=QUOTA_EVENT,
+        amount=amount,
+        allowed=allowed,
+        at=now,
+    )
 
 
 def _counter(feature_id: uuid.UUID, customer_id: uuid.UUID) -> Any:

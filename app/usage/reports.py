@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.catalog.cache import CatalogCache
-from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window
+from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
 from app.core.clock import Clock
 from app.core.errors import FeatureNotFound, NoCustomer, ServiceNotFound
@@ -97,10 +97,6 @@ class QuotaUsageReport:
     customer_id: uuid.UUID
     fetched_at: int
     features: list[QuotaUsage]
-
-
-def remaining(limit: int, used: int) -> int:
-    return UNLIMITED if limit == UNLIMITED else max(limit - used, 0)
 
 
 class ReportService:

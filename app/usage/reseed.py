@@ -19,7 +19,7 @@ from app.catalog.model import Window
 from app.core.clock import Clock
 from app.core.db import Database
 from app.models import UsageEvent
-from app.usage.consume import EXPIRY_SLACK_SECONDS, counter_key
+from app.usage.consume import EXPIRY_SLACK_SECONDS, RATE_LIMIT_EVENT, counter_key
 from app.usage.counters import CounterStore
 from app.usage.windows import window_bounds
 
@@ -48,7 +48,7 @@ async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) ->
             await session.execute(
                 select(*COUNTER_COLUMNS, func.sum(col(UsageEvent.amount)))
                 .where(
-                    col(UsageEvent.type) == "rate_limit",
+                    col(UsageEvent.type) == RATE_LIMIT_EVENT,
                     col(UsageEvent.allowed),
                     col(UsageEvent.window).in_([window.value for window in RESEEDED]),
                     col(UsageEvent.window_start) >= oldest,
