@@ -145,6 +145,18 @@ async def test_upgrade_creates_the_sqlite_directory(tmp_path: Path) -> None:
     assert await schema_diff(url) == []
 
 
+async def test_a_migrated_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    """Servers that open the file together must find it in WAL mode already: switching
+    needs the file to itself, and racing for it fails without waiting on the busy timeout."""
+    url = sqlite_url(tmp_path / "billing.sqlite3")
+
+    await upgrade_database(url)
+
+    async with connect(url) as connection:
+        mode = await connection.scalar(sa.text("PRAGMA journal_mode"))
+    assert mode == "wal"
+
+
 async def test_concurrent_upgrades_from_two_processes(empty_database_url: str) -> None:
     script = "import sys; from app.core.migrate import upgrade_database_sync as up; up(sys.argv[1])"
     processes = [

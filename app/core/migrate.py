@@ -46,6 +46,11 @@ def create_migration_engine(url: str) -> AsyncEngine:
     pysqlite runs DDL outside any transaction and only begins one before DML; taking over
     BEGIN makes each SQLite migration atomic, as it is on PostgreSQL. Foreign keys stay
     off (SQLite's default) because batch migrations drop and recreate tables.
+
+    The file is switched to WAL here, under the migration lock, before any server opens
+    it: switching needs the database to itself, and two servers that open a fresh file at
+    the same moment would otherwise race for it, one of them left waiting on a lock
+    SQLite gives up on without calling the busy handler.
     """
     if not is_sqlite(url):
         return create_async_engine(url, poolclass=NullPool)
@@ -56,6 +61,9 @@ def create_migration_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -36,10 +36,10 @@ class SqliteTemplate:
 
     async def migrate(self) -> None:
         await upgrade_database(sqlite_url(self.path))
-        # A copy must be the whole database: fold any write-ahead log into the main file.
+        # A copy must be the whole database: fold the write-ahead log into the main file.
+        # The file stays in WAL mode, as every database the service migrates is.
         with closing(sqlite3.connect(self.path)) as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            connection.execute("PRAGMA journal_mode=DELETE")
 
     async def clone(self, directory: Path) -> str:
         target = directory / DATABASE_FILE
