@@ -19,9 +19,10 @@ from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
 from app.ops.self_limit import SelfLimitMiddleware
+from app.rest.direct import DirectRoutes
 from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.rest.openapi import openapi_document
-from app.rest.routes import BASE_PATH, HOT_PATHS, rest_routes
+from app.rest.routes import BASE_PATH, direct_routes, rest_routes
 from app.settings import Settings
 
 
@@ -49,14 +50,12 @@ def create_app(
 
     from app.graphql.endpoint import graphql_route
 
-    rest = rest_routes()  # the hot paths first
     routes = [
-        *rest[: len(HOT_PATHS)],
         graphql_route(container),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),
-        *rest[len(HOT_PATHS) :],
+        *rest_routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -64,6 +63,7 @@ def create_app(
             Middleware(UnexpectedErrorMiddleware),
             Middleware(SelfLimitMiddleware, container=container),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(DirectRoutes, routes=direct_routes()),
         ],
         exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,

@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
+from limits.aio.strategies import STRATEGIES
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     self_limit_anonymous: str = "120/minute"
     self_limit_user: str = "1200/minute"
+    self_limit_strategy: str = "fixed-window"
 
     max_body_bytes: int = 1024 * 1024
     invitation_ttl_days: int = 7
@@ -49,6 +51,13 @@ class Settings(BaseSettings):
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("self_limit_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}: one of {', '.join(sorted(STRATEGIES))}")
         return value
 
     @field_validator("trusted_proxies")

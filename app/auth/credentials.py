@@ -55,6 +55,11 @@ class CredentialBackend:
             return await self._api_key(key, secret, ip)
         return Principal(client_ip=ip)
 
+    async def of_scope(self, scope: Mapping[str, Any]) -> Principal:
+        """The caller of an ASGI request."""
+        client = scope.get("client")
+        return await self.authenticate(credential_headers(scope), client[0] if client else None)
+
     async def _bearer(self, authorization: str, ip: str) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -115,3 +120,17 @@ class CredentialBackend:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+# The only request headers authentication reads.
+CREDENTIAL_HEADERS = frozenset({b"authorization", b"api-key", b"api-secret", b"x-forwarded-for"})
+
+
+def credential_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """An ASGI request's credential headers by (lower-case) name, the first of repeated
+    ones as Starlette's `Headers.get` answers; the others are not even decoded."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name in CREDENTIAL_HEADERS:
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return headers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,6 +59,11 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         if result.errors:
             result.errors = [e if is_rendered(e) else render_error(e) for e in result.errors]
         return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson: the answer of a 30-feature report is written several times faster than
+        by the standard library, with the same JSON (GraphQL has no NaN and 32-bit Ints)."""
+        return orjson.dumps(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:

@@ -4,12 +4,11 @@ Authenticated callers are counted per user, anonymous callers by client address 
 /64), each on its own budget from the settings. The counters live in the same `limits`
 storage as the usage counters, so processes sharing Redis share the budgets.
 
-Fixed windows aligned to the clock: one atomic increment per request (a single round trip
-on Redis) whose result gives the decision and the RateLimit headers at once, and one
-integer per caller and window. A moving window would keep a timestamp per request (up to
-the whole budget per caller) and needs further reads for the headers; the price of fixed
-windows is that a caller may spend up to twice the budget across a window boundary,
-which is acceptable for a limit that protects the service rather than bills anyone.
+The strategy is chosen by name (`BILLING_SELF_LIMIT_STRATEGY`). The default,
+`fixed-window`, is the cheapest: one integer per caller and window, one increment per
+request; its price is that a caller may spend up to twice the budget across a window
+boundary, which is acceptable for a limit that protects the service rather than bills
+anyone. `moving-window` and `sliding-window-counter` remove that at a higher cost.
 
 The caller is authenticated here, once per request, and left in the request's state for
 the transport. A request whose credentials fail is counted as anonymous by address and
@@ -22,31 +21,84 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 from limits import RateLimitItem, parse
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.aio.storage import Storage
+from limits.aio.strategies import STRATEGIES, RateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.client_ip import client_ip, rate_key
+from app.auth.credentials import credential_headers
 from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE
 from app.container import Container
+from app.core.clock import Clock
 from app.core.errors import AppError, RateLimited
 from app.rest.errors import error_response
-from app.usage.counters import storage_of
+from app.usage.counters import CounterStore, storage_of
 from app.usage.headers import rate_limit_headers
 
 logger = logging.getLogger(__name__)
 POLICY = "self"
 WARN_EVERY_SECONDS = 60.0
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+FIXED_WINDOW = "fixed-window"
 
 
-class CountingFixedWindow(FixedWindowRateLimiter):
-    """`hit` that answers the count after the hit, for the RateLimit headers."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    remaining: int
+    reset_in: int
 
-    async def hit_count(self, item: RateLimitItem, *identifiers: str) -> int:
-        return await self.storage.incr(item.key_for(*identifiers), item.get_expiry())
+
+class Strategy(Protocol):
+    async def hit(self, item: RateLimitItem, kind: str, caller: str) -> Verdict: ...
+
+
+class ClockAlignedWindow:
+    """`fixed-window`: windows aligned to the clock, as the feature counters' are. One
+    atomic increment per request (a single round trip on Redis) gives the decision and
+    the headers at once, and a caller costs one integer per window."""
+
+    def __init__(self, counters: CounterStore, clock: Clock) -> None:
+        self._counters = counters
+        self._clock = clock
+
+    async def hit(self, item: RateLimitItem, kind: str, caller: str) -> Verdict:
+        window = item.get_expiry()
+        now = self._clock().timestamp()
+        index = int(now // window)
+        key = f"self:{kind}:{caller}:{item.amount}/{window}:{index}"
+        count = await self._counters.hit(key, window)
+        reset_in = max(1, math.ceil((index + 1) * window - now))
+        return Verdict(count <= item.amount, item.amount - count, reset_in)
+
+
+class LibraryStrategy:
+    """`moving-window` and `sliding-window-counter`: `limits`' own strategies over the same
+    storage. Smoother at window boundaries, for a second read per request (and, for the
+    moving window, a timestamp per hit kept for a whole window)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    async def hit(self, item: RateLimitItem, kind: str, caller: str) -> Verdict:
+        allowed = await self._limiter.hit(item, POLICY, kind, caller)
+        stats = await self._limiter.get_window_stats(item, POLICY, kind, caller)
+        reset_in = max(1, math.ceil(stats.reset_time - time.time()))
+        return Verdict(allowed, stats.remaining, reset_in)
+
+
+def strategy(name: str, counters: CounterStore, clock: Clock) -> Strategy:
+    """The strategy of that name in `limits`' registry (`limits.aio.strategies`)."""
+    if name == FIXED_WINDOW:
+        return ClockAlignedWindow(counters, clock)
+    # The registry's values are concrete subclasses of the abstract `RateLimiter`.
+    limiter: Callable[[Storage], RateLimiter] = STRATEGIES[name]
+    return LibraryStrategy(limiter(storage_of(counters)))
 
 
 class SelfLimitMiddleware:
@@ -59,11 +111,10 @@ class SelfLimitMiddleware:
         settings = container.settings
         self.app = app
         self._credentials = container.credentials
-        self._clock = container.clock
         self._trusted = settings.trusted_proxy_networks
         self._anonymous = parse(settings.self_limit_anonymous)
         self._user = parse(settings.self_limit_user)
-        self._limiter = CountingFixedWindow(storage_of(container.counters))
+        self._strategy = strategy(settings.self_limit_strategy, container.counters, container.clock)
         self._exempt = frozenset(exempt)
         self._warned_at = -math.inf
 
@@ -72,29 +123,25 @@ class SelfLimitMiddleware:
             await self.app(scope, receive, send)
             return
         kind, caller, item = await self._caller(scope)
-        window = item.get_expiry()
-        now = self._clock().timestamp()
-        index = int(now // window)
         try:
-            count = await self._limiter.hit_count(item, POLICY, kind, caller, str(index))
+            verdict = await self._strategy.hit(item, kind, caller)
         except Exception as exc:
             # The limit protects the service; an unreachable counter storage must not
             # take down the endpoints that do not need it. Metering fails on its own.
             self._warn_unavailable(exc)
             await self.app(scope, receive, send)
             return
-        reset_in = max(1, math.ceil((index + 1) * window - now))
-        refused = count > item.amount
         headers = rate_limit_headers(
             POLICY,
             limit=item.amount,
-            remaining=item.amount - count,
-            reset_in=reset_in,
-            window=window,
-            refused=refused,
+            remaining=verdict.remaining,
+            reset_in=verdict.reset_in,
+            window=item.get_expiry(),
+            refused=not verdict.allowed,
         )
-        if refused:
-            error = RateLimited(f"Too many requests: retry in {reset_in} seconds.", headers=headers)
+        if not verdict.allowed:
+            message = f"Too many requests: retry in {verdict.reset_in} seconds."
+            error = RateLimited(message, headers=headers)
             await error_response(error, error.headers)(scope, receive, send)
             return
         raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
@@ -112,7 +159,7 @@ class SelfLimitMiddleware:
             logger.warning("own rate limit skipped: the counter storage failed", exc_info=exc)
 
     async def _caller(self, scope: Scope) -> tuple[str, str, RateLimitItem]:
-        headers = _header_map(scope)
+        headers = credential_headers(scope)
         client = scope.get("client")
         peer = client[0] if client else None
         # A copy: some servers hand every request the lifespan's own state dict.
@@ -127,14 +174,3 @@ class SelfLimitMiddleware:
         if principal.user_id is None:
             return "ip", rate_key(principal.client_ip), self._anonymous
         return "user", str(principal.user_id), self._user
-
-
-def _header_map(scope: Scope) -> dict[str, str]:
-    """The request's headers by (lower-case) name, the first of repeated ones as Starlette's
-    `Headers.get` answers: built once, then every lookup is a dict's."""
-    headers: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        key = name.decode("latin-1")
-        if key not in headers:
-            headers[key] = value.decode("latin-1")
-    return headers

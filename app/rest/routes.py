@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
@@ -30,7 +32,8 @@ from app.usage.consume import ConsumeRequest
 from app.usage.quotas import QuotaRequest
 
 BASE_PATH = "/api/billing/v1"
-Handler = Callable[[Request], Awaitable[Response]]
+# A request handler, or (on the hot paths) an ASGI app that renders its own errors.
+Handler = Callable[[Request], Awaitable[Response]] | ASGIApp
 
 PAGINATION = ("page", "pageSize", "limit")
 
@@ -389,15 +392,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
-# Asked on other services' hot path: matched first.
+# Asked on other services' hot path: served ahead of the router (`DirectRoutes`).
 HOT_PATHS = ("/limits/consume", "/limits/check")
 
 
+def direct_routes() -> dict[tuple[str, str], ASGIApp]:
+    """The hot paths, as (method, full path) → their ASGI endpoint, for `DirectRoutes`."""
+    return {
+        (endpoint.method, BASE_PATH + endpoint.path): cast(ASGIApp, endpoint.handler)
+        for endpoint in ENDPOINTS
+        if endpoint.path in HOT_PATHS
+    }
+
+
 def rest_routes() -> list[Route]:
-    """Routes in matching order. Starlette tries them one by one, so the hot paths come
-    first and fixed paths before parameterised ones, which is also what keeps
-    `/limits/usage` from being taken for `/limits/{serviceName}`."""
-    ordered = sorted(ENDPOINTS, key=lambda e: (e.path not in HOT_PATHS, "{" in e.path))
+    """Routes in matching order: fixed paths before parameterised ones, which is what
+    keeps `/limits/usage` from being taken for `/limits/{serviceName}`."""
+    ordered = sorted(ENDPOINTS, key=lambda e: "{" in e.path)
     return [
         Route(BASE_PATH + endpoint.path, endpoint.handler, methods=[endpoint.method])
         for endpoint in ordered

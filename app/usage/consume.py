@@ -186,7 +186,7 @@ class ConsumeService:
             allowed = limit == UNLIMITED or current + amount <= limit
         if consume:
             self._ledger.record(
-                **ledger_row(
+                ledger_row(
                     entry,
                     subject.key,
                     subject.customer_id,

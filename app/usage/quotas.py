@@ -144,14 +144,14 @@ class QuotaService:
         now = self._clock()
         limit = await self._limit(entry, holder)
         if limit == DISABLED:
-            self._ledger.record(**_event(entry, holder, amount, False, now))
+            self._ledger.record(_event(entry, holder, amount, False, now))
             return _Answer(await self._used(entry, holder), limit, FeatureDisabled.code)
         try:
             async with self._db.transaction() as session:
                 used = await _take(session, entry.id, holder.customer_id, amount, limit)
                 session.add(UsageEvent(**_event(entry, holder, amount, True, now)))
         except _Full as full:
-            self._ledger.record(**_event(entry, holder, amount, False, now))
+            self._ledger.record(_event(entry, holder, amount, False, now))
             return _Answer(full.used, limit, QuotaExceeded.code)
         return _Answer(used, limit)
 

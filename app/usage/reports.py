@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -218,17 +217,21 @@ class ReportService:
     ) -> UsageReport:
         now = self._clock()
         entries = await self._entries(FeatureKind.RATE, service_name)
-        bounds = {window: window_bounds(window, now) for window in Window}
-        keys = [_counter_key(subject, entry, bounds[_window(entry)][0]) for entry in entries]
+        # Each window's start and end in unix seconds, worked out once for every feature.
+        spans = {
+            window: tuple(int(bound.timestamp()) for bound in window_bounds(window, now))
+            for window in Window
+        }
+        keys = [_counter_key(subject, entry, spans[_window(entry)][0]) for entry in entries]
         counts = await self._counters.read(keys)
         features = [
-            await self._feature_usage(subject, entry, count, bounds[_window(entry)][1])
+            await self._feature_usage(subject, entry, count, spans[_window(entry)][1])
             for entry, count in zip(entries, counts, strict=True)
         ]
         return UsageReport(identifier, identifier_type, int(now.timestamp()), features)
 
     async def _feature_usage(
-        self, subject: Subject, entry: CatalogEntry, count: int, reset_at: datetime
+        self, subject: Subject, entry: CatalogEntry, count: int, reset_at: int
     ) -> FeatureUsage:
         limit = await self._value(subject, entry)
         return FeatureUsage(
@@ -240,7 +243,7 @@ class ReportService:
             count,
             limit,
             remaining(limit, count),
-            int(reset_at.timestamp()),
+            reset_at,
         )
 
     async def _quota_usage(self, subject: Subject, entry: CatalogEntry, used: int) -> QuotaUsage:
@@ -258,11 +261,9 @@ def _window(entry: CatalogEntry) -> Window:
     return entry.spec.window or Window.MONTH
 
 
-def _counter_key(subject: Subject, entry: CatalogEntry, window_start: datetime) -> str:
+def _counter_key(subject: Subject, entry: CatalogEntry, window_start: int) -> str:
     spec = entry.spec
-    return counter_key(
-        subject.key, spec.service_name, spec.feature_key, int(window_start.timestamp())
-    )
+    return counter_key(subject.key, spec.service_name, spec.feature_key, window_start)
 
 
 async def _quota_counters(session: AsyncSession, customer_id: uuid.UUID) -> dict[uuid.UUID, int]:

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from app.usage.counters import storage_of
 from tests.support.api import ANONYMOUS, Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
 
@@ -160,7 +159,29 @@ async def test_a_failing_counter_storage_lets_requests_through(
     async def unreachable(*_args: object, **_kwargs: object) -> int:
         raise ConnectionError("counter storage down")
 
-    monkeypatch.setattr(storage_of(api.container.counters), "incr", unreachable)
+    monkeypatch.setattr(api.container.counters, "hit", unreachable)
     response = await rest(api, ANONYMOUS, "198.51.100.1")
     assert response.status_code == 200, response.text
     assert "RateLimit" not in response.headers
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "sliding-window-counter"])
+async def test_a_strategy_chosen_by_name_keeps_the_budget(
+    settings: Settings, clock: MovableClock, strategy: str
+) -> None:
+    """`limits`' own strategies, over the same storage (the clock they read is the real one)."""
+    chosen = settings.model_copy(update={"self_limit_strategy": strategy})
+    async with running_api(chosen, clock) as api:
+        for used in range(1, ANONYMOUS_BUDGET + 1):
+            response = await rest(api, ANONYMOUS, "198.51.100.1")
+            assert response.status_code == 200, response.text
+            assert response.headers["RateLimit"].startswith(f'"self";r={ANONYMOUS_BUDGET - used};')
+        refused = await rest(api, ANONYMOUS, "198.51.100.1")
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert (await rest(api, ANONYMOUS, "198.51.100.2")).status_code == 200
+
+
+def test_an_unknown_strategy_is_refused_by_the_settings() -> None:
+    with pytest.raises(ValueError, match="moving-window"):
+        Settings(self_limit_strategy="leaky-bucket")

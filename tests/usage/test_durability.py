@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,8 +22,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from app.catalog.model import Window
+from app.core.db import Database
+from app.models import UsageEvent
 from app.settings import Settings
 from app.usage.ledger import Ledger
 from app.usage.reseed import INTACT_FLAG
@@ -168,40 +173,58 @@ class TestFlushedRedis:
         assert await meter.usage(MONTH) == 7
 
 
-class SlowDatabase:
-    """Stands in for the database under the ledger: a write waits until the test lets it."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, object]] = []
-        self.writing = asyncio.Event()
-        self.proceed = asyncio.Event()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SlowDatabase]:
-        self.writing.set()
-        await self.proceed.wait()
-        yield self
-
-    async def execute(self, _statement: object, rows: list[dict[str, object]]) -> None:
-        self.rows.extend(rows)
+def ledger_rows(amounts: range) -> list[dict[str, object]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "subject": "ip:198.51.100.1",
+            "customer_id": None,
+            "user_id": None,
+            "feature_id": uuid.uuid4(),
+            "service_name": "ai-api",
+            "feature_key": "chat_completions_per_month",
+            "type": "rate_limit",
+            "amount": amount,
+            "allowed": True,
+            "occurred_at": now,
+            "window": "month",
+            "window_start": now,
+        }
+        for amount in amounts
+    ]
 
 
 class TestLedger:
-    async def test_a_stop_in_the_middle_of_a_write_loses_nothing(self) -> None:
-        database = SlowDatabase()
-        ledger = Ledger(database, flush_seconds=0.01)  # type: ignore[arg-type]
-        await ledger.start()
-        for n in range(3):
-            ledger.record(n=n)
-        await database.writing.wait()  # the background write has the first three
-        ledger.record(n=3)
+    async def test_a_stop_in_the_middle_of_a_write_loses_nothing(
+        self, sqlite_database_url: str
+    ) -> None:
+        """The background write waits on the database's lock, held by another connection,
+        while the service stops: it must finish, and the stop must write what came after."""
+        database = Database(sqlite_database_url)
+        ledger = Ledger(database, flush_seconds=0.01)
+        path = sqlite_database_url.split("///", 1)[1]
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            await ledger.start()
+            first, later = ledger_rows(range(1, 4)), ledger_rows(range(4, 5))
+            for row in first:
+                ledger.record(row)
+            await asyncio.sleep(0.2)  # the background write has them, and waits
+            for row in later:
+                ledger.record(row)
+            stopping = asyncio.create_task(ledger.stop())
+            await asyncio.sleep(0.05)
+            assert not stopping.done()
+        finally:
+            blocker.execute("COMMIT")
+            blocker.close()
+        await asyncio.wait_for(stopping, 30)
 
-        stopping = asyncio.create_task(ledger.stop())
-        await asyncio.sleep(0.05)
-        database.proceed.set()
-        await asyncio.wait_for(stopping, 5)
-
-        assert sorted(row["n"] for row in database.rows) == [0, 1, 2, 3]  # type: ignore[type-var]
+        async with database.transaction(write=False) as session:
+            amounts = await session.scalars(select(col(UsageEvent.amount)))
+            assert sorted(amounts) == [1, 2, 3, 4]
+        await database.dispose()
 
 
 # Real server processes from here on: the load comes from another process's point of view.
