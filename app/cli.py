@@ -111,6 +111,35 @@ def check_catalog(
     typer.echo(f"{path}: {len(features)} features of {len(services)} services.")
 
 
+@cli.command("stripe-sync-catalog")
+def stripe_sync_catalog() -> None:
+    """Create or update the Stripe product and monthly price of every paid tier, and record
+    each tier's stripePriceId. Running it again changes nothing."""
+    from app.billing.catalog_sync import sync_catalog
+    from app.billing.stripe_gateway import StripeGateway
+    from app.core.db import Database
+
+    settings = Settings()
+    if not settings.stripe_configured:
+        typer.echo(
+            "Stripe is not configured: set BILLING_STRIPE_API_KEY and "
+            "BILLING_STRIPE_WEBHOOK_SECRET.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            for tier in await sync_catalog(db, StripeGateway(settings)):
+                state = "updated" if tier.changed else "unchanged"
+                typer.echo(f"{tier.tier_name}: {tier.stripe_price_id} ({state})")
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 @cli.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),

@@ -11,6 +11,10 @@ from app.auth.apikeys import ApiKeyService
 from app.auth.credentials import CredentialBackend
 from app.auth.identity import IdentityService
 from app.auth.tokens import TokenVerifier, load_or_create_secret
+from app.billing.outbox import StripeOutbox
+from app.billing.service import BillingService
+from app.billing.stripe_gateway import StripeGateway
+from app.billing.worker import BillingWorker
 from app.catalog.cache import CatalogCache
 from app.catalog.loader import default_catalog, parse_catalog
 from app.catalog.model import FeatureSpec
@@ -50,6 +54,7 @@ class Services:
     catalog: CatalogService
     quotas: QuotaService
     events: EventService
+    billing: BillingService
 
 
 class Container:
@@ -64,6 +69,10 @@ class Container:
         self.counters = counter_store(settings.rate_limit_storage)
         self.ledger = Ledger(self.db)
         self.counter_guard = CounterGuard(self.db, self.counters, clock)
+        gateway = StripeGateway(settings) if settings.stripe_configured else None
+        self.outbox = StripeOutbox(self.db, clock, gateway)
+        billing = BillingService(settings, self.db, clock, gateway, self.outbox)
+        self.billing_worker = BillingWorker(self.db, self.outbox, billing)
         team = Team(clock, timedelta(days=settings.invitation_ttl_days))
         api_keys = ApiKeyService(clock)
         self.services = Services(
@@ -79,6 +88,7 @@ class Container:
                 self.db, clock, self.catalog, self.subjects, self.counters, self.ledger
             ),
             events=EventService(),
+            billing=billing,
         )
         self.identity = IdentityService(self.db, clock)
         self.credentials = CredentialBackend(
@@ -108,6 +118,7 @@ class Container:
         await self.counter_guard.start(watch=not isinstance(self.counters, MemoryCounters))
         await self.invalidator.start()
         await self.ledger.start()
+        await self.billing_worker.start()
 
     async def _seed_catalog(self) -> None:
         """Another process starting at the same moment may insert the same features:
@@ -125,6 +136,7 @@ class Container:
             logger.info("catalog seeded", extra={"features": added})
 
     async def stop(self) -> None:
+        await self.billing_worker.stop()
         await self.ledger.stop()
         await self.invalidator.stop()
         await self.counter_guard.stop()

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+    stripe_portal_return_url: str = "http://127.0.0.1:8000/"
+    stripe_trial_days: int = Field(default=30, ge=1, le=730)
+    # While past_due, a subscription stays enabled for this long after the period it failed.
+    stripe_past_due_grace_days: int = Field(default=7, ge=0, le=90)
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1)
 
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     self_limit_anonymous: str = "120/minute"
@@ -52,6 +59,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def stripe_configured(self) -> bool:
+        return bool(self.stripe_api_key and self.stripe_webhook_secret)
 
     @field_validator("self_limit_strategy")
     @classmethod

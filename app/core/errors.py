@@ -221,3 +221,25 @@ class DatabaseUnavailable(AppError):
     code = "DATABASE_UNAVAILABLE"
     status = 503
     default_message = "The database is not reachable."
+
+
+class StripeNotConfigured(AppError):
+    code = "STRIPE_NOT_CONFIGURED"
+    status = 503
+    default_message = "Payments are not configured on this server."
+
+
+class StripeUnavailable(AppError):
+    code = "STRIPE_UNAVAILABLE"
+    status = 502
+    default_message = "The payment provider could not be reached; retry later."
+
+
+class TierNotPurchasable(InvalidInput):
+    code = "TIER_NOT_PURCHASABLE"
+    default_message = "This tier cannot be bought: it has no Stripe price."
+
+
+class InvalidWebhook(InvalidInput):
+    code = "INVALID_WEBHOOK"
+    default_message = "The webhook's signature, timestamp or body is not valid."

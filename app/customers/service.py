@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
+from app.billing import outbox
 from app.core import audit, invalidation
 from app.core.clock import Clock
 from app.core.db import affected_rows
@@ -95,6 +96,13 @@ async def delete_customer(
         stripe_customer_id=customer.stripe_customer_id,
         members=[str(user_id) for user_id in members],
     )
+    if customer.stripe_customer_id is not None:
+        outbox.enqueue(
+            session,
+            outbox.CANCEL_SUBSCRIPTIONS,
+            at=at,
+            stripe_customer_id=customer.stripe_customer_id,
+        )
     await session.execute(delete(Membership).where(col(Membership.customer_id) == customer.id))
     deleted = await affected_rows(session, delete(Customer).where(col(Customer.id) == customer.id))
     if deleted != 1:
@@ -145,6 +153,7 @@ class CustomerService:
         except IntegrityError:
             raise AlreadyInCustomer() from None
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
+        outbox.enqueue(session, outbox.CREATE_CUSTOMER, at=now, customer_id=customer.id)
         audit.record(
             session,
             "customer.created",

@@ -11,7 +11,7 @@ from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
 from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
-from app.graphql import catalog, quotas, usage_resolvers
+from app.graphql import billing, catalog, quotas, usage_resolvers
 from app.graphql.arguments import CustomerInput, present
 from app.graphql.context import Info
 from app.graphql.enums import Role
@@ -240,6 +240,15 @@ class Mutation:
     set_customer_tier = strawberry.mutation(
         resolver=set_customer_tier,
         description="Put a customer on a tier, by name or display name (billing_admin).",
+    )
+    create_portal_session = strawberry.mutation(
+        resolver=billing.create_portal_session,
+        description="A short-lived Stripe Customer Portal session (owner).",
+    )
+    create_checkout_session = strawberry.mutation(
+        resolver=billing.create_checkout_session,
+        description="A Stripe Checkout session for a paid tier (default pro), with a "
+        "trial if the customer never had one (owner).",
     )
     consume = strawberry.mutation(
         resolver=usage_resolvers.consume,

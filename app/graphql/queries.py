@@ -7,7 +7,7 @@ import strawberry
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE
 from app.customers.schemas import SubscriptionStatus as DomainStatus
-from app.graphql import events, usage_resolvers
+from app.graphql import billing, events, usage_resolvers
 from app.graphql.arguments import page_request
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
@@ -113,6 +113,10 @@ class Query:
     tiers = strawberry.field(
         resolver=tiers,
         description="Every tier, or only the active or inactive ones (billing_admin).",
+    )
+    billing_status = strawberry.field(
+        resolver=billing.billing_status,
+        description="Stripe configuration, webhooks and subscriptions (billing_admin).",
     )
     limits = strawberry.field(
         resolver=usage_resolvers.limits,

@@ -1,6 +1,7 @@
 """The tables. Rows only: rules live in the domain services."""
 
 from app.models.base import metadata
+from app.models.billing import StripeEvent, StripeTask
 from app.models.tables import (
     ApiKey,
     AuditEvent,
@@ -31,6 +32,8 @@ __all__ = [
     "Invitation",
     "Membership",
     "QuotaCounter",
+    "StripeEvent",
+    "StripeTask",
     "Tier",
     "UsageEvent",
     "User",

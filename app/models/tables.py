@@ -67,6 +67,8 @@ class Customer(SQLModel, table=True):
     tier_id: uuid.UUID = Field(foreign_key="tier.id", index=True)
     subscription_status: str = Field(default="none", max_length=20, index=True)
     subscription_enabled: bool = False
+    # While past_due, the subscription stays enabled until then (the grace period).
+    grace_ends_at: datetime | None = utc_column(default=None)
     trial_used: bool = False
     stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True)
     # Members plus pending invitations; raised only by a conditional UPDATE so that

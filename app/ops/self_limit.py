@@ -43,7 +43,8 @@ from app.usage.headers import rate_limit_headers
 logger = logging.getLogger(__name__)
 POLICY = "self"
 WARN_EVERY_SECONDS = 60.0
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# Probes, and Stripe's webhooks: their signature is their credential, and Stripe retries.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/api/billing/v1/stripe/webhook"})
 FIXED_WINDOW = "fixed-window"
 
 

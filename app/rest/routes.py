@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
+from app.billing.service import UpgradeRequest
 from app.catalog.service import OverrideChange, ServiceRegistration
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
 from app.rest import catalog_views, report_views, views
@@ -25,6 +26,7 @@ from app.rest.handlers import (
     events,
     quotas,
     reports,
+    stripe,
     team,
     usage,
 )
@@ -254,6 +256,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The customer's quota of one feature",
         report_views.FeatureQuotaOut,
     ),
+    # §5.6 Stripe
+    Endpoint(
+        "GET",
+        "/stripe/customer",
+        stripe.portal_session,
+        "A short-lived Stripe Customer Portal session for the customer (owner)",
+        views.PortalOut,
+        errors=(401, 403, 404, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/stripe/upgrade",
+        stripe.upgrade,
+        "A Stripe Checkout session for a paid tier, with a trial if none was used (owner)",
+        views.CheckoutOut,
+        body=UpgradeRequest,
+        errors=(400, 401, 403, 404, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/stripe/webhook",
+        stripe.webhook,
+        "Stripe's signed events (Stripe-Signature header)",
+        views.WebhookOut,
+        errors=(400, 502, 503),
+    ),
     # §5.8 service to service
     Endpoint(
         "POST",
@@ -373,6 +401,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Clear a customer's own value of a feature: its tier's applies (billing_admin)",
         None,
         204,
+    ),
+    Endpoint(
+        "GET",
+        "/admin/billing/status",
+        stripe.billing_status,
+        "Stripe configuration, webhooks and subscriptions at a glance (billing_admin)",
+        views.BillingStatusOut,
+        errors=(401, 403),
     ),
     Endpoint(
         "GET",

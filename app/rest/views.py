@@ -14,6 +14,7 @@ from typing_extensions import TypedDict
 
 from app.admin.service import CustomerSummary
 from app.auth.apikeys import IssuedApiKey
+from app.billing.service import BillingStatus
 from app.catalog.service import TierFeature
 from app.core.clock import iso_z
 from app.core.pagination import Page
@@ -346,3 +347,34 @@ def api_keys(rows: list[ApiKey]) -> ApiKeysOut:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class PortalOut(TypedDict):
+    url: str
+
+
+class CheckoutOut(TypedDict):
+    checkoutURL: str
+
+
+class WebhookOut(TypedDict):
+    received: bool
+
+
+class BillingStatusOut(TypedDict):
+    stripeConfigured: bool
+    webhookLastReceivedAt: str | None
+    customers: int
+    subscriptionsByStatus: dict[str, int]
+    tiers: dict[str, int]
+
+
+def billing_status(status: BillingStatus) -> BillingStatusOut:
+    last = status.webhook_last_received_at
+    return {
+        "stripeConfigured": status.stripe_configured,
+        "webhookLastReceivedAt": iso_z(last) if last is not None else None,
+        "customers": status.customers,
+        "subscriptionsByStatus": status.subscriptions_by_status,
+        "tiers": status.customers_by_tier,
+    }

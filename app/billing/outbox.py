@@ -1,0 +1,181 @@
+"""Calls Stripe must receive, committed with the change that needs them, made afterwards.
+
+Why an outbox rather than a compensating step: a customer is created (or deleted) in our
+database and its Stripe task in the same transaction, so neither exists without the other,
+whatever fails. The call itself happens after the commit and is retried until Stripe has
+it; its idempotency key is derived from our customer's id, so a retry after a lost answer,
+a crash or a second process doing the same task never makes a second Stripe customer.
+A compensating step (call Stripe first, undo it if our insert fails) leaves a Stripe
+customer behind whenever the process dies between the two, and cannot be retried safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.billing.gateway import NewCustomer, PaymentGateway
+from app.core.clock import Clock
+from app.core.db import Database, affected_rows
+from app.models import Customer, StripeTask
+
+logger = logging.getLogger(__name__)
+CREATE_CUSTOMER = "create_customer"
+CANCEL_SUBSCRIPTIONS = "cancel_subscriptions"
+WAKE = "billing.stripe_tasks"  # `session.info` flag: the transaction wrote a task
+BATCH = 50
+# A worker owns a task it leased for this long; another may take it over afterwards.
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF_SECONDS = 600
+
+
+def enqueue(
+    session: AsyncSession,
+    kind: str,
+    *,
+    at: datetime,
+    customer_id: uuid.UUID | None = None,
+    stripe_customer_id: str | None = None,
+) -> None:
+    """Add a task to the caller's transaction: it exists if and only if that commits."""
+    session.add(
+        StripeTask(
+            kind=kind,
+            customer_id=customer_id,
+            stripe_customer_id=stripe_customer_id,
+            next_attempt_at=at,
+            created_at=at,
+        )
+    )
+    session.info[WAKE] = True
+
+
+def customer_idempotency_key(customer_id: uuid.UUID) -> str:
+    return f"billing-customer-{customer_id}"
+
+
+class StripeOutbox:
+    def __init__(self, db: Database, clock: Clock, gateway: PaymentGateway | None) -> None:
+        self._db = db
+        self._clock = clock
+        self._gateway = gateway
+
+    async def run_due(self) -> int:
+        """Carry out every task that is due; how many were done."""
+        now = self._clock()
+        async with self._db.transaction(write=False) as session:
+            due = list(
+                await session.scalars(
+                    select(StripeTask)
+                    .where(col(StripeTask.next_attempt_at) <= now)
+                    .order_by(col(StripeTask.created_at))
+                    .limit(BATCH)
+                )
+            )
+        done = 0
+        for task in due:
+            if await self._lease(task, now):
+                done += await self._carry_out(task)
+        return done
+
+    async def stripe_customer_id(self, customer: Customer) -> str:
+        """The customer's Stripe id, created now if its task has not run yet."""
+        if customer.stripe_customer_id is not None:
+            return customer.stripe_customer_id
+        return await self._create_customer(customer)
+
+    async def _lease(self, task: StripeTask, now: datetime) -> bool:
+        """Only the worker whose conditional update matches runs the task."""
+        async with self._db.transaction() as session:
+            leased = await affected_rows(
+                session,
+                update(StripeTask)
+                .where(
+                    col(StripeTask.id) == task.id,
+                    col(StripeTask.next_attempt_at) == task.next_attempt_at,
+                )
+                .values(next_attempt_at=now + LEASE),
+            )
+        return leased == 1
+
+    async def _carry_out(self, task: StripeTask) -> int:
+        try:
+            if task.kind == CREATE_CUSTOMER:
+                await self._create_task_customer(task)
+            elif task.kind == CANCEL_SUBSCRIPTIONS:
+                await self._cancel_subscriptions(task)
+            else:
+                logger.error("unknown Stripe task kind %s; dropped", task.kind)
+        except Exception as exc:
+            await self._retry_later(task, exc)
+            return 0
+        async with self._db.transaction() as session:
+            await session.execute(delete(StripeTask).where(col(StripeTask.id) == task.id))
+        return 1
+
+    async def _retry_later(self, task: StripeTask, exc: Exception) -> None:
+        attempts = task.attempts + 1
+        backoff = timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
+        logger.warning(
+            "Stripe task failed; retrying in %s",
+            backoff,
+            extra={"task": str(task.id), "kind": task.kind, "attempts": attempts},
+        )
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(StripeTask)
+                .where(col(StripeTask.id) == task.id)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=self._clock() + backoff,
+                    last_error=(str(exc) or type(exc).__name__)[:500],
+                )
+            )
+
+    async def _create_task_customer(self, task: StripeTask) -> None:
+        async with self._db.transaction(write=False) as session:
+            customer = await session.get(Customer, task.customer_id)
+        if customer is not None and customer.stripe_customer_id is None:
+            await self._create_customer(customer)
+
+    async def _create_customer(self, customer: Customer) -> str:
+        gateway = self._require_gateway()
+        stripe_id = await gateway.create_customer(
+            NewCustomer(
+                customer_id=customer.id,
+                name=customer.name,
+                email=customer.email,
+                street=customer.street,
+                city=customer.city,
+                state=customer.state,
+                postal_code=customer.postal_code,
+                country=customer.country,
+            ),
+            idempotency_key=customer_idempotency_key(customer.id),
+        )
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Customer)
+                .where(col(Customer.id) == customer.id, col(Customer.stripe_customer_id).is_(None))
+                .values(stripe_customer_id=stripe_id)
+            )
+        return stripe_id
+
+    async def _cancel_subscriptions(self, task: StripeTask) -> None:
+        gateway = self._require_gateway()
+        if task.stripe_customer_id is None:
+            return
+        for subscription in await gateway.subscriptions(task.stripe_customer_id):
+            if subscription.is_live:
+                await gateway.cancel_subscription(
+                    subscription.id, idempotency_key=f"billing-cancel-{subscription.id}"
+                )
+
+    def _require_gateway(self) -> PaymentGateway:
+        assert self._gateway is not None, "the outbox runs only when Stripe is configured"
+        return self._gateway

@@ -1,0 +1,257 @@
+"""Payment through Stripe (SPEC §5.6): the portal, checkout, webhooks, the billing status.
+
+Stripe is called outside any database transaction, except for webhooks (see
+`handle_webhook`), so that a slow Stripe never holds the database's locks for requests
+that do not need it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import AliasChoices, Field, HttpUrl
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.principal import Principal
+from app.auth.roles import TeamAction
+from app.billing.gateway import CheckoutRequest, PaymentGateway, Subscription, WebhookEvent
+from app.billing.outbox import StripeOutbox
+from app.core import invalidation
+from app.core.clock import Clock
+from app.core.db import Database, affected_rows, upsert
+from app.core.errors import StripeNotConfigured, TierNotPurchasable
+from app.core.inputs import InputModel
+from app.customers.service import current_seat
+from app.models import Customer, StripeEvent, Tier
+from app.settings import Settings
+from app.tiers.service import default_tier, find_tier
+
+DEFAULT_UPGRADE_TIER = "pro"
+ENABLED_STATUSES = frozenset({"trialing", "active"})
+PRODUCT_STATUSES = ("none", "trialing", "active", "past_due", "canceled", "unpaid", "incomplete")
+
+
+class UpgradeRequest(InputModel):
+    success_url: HttpUrl = Field(validation_alias=AliasChoices("successURL", "successUrl"))
+    cancel_url: HttpUrl = Field(validation_alias=AliasChoices("cancelURL", "cancelUrl"))
+    tier_name: str = Field(default=DEFAULT_UPGRADE_TIER, min_length=1, max_length=64)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingStatus:
+    stripe_configured: bool
+    webhook_last_received_at: datetime | None
+    customers: int
+    subscriptions_by_status: dict[str, int]
+    customers_by_tier: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSync:
+    """What Stripe's current subscription of a customer makes of the customer's row."""
+
+    status: str
+    enabled: bool
+    grace_ends_at: datetime | None
+    price_id: str | None
+    had_trial: bool
+
+
+class BillingService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        gateway: PaymentGateway | None,
+        outbox: StripeOutbox,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._clock = clock
+        self._gateway = gateway
+        self._outbox = outbox
+
+    @property
+    def configured(self) -> bool:
+        return self._gateway is not None
+
+    async def portal_url(self, principal: Principal) -> str:
+        gateway = self._require_gateway()
+        customer = await self._owned_customer(principal)
+        stripe_id = await self._outbox.stripe_customer_id(customer)
+        return await gateway.portal_url(stripe_id, self._settings.stripe_portal_return_url)
+
+    async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:
+        gateway = self._require_gateway()
+        customer = await self._owned_customer(principal)
+        async with self._db.transaction(write=False) as session:
+            tier = await find_tier(session, data.tier_name)
+        if not tier.is_active or not tier.stripe_price_id:
+            raise TierNotPurchasable(param="tierName")
+        stripe_id = await self._outbox.stripe_customer_id(customer)
+        trial_days = None if customer.trial_used else self._settings.stripe_trial_days
+        return await gateway.checkout_url(
+            CheckoutRequest(
+                stripe_customer_id=stripe_id,
+                customer_id=customer.id,
+                price_id=tier.stripe_price_id,
+                success_url=str(data.success_url),
+                cancel_url=str(data.cancel_url),
+                trial_days=trial_days,
+            )
+        )
+
+    async def handle_webhook(self, payload: bytes, signature: str | None) -> None:
+        """Apply one signed event, once.
+
+        The event id is claimed by a unique insert in the transaction of its effect: a
+        duplicate finds it taken and changes nothing, and a failure rolls the claim back
+        with the effect, so Stripe's redelivery applies it. Event order is not trusted:
+        the customer's subscriptions are read from Stripe inside that transaction, after
+        the customer's row is locked, so whichever event commits last wrote the newest
+        state Stripe had. The price of that is a Stripe read while the lock is held.
+        """
+        gateway = self._require_gateway()
+        event = gateway.verify_event(payload, signature)
+        async with self._db.transaction() as session:
+            if not await _claim(session, event, self._clock()):
+                return
+            customer = await self._customer_of(session, event)
+            if customer is None:  # an event of no customer of ours: acknowledged, ignored
+                return
+            assert customer.stripe_customer_id is not None
+            subscriptions = await gateway.subscriptions(customer.stripe_customer_id)
+            await self._apply(session, customer, current_subscription(subscriptions))
+
+    async def status(self, principal: Principal) -> BillingStatus:
+        principal.require_admin()
+        async with self._db.transaction(write=False) as session:
+            last = await session.scalar(select(func.max(col(StripeEvent.received_at))))
+            statuses = await session.execute(
+                select(col(Customer.subscription_status), func.count()).group_by(
+                    col(Customer.subscription_status)
+                )
+            )
+            by_status: Counter[str] = Counter({status: count for status, count in statuses})
+            tiers = await session.execute(
+                select(col(Tier.name), func.count(col(Customer.id)))
+                .join(Customer, col(Customer.tier_id) == col(Tier.id), isouter=True)
+                .group_by(col(Tier.name))
+            )
+            by_tier = {name: count for name, count in tiers}
+        return BillingStatus(
+            stripe_configured=self.configured,
+            webhook_last_received_at=last,
+            customers=sum(by_status.values()),
+            subscriptions_by_status={status: by_status[status] for status in PRODUCT_STATUSES},
+            customers_by_tier=by_tier,
+        )
+
+    async def _owned_customer(self, principal: Principal) -> Customer:
+        async with self._db.transaction(write=False) as session:
+            return (await current_seat(session, principal, TeamAction.OWNER_ONLY)).customer
+
+    async def _customer_of(self, session: AsyncSession, event: WebhookEvent) -> Customer | None:
+        """The customer the event is about, its row locked until the transaction ends."""
+        stripe_id = event.object.get("customer")
+        if not isinstance(stripe_id, str):
+            return None
+        return await session.scalar(
+            select(Customer).where(col(Customer.stripe_customer_id) == stripe_id).with_for_update()
+        )
+
+    async def _apply(
+        self, session: AsyncSession, customer: Customer, subscription: Subscription | None
+    ) -> None:
+        sync = self._sync(subscription)
+        tier_id = await self._tier_for(session, sync)
+        values: dict[str, object] = {
+            "subscription_status": sync.status,
+            "subscription_enabled": sync.enabled,
+            "grace_ends_at": sync.grace_ends_at,
+            "trial_used": customer.trial_used or sync.had_trial,
+            "tier_id": tier_id,
+        }
+        changed = await affected_rows(
+            session, update(Customer).where(col(Customer.id) == customer.id).values(**values)
+        )
+        if changed and tier_id != customer.tier_id:
+            invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
+
+    def _sync(self, subscription: Subscription | None) -> SubscriptionSync:
+        if subscription is None:
+            return SubscriptionSync("none", False, None, None, False)
+        status = subscription.product_status
+        grace_ends_at = self._grace_end(subscription)
+        in_grace = grace_ends_at is not None and self._clock() < grace_ends_at
+        return SubscriptionSync(
+            status=status,
+            enabled=status in ENABLED_STATUSES or in_grace,
+            grace_ends_at=grace_ends_at,
+            price_id=subscription.price_id if subscription.is_live else None,
+            had_trial=subscription.had_trial,
+        )
+
+    def _grace_end(self, subscription: Subscription) -> datetime | None:
+        """past_due stays enabled for the grace period from the start of the billing period
+        whose invoice failed."""
+        started = subscription.current_period_start
+        if subscription.product_status != "past_due" or started is None:
+            return None
+        grace = timedelta(days=self._settings.stripe_past_due_grace_days)
+        return datetime.fromtimestamp(started, tz=UTC) + grace
+
+    async def end_grace_periods(self) -> int:
+        """Disable the past_due subscriptions whose grace period is over; how many."""
+        async with self._db.transaction() as session:
+            return await affected_rows(
+                session,
+                update(Customer)
+                .where(
+                    col(Customer.subscription_status) == "past_due",
+                    col(Customer.subscription_enabled),
+                    col(Customer.grace_ends_at) <= self._clock(),
+                )
+                .values(subscription_enabled=False),
+            )
+
+    async def _tier_for(self, session: AsyncSession, sync: SubscriptionSync) -> uuid.UUID:
+        """The tier of the subscription's price; the default tier once nothing is live."""
+        if sync.price_id is not None:
+            tier = await session.scalar(
+                select(Tier).where(col(Tier.stripe_price_id) == sync.price_id)
+            )
+            if tier is not None:
+                return tier.id
+        return (await default_tier(session)).id
+
+    def _require_gateway(self) -> PaymentGateway:
+        if self._gateway is None:
+            raise StripeNotConfigured()
+        return self._gateway
+
+
+def current_subscription(subscriptions: list[Subscription]) -> Subscription | None:
+    """The subscription that decides the customer's state: the newest live one, or else
+    the newest of those that ended."""
+    if not subscriptions:
+        return None
+    live = [s for s in subscriptions if s.is_live]
+    return max(live or subscriptions, key=lambda s: (s.created, s.id))
+
+
+async def _claim(session: AsyncSession, event: WebhookEvent, now: datetime) -> bool:
+    """Insert the event's id; False when another delivery of it already did."""
+    claimed = await affected_rows(
+        session,
+        upsert(session, StripeEvent)
+        .values(id=event.id, type=event.type, received_at=now)
+        .on_conflict_do_nothing(index_elements=["id"]),
+    )
+    return claimed == 1

@@ -1,0 +1,213 @@
+"""The one module that talks to Stripe: the official SDK's `StripeClient`, async calls,
+and a pinned API version, so that the shapes read here never change under us."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import stripe
+
+from app.billing.gateway import (
+    CatalogPrice,
+    CheckoutRequest,
+    NewCustomer,
+    Subscription,
+    WebhookEvent,
+)
+from app.core.errors import InvalidWebhook, StripeUnavailable
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+STRIPE_API_VERSION = "2026-10-28.endive"
+# Where the metadata of Stripe objects names what they are in this service.
+CUSTOMER_METADATA = "billing_customer_id"
+TIER_METADATA = "billing_tier"
+T = TypeVar("T")
+
+
+class StripeGateway:
+    def __init__(self, settings: Settings) -> None:
+        assert settings.stripe_api_key and settings.stripe_webhook_secret
+        base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        self._client = stripe.StripeClient(
+            settings.stripe_api_key,
+            stripe_version=STRIPE_API_VERSION,
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=settings.stripe_max_network_retries,
+            http_client=stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds),
+        )
+        self._webhook_secret = settings.stripe_webhook_secret
+        self._tolerance = settings.stripe_webhook_tolerance_seconds
+
+    async def create_customer(self, customer: NewCustomer, *, idempotency_key: str) -> str:
+        params: Any = {
+            "name": customer.name,
+            "email": customer.email,
+            "address": {
+                "line1": customer.street,
+                "city": customer.city,
+                "state": customer.state,
+                "postal_code": customer.postal_code,
+                "country": customer.country,
+            },
+            "metadata": {CUSTOMER_METADATA: str(customer.customer_id)},
+        }
+        created = await _call(
+            self._client.v1.customers.create_async(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        )
+        return str(created.id)
+
+    async def portal_url(self, stripe_customer_id: str, return_url: str) -> str:
+        session = await _call(
+            self._client.v1.billing_portal.sessions.create_async(
+                params={"customer": stripe_customer_id, "return_url": return_url}
+            )
+        )
+        return str(session.url)
+
+    async def checkout_url(self, request: CheckoutRequest) -> str:
+        subscription: Any = {"metadata": {CUSTOMER_METADATA: str(request.customer_id)}}
+        if request.trial_days:
+            subscription["trial_period_days"] = request.trial_days
+        params: Any = {
+            "mode": "subscription",
+            "customer": request.stripe_customer_id,
+            "client_reference_id": str(request.customer_id),
+            "line_items": [{"price": request.price_id, "quantity": 1}],
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "subscription_data": subscription,
+        }
+        session = await _call(self._client.v1.checkout.sessions.create_async(params=params))
+        return str(session.url)
+
+    async def subscriptions(self, stripe_customer_id: str) -> list[Subscription]:
+        params: Any = {"customer": stripe_customer_id, "status": "all", "limit": 100}
+        listed = await _call(self._client.v1.subscriptions.list_async(params=params))
+        return [_subscription(item) for item in listed.data]
+
+    async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> None:
+        try:
+            await self._client.v1.subscriptions.cancel_async(
+                subscription_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:  # already gone: what was asked is true
+                return
+            raise _unavailable(exc) from exc
+        except stripe.StripeError as exc:
+            raise _unavailable(exc) from exc
+
+    def verify_event(self, payload: bytes, signature: str | None) -> WebhookEvent:
+        if not signature:
+            raise InvalidWebhook("The Stripe-Signature header is missing.")
+        try:
+            self._client.construct_event(
+                payload, signature, self._webhook_secret, tolerance=self._tolerance
+            )
+            event = json.loads(payload)
+            return WebhookEvent(
+                id=str(event["id"]),
+                type=str(event["type"]),
+                created=int(event["created"]),
+                object=dict(event["data"]["object"]),
+            )
+        except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidWebhook() from exc
+
+    async def sync_price(self, price: CatalogPrice) -> str:
+        product_id = await self._product(price)
+        lookup_key = f"{TIER_METADATA}_{price.tier_name}"
+        params: Any = {"lookup_keys": [lookup_key], "active": True, "limit": 1}
+        found = (await _call(self._client.v1.prices.list_async(params=params))).data
+        if found and _same_price(found[0], price, product_id):
+            return str(found[0].id)
+        created = await _call(
+            self._client.v1.prices.create_async(
+                params={
+                    "product": product_id,
+                    "unit_amount": price.unit_amount,
+                    "currency": price.currency,
+                    "recurring": {"interval": "month"},
+                    "lookup_key": lookup_key,
+                    "transfer_lookup_key": True,
+                    "metadata": {TIER_METADATA: price.tier_name},
+                }
+            )
+        )
+        for old in found:  # the price it replaces is no longer offered
+            await _call(self._client.v1.prices.update_async(str(old.id), params={"active": False}))
+        return str(created.id)
+
+    async def _product(self, price: CatalogPrice) -> str:
+        """The tier's product, found by its metadata, created or brought up to date."""
+        wanted: Any = {"name": price.display_name, "description": price.description or None}
+        listed = await _call(self._client.v1.products.list_async(params={"limit": 100}))
+        for product in listed.data:
+            metadata: Any = product.metadata or {}
+            if metadata.get(TIER_METADATA) == price.tier_name:
+                if product.name != wanted["name"] or product.description != wanted["description"]:
+                    await _call(
+                        self._client.v1.products.update_async(str(product.id), params=wanted)
+                    )
+                return str(product.id)
+        create: Any = {**wanted, "metadata": {TIER_METADATA: price.tier_name}}
+        created = await _call(
+            self._client.v1.products.create_async(
+                params=create, options={"idempotency_key": f"tier-product-{price.tier_name}"}
+            )
+        )
+        return str(created.id)
+
+
+def _same_price(found: Any, price: CatalogPrice, product_id: str) -> bool:
+    recurring = found.recurring
+    return bool(
+        found.unit_amount == price.unit_amount
+        and found.currency == price.currency
+        and found.product == product_id
+        and recurring is not None
+        and recurring.interval == "month"
+    )
+
+
+def _subscription(item: Any) -> Subscription:
+    items = item["items"].data if item.get("items") else []
+    first = items[0] if items else None
+    return Subscription(
+        id=str(item.id),
+        stripe_customer_id=str(item.customer),
+        status=str(item.status),
+        price_id=str(first.price.id) if first is not None else None,
+        created=int(item.created),
+        current_period_start=_period_start(item, first),
+        had_trial=item.get("trial_start") is not None or item.get("trial_end") is not None,
+    )
+
+
+def _period_start(item: Any, first: Any) -> int | None:
+    """Newer API versions keep the billing period on the subscription's items."""
+    for source in (first, item):
+        value = source.get("current_period_start") if source is not None else None
+        if value is not None:
+            return int(value)
+    return None
+
+
+async def _call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except stripe.StripeError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: stripe.StripeError) -> StripeUnavailable:
+    logger.warning(
+        "stripe call failed", extra={"stripe_status": exc.http_status, "stripe_error": str(exc)}
+    )
+    return StripeUnavailable()

@@ -1,0 +1,52 @@
+"""The background work of the Stripe integration, in every process that has Stripe settings:
+the outbox's due tasks, and the end of past_due grace periods (no event marks it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.billing.outbox import WAKE, StripeOutbox
+from app.billing.service import BillingService
+from app.core.db import Database
+
+logger = logging.getLogger(__name__)
+POLL_SECONDS = 5.0
+
+
+class BillingWorker:
+    def __init__(self, db: Database, outbox: StripeOutbox, billing: BillingService) -> None:
+        self._outbox = outbox
+        self._billing = billing
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        db.on_commit(self._on_commit)
+
+    def _on_commit(self, session: AsyncSession) -> None:
+        """A committed task is started at once rather than at the next poll."""
+        if session.info.get(WAKE):
+            self._wake.set()
+
+    async def start(self) -> None:
+        if self._billing.configured:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                await self._outbox.run_due()
+                await self._billing.end_grace_periods()
+            except Exception:
+                logger.exception("the Stripe background work failed; will retry")
