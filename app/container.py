@@ -70,6 +70,7 @@ class Container:
         self.ledger = Ledger(self.db)
         self.counter_guard = CounterGuard(self.db, self.counters, clock)
         gateway = StripeGateway(settings) if settings.stripe_configured else None
+        self.stripe_gateway = gateway
         self.outbox = StripeOutbox(self.db, clock, gateway)
         billing = BillingService(settings, self.db, clock, gateway, self.outbox)
         self.billing_worker = BillingWorker(self.db, self.outbox, billing)

@@ -38,6 +38,9 @@ class Subscription:
     stripe_customer_id: str
     status: str  # as Stripe names it
     price_id: str | None
+    # The tier named in the price's metadata by the catalog sync: still right for a price
+    # that a later sync archived, when no tier records that price's id any more.
+    price_tier: str | None
     created: int
     # The start of the billing period: a past_due subscription failed that period's invoice.
     current_period_start: int | None

@@ -59,6 +59,7 @@ class SubscriptionSync:
     enabled: bool
     grace_ends_at: datetime | None
     price_id: str | None
+    price_tier: str | None
     had_trial: bool
 
 
@@ -186,7 +187,7 @@ class BillingService:
 
     def _sync(self, subscription: Subscription | None) -> SubscriptionSync:
         if subscription is None:
-            return SubscriptionSync("none", False, None, None, False)
+            return SubscriptionSync("none", False, None, None, None, False)
         status = subscription.product_status
         grace_ends_at = self._grace_end(subscription)
         in_grace = grace_ends_at is not None and self._clock() < grace_ends_at
@@ -195,6 +196,7 @@ class BillingService:
             enabled=status in ENABLED_STATUSES or in_grace,
             grace_ends_at=grace_ends_at,
             price_id=subscription.price_id if subscription.is_live else None,
+            price_tier=subscription.price_tier if subscription.is_live else None,
             had_trial=subscription.had_trial,
         )
 
@@ -227,6 +229,8 @@ class BillingService:
             tier = await session.scalar(
                 select(Tier).where(col(Tier.stripe_price_id) == sync.price_id)
             )
+            if tier is None and sync.price_tier is not None:
+                tier = await session.scalar(select(Tier).where(col(Tier.name) == sync.price_tier))
             if tier is not None:
                 return tier.id
         return (await default_tier(session)).id

@@ -149,7 +149,7 @@ class StripeGateway:
         wanted: Any = {"name": price.display_name, "description": price.description or None}
         listed = await _call(self._client.v1.products.list_async(params={"limit": 100}))
         for product in listed.data:
-            metadata: Any = product.metadata or {}
+            metadata: dict[str, Any] = product.to_dict().get("metadata") or {}
             if metadata.get(TIER_METADATA) == price.tier_name:
                 if product.name != wanted["name"] or product.description != wanted["description"]:
                     await _call(
@@ -176,24 +176,27 @@ def _same_price(found: Any, price: CatalogPrice, product_id: str) -> bool:
     )
 
 
-def _subscription(item: Any) -> Subscription:
-    items = item["items"].data if item.get("items") else []
-    first = items[0] if items else None
+def _subscription(stripe_object: Any) -> Subscription:
+    item: dict[str, Any] = stripe_object.to_dict()
+    items = (item.get("items") or {}).get("data") or []
+    first: dict[str, Any] | None = items[0] if items else None
+    price: dict[str, Any] = (first or {}).get("price") or {}
     return Subscription(
-        id=str(item.id),
-        stripe_customer_id=str(item.customer),
-        status=str(item.status),
-        price_id=str(first.price.id) if first is not None else None,
-        created=int(item.created),
+        id=str(item["id"]),
+        stripe_customer_id=str(item["customer"]),
+        status=str(item["status"]),
+        price_id=str(price["id"]) if price.get("id") else None,
+        price_tier=(price.get("metadata") or {}).get(TIER_METADATA),
+        created=int(item["created"]),
         current_period_start=_period_start(item, first),
         had_trial=item.get("trial_start") is not None or item.get("trial_end") is not None,
     )
 
 
-def _period_start(item: Any, first: Any) -> int | None:
+def _period_start(item: dict[str, Any], first: dict[str, Any] | None) -> int | None:
     """Newer API versions keep the billing period on the subscription's items."""
-    for source in (first, item):
-        value = source.get("current_period_start") if source is not None else None
+    for source in (first or {}, item):
+        value = source.get("current_period_start")
         if value is not None:
             return int(value)
     return None

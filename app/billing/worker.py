@@ -22,6 +22,7 @@ class BillingWorker:
         self._outbox = outbox
         self._billing = billing
         self._wake = asyncio.Event()
+        self._pass = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         db.on_commit(self._on_commit)
 
@@ -46,7 +47,12 @@ class BillingWorker:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                await self._outbox.run_due()
-                await self._billing.end_grace_periods()
+                await self.run_once()
             except Exception:
                 logger.exception("the Stripe background work failed; will retry")
+
+    async def run_once(self) -> None:
+        """One pass over what is due, after any pass in progress has finished."""
+        async with self._pass:
+            await self._outbox.run_due()
+            await self._billing.end_grace_periods()

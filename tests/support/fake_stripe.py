@@ -647,6 +647,8 @@ class FakeStripe:
         self.api_version = api_version or stripe.api_version
         self.api_key = api_key
         self.webhook_secret = webhook_secret or new_id("whsec", 32)
+        # Deliveries of this fake's events, signed with its `webhook_secret`.
+        self.webhooks = WebhookSender(self.webhook_secret)
         self.url = ""
         # Unix seconds every object and event is stamped with; None follows the wall clock.
         self.clock: int | None = None
@@ -791,6 +793,9 @@ class FakeStripe:
                 return self._carry_out(incoming)
             except StripeApiError as error:
                 return error.outcome()
+            except Exception as error:  # a fault of the fake itself: say so to the client
+                message = f"The fake Stripe server failed: {error!r}"
+                return StripeApiError(500, message, error_type="api_error").outcome()
 
     def _carry_out(self, incoming: _Incoming) -> Outcome:
         if incoming.problem is not None:
@@ -831,8 +836,17 @@ class FakeStripe:
         raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}).")
 
     def _run(self, route: _Route, call: _Call) -> Outcome:
+        """Carry out one call, all or nothing: a request that fails leaves no trace in the
+        state, as at Stripe."""
         _check_params(call.params, route.schema)
-        return Outcome(200, route.handler(call))
+        if route.method == "GET":
+            return Outcome(200, route.handler(call))
+        saved = copy.deepcopy((self._objects, self._deleted, self._events, self._checkout_plans))
+        try:
+            return Outcome(200, route.handler(call))
+        except Exception:
+            self._objects, self._deleted, self._events, self._checkout_plans = saved
+            raise
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -956,11 +970,6 @@ class FakeStripe:
         with self._lock:
             self._faults.append(fault)
 
-    @property
-    def webhooks(self) -> WebhookSender:
-        """Deliveries of events signed with this fake's `webhook_secret`."""
-        return WebhookSender(self.webhook_secret)
-
     # --- State helpers (the lock is held) -------------------------------------------------
 
     def _store(self, obj: Json) -> Json:
@@ -1072,8 +1081,8 @@ class FakeStripe:
             obj for obj in reversed(objects) if combine(clause.matches(obj) for clause in clauses)
         ]
         limit = _integer(call.params, "limit", minimum=1, maximum=100) or 10
-        page = _text(call.params, "page")
-        start = int(page.removeprefix("page_")) if page.startswith("page_") else 0
+        page = re.fullmatch(r"page_(\d+)", _text(call.params, "page"))
+        start = int(page.group(1)) if page else 0
         more = start + limit < len(found)
         paths = [
             p.removeprefix("data.") for p in _expand_paths(call.params) if p.startswith("data.")
