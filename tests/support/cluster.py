@@ -49,12 +49,15 @@ class Cluster:
 
 
 @asynccontextmanager
-async def running_cluster(database_url: str, data_dir: Path) -> AsyncIterator[Cluster]:
+async def running_cluster(
+    database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Cluster]:
     env = {
         "BILLING_DATABASE_URL": database_url,
         "BILLING_JWT_SECRET": SECRET,
         "BILLING_DATA_DIR": str(data_dir),
         "BILLING_MIGRATE_ON_START": "false",
+        **(extra_env or {}),
     }
     limits = httpx.Limits(max_connections=200)
     with run_servers(2, env) as urls:
