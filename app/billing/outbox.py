@@ -31,6 +31,10 @@ WAKE = "billing.stripe_tasks"  # `session.info` flag: the transaction wrote a ta
 BATCH = 50
 # A worker owns a task it leased for this long; another may take it over afterwards.
 LEASE = timedelta(seconds=60)
+# Stripe keeps an idempotency key for 24 hours: a task older than this first looks for a
+# customer an earlier attempt may have made (Stripe's search lags writes by a minute at
+# most, long past by then).
+KEY_LIFETIME = timedelta(hours=23)
 MAX_BACKOFF_SECONDS = 600
 
 
@@ -141,11 +145,13 @@ class StripeOutbox:
         async with self._db.transaction(write=False) as session:
             customer = await session.get(Customer, task.customer_id)
         if customer is not None and customer.stripe_customer_id is None:
-            await self._create_customer(customer)
+            outlived_key = self._clock() - task.created_at > KEY_LIFETIME
+            await self._create_customer(customer, look_first=outlived_key)
 
-    async def _create_customer(self, customer: Customer) -> str:
+    async def _create_customer(self, customer: Customer, *, look_first: bool = False) -> str:
         gateway = self._require_gateway()
-        stripe_id = await gateway.create_customer(
+        found = await gateway.find_customer(customer.id) if look_first else None
+        stripe_id = found or await gateway.create_customer(
             NewCustomer(
                 customer_id=customer.id,
                 name=customer.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -61,6 +62,11 @@ class StripeGateway:
             )
         )
         return str(created.id)
+
+    async def find_customer(self, customer_id: uuid.UUID) -> str | None:
+        query = f"metadata['{CUSTOMER_METADATA}']:'{customer_id}'"
+        found = await _call(self._client.v1.customers.search_async(params={"query": query}))
+        return str(found.data[0].id) if found.data else None
 
     async def portal_url(self, stripe_customer_id: str, return_url: str) -> str:
         session = await _call(

@@ -173,3 +173,23 @@ async def test_checkout_needs_no_synced_customer_first(
 
     [stripe_customer] = fake_stripe.objects("customer")
     assert fake_stripe.get(session_id)["customer"] == stripe_customer["id"]  # type: ignore[index]
+
+
+async def test_after_a_day_the_retry_looks_for_the_customer_before_creating(
+    stripe_api: Api, fake_stripe: FakeStripe, clock: MovableClock
+) -> None:
+    """Stripe forgets an idempotency key after 24 hours: a task that old must not rely on
+    it, so it finds the customer its lost attempt made."""
+    fake_stripe.fail_next("POST", CUSTOMERS, status=500, after_effect=True)
+    owner = stripe_api.user()
+    await stripe_api.customer(owner)
+    await settled(stripe_api)
+    clock.advance(hours=25)
+
+    await run_until_done(stripe_api, clock)
+
+    [stripe_customer] = fake_stripe.objects("customer")
+    assert fake_stripe.count("POST", CUSTOMERS) == 1
+    assert fake_stripe.count("GET", "/v1/customers/search") == 1
+    customer = (await stripe_api.call("GET", "/customer", owner)).json()
+    assert customer["gcid"] == stripe_customer["id"]
