@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 # Subscription statuses the product knows (SPEC §3.1); Stripe's others map onto them.
-KNOWN_STATUSES = frozenset(
-    {"none", "trialing", "active", "past_due", "canceled", "unpaid", "incomplete"}
-)
+PRODUCT_STATUSES = ("none", "trialing", "active", "past_due", "canceled", "unpaid", "incomplete")
+KNOWN_STATUSES = frozenset(PRODUCT_STATUSES)
+# The statuses of a subscription that is paid for, or in its trial.
+GOOD_STANDING = frozenset({"trialing", "active"})
 STATUS_ALIASES = {"incomplete_expired": "canceled", "paused": "unpaid"}
 # A subscription in one of these can still bill or be billed: it is the customer's current
 # one over any that has ended.
@@ -42,8 +43,6 @@ class Subscription:
     # that a later sync archived, when no tier records that price's id any more.
     price_tier: str | None
     created: int
-    # The start of the billing period: a past_due subscription failed that period's invoice.
-    current_period_start: int | None
     had_trial: bool
 
     @property
@@ -55,6 +54,10 @@ class Subscription:
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def in_good_standing(self) -> bool:
+        return self.status in GOOD_STANDING
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,8 +83,9 @@ class StripeOutbox:
             )
         done = 0
         for task in due:
-            if await self._lease(task, now):
-                done += await self._carry_out(task)
+            lease = await self._lease(task)
+            if lease is not None:
+                done += await self._carry_out(task, lease)
         return done
 
     async def stripe_customer_id(self, customer: Customer) -> str:
@@ -93,8 +94,10 @@ class StripeOutbox:
             return customer.stripe_customer_id
         return await self._create_customer(customer)
 
-    async def _lease(self, task: StripeTask, now: datetime) -> bool:
-        """Only the worker whose conditional update matches runs the task."""
+    async def _lease(self, task: StripeTask) -> datetime | None:
+        """The end of this worker's lease on the task, or None when another worker's
+        conditional update matched first."""
+        lease = self._clock() + LEASE
         async with self._db.transaction() as session:
             leased = await affected_rows(
                 session,
@@ -103,11 +106,11 @@ class StripeOutbox:
                     col(StripeTask.id) == task.id,
                     col(StripeTask.next_attempt_at) == task.next_attempt_at,
                 )
-                .values(next_attempt_at=now + LEASE),
+                .values(next_attempt_at=lease),
             )
-        return leased == 1
+        return lease if leased == 1 else None
 
-    async def _carry_out(self, task: StripeTask) -> int:
+    async def _carry_out(self, task: StripeTask, lease: datetime) -> int:
         try:
             if task.kind == CREATE_CUSTOMER:
                 await self._create_task_customer(task)
@@ -116,13 +119,14 @@ class StripeOutbox:
             else:
                 logger.error("unknown Stripe task kind %s; dropped", task.kind)
         except Exception as exc:
-            await self._retry_later(task, exc)
+            await self._retry_later(task, lease, exc)
             return 0
         async with self._db.transaction() as session:
             await session.execute(delete(StripeTask).where(col(StripeTask.id) == task.id))
         return 1
 
-    async def _retry_later(self, task: StripeTask, exc: Exception) -> None:
+    async def _retry_later(self, task: StripeTask, lease: datetime, exc: Exception) -> None:
+        """Back off, unless the lease ran out and another worker has the task by now."""
         attempts = task.attempts + 1
         backoff = timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
         logger.warning(
@@ -133,7 +137,7 @@ class StripeOutbox:
         async with self._db.transaction() as session:
             await session.execute(
                 update(StripeTask)
-                .where(col(StripeTask.id) == task.id)
+                .where(col(StripeTask.id) == task.id, col(StripeTask.next_attempt_at) == lease)
                 .values(
                     attempts=attempts,
                     next_attempt_at=self._clock() + backoff,
@@ -170,7 +174,11 @@ class StripeOutbox:
                 .where(col(Customer.id) == customer.id, col(Customer.stripe_customer_id).is_(None))
                 .values(stripe_customer_id=stripe_id)
             )
-        return stripe_id
+            stored = await session.scalar(
+                select(col(Customer.stripe_customer_id)).where(col(Customer.id) == customer.id)
+            )
+        # Another attempt may have stored its answer first: the stored one is the customer's.
+        return stored or stripe_id
 
     async def _cancel_subscriptions(self, task: StripeTask) -> None:
         gateway = self._require_gateway()

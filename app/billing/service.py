@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import AliasChoices, Field, HttpUrl
 from sqlalchemy import func, select, update
@@ -19,12 +19,20 @@ from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.auth.roles import TeamAction
-from app.billing.gateway import CheckoutRequest, PaymentGateway, Subscription, WebhookEvent
+from app.billing import outbox
+from app.billing.gateway import (
+    PRODUCT_STATUSES,
+    CheckoutRequest,
+    PaymentGateway,
+    Subscription,
+    WebhookEvent,
+)
 from app.billing.outbox import StripeOutbox
+from app.billing.stripe_gateway import CUSTOMER_METADATA
 from app.core import invalidation
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
-from app.core.errors import StripeNotConfigured, TierNotPurchasable
+from app.core.errors import AlreadySubscribed, StripeNotConfigured, TierNotPurchasable
 from app.core.inputs import InputModel
 from app.customers.service import current_seat
 from app.models import Customer, StripeEvent, Tier
@@ -32,8 +40,11 @@ from app.settings import Settings
 from app.tiers.service import default_tier, find_tier
 
 DEFAULT_UPGRADE_TIER = "pro"
-ENABLED_STATUSES = frozenset({"trialing", "active"})
-PRODUCT_STATUSES = ("none", "trialing", "active", "past_due", "canceled", "unpaid", "incomplete")
+# A customer in one of these has a subscription to change in the portal, not to buy again.
+SUBSCRIBED = frozenset({"trialing", "active", "past_due", "unpaid"})
+# The event families whose effect is the customer's subscription state (SPEC §5.6); any
+# other event is acknowledged without reading Stripe.
+SUBSCRIPTION_EVENTS = ("customer.subscription.", "checkout.session.", "invoice.")
 
 
 class UpgradeRequest(InputModel):
@@ -91,6 +102,8 @@ class BillingService:
     async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:
         gateway = self._require_gateway()
         customer = await self._owned_customer(principal)
+        if customer.subscription_status in SUBSCRIBED:
+            raise AlreadySubscribed()
         async with self._db.transaction(write=False) as session:
             tier = await find_tier(session, data.tier_name)
         if not tier.is_active or not tier.stripe_price_id:
@@ -116,19 +129,42 @@ class BillingService:
         with the effect, so Stripe's redelivery applies it. Event order is not trusted:
         the customer's subscriptions are read from Stripe inside that transaction, after
         the customer's row is locked, so whichever event commits last wrote the newest
-        state Stripe had. The price of that is a Stripe read while the lock is held.
+        state Stripe had. The price of that is a Stripe read while the lock is held, which
+        is why only the subscription events get that far.
         """
         gateway = self._require_gateway()
         event = gateway.verify_event(payload, signature)
         async with self._db.transaction() as session:
             if not await _claim(session, event, self._clock()):
                 return
+            if not event.type.startswith(SUBSCRIPTION_EVENTS):
+                return  # acknowledged, and ignored
             customer = await self._customer_of(session, event)
-            if customer is None:  # an event of no customer of ours: acknowledged, ignored
+            if customer is None:
+                await self._cancel_if_orphaned(session, event)
                 return
             assert customer.stripe_customer_id is not None
             subscriptions = await gateway.subscriptions(customer.stripe_customer_id)
             await self._apply(session, customer, current_subscription(subscriptions))
+
+    async def _cancel_if_orphaned(self, session: AsyncSession, event: WebhookEvent) -> None:
+        """A subscription started for a customer deleted since (a checkout page left open)
+        must not go on billing: it is cancelled like the deleted customer's others."""
+        obj = event.object
+        ours = (obj.get("metadata") or {}).get(CUSTOMER_METADATA)
+        if obj.get("object") != "subscription" or not ours or obj.get("status") == "canceled":
+            return
+        try:
+            customer_id = uuid.UUID(str(ours))
+        except ValueError:
+            return
+        if await session.get(Customer, customer_id) is None:
+            outbox.enqueue(
+                session,
+                outbox.CANCEL_SUBSCRIPTIONS,
+                at=self._clock(),
+                stripe_customer_id=str(obj["customer"]),
+            )
 
     async def status(self, principal: Principal) -> BillingStatus:
         principal.require_admin()
@@ -170,7 +206,7 @@ class BillingService:
     async def _apply(
         self, session: AsyncSession, customer: Customer, subscription: Subscription | None
     ) -> None:
-        sync = self._sync(subscription)
+        sync = self._sync(subscription, customer)
         tier_id = await self._tier_for(session, sync)
         values: dict[str, object] = {
             "subscription_status": sync.status,
@@ -179,35 +215,35 @@ class BillingService:
             "trial_used": customer.trial_used or sync.had_trial,
             "tier_id": tier_id,
         }
-        changed = await affected_rows(
-            session, update(Customer).where(col(Customer.id) == customer.id).values(**values)
+        await session.execute(
+            update(Customer).where(col(Customer.id) == customer.id).values(**values)
         )
-        if changed and tier_id != customer.tier_id:
+        if tier_id != customer.tier_id:
             invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
 
-    def _sync(self, subscription: Subscription | None) -> SubscriptionSync:
+    def _sync(self, subscription: Subscription | None, customer: Customer) -> SubscriptionSync:
         if subscription is None:
             return SubscriptionSync("none", False, None, None, None, False)
         status = subscription.product_status
-        grace_ends_at = self._grace_end(subscription)
+        grace_ends_at = self._grace_end(status, customer)
         in_grace = grace_ends_at is not None and self._clock() < grace_ends_at
         return SubscriptionSync(
             status=status,
-            enabled=status in ENABLED_STATUSES or in_grace,
+            enabled=subscription.in_good_standing or in_grace,
             grace_ends_at=grace_ends_at,
             price_id=subscription.price_id if subscription.is_live else None,
             price_tier=subscription.price_tier if subscription.is_live else None,
             had_trial=subscription.had_trial,
         )
 
-    def _grace_end(self, subscription: Subscription) -> datetime | None:
-        """past_due stays enabled for the grace period from the start of the billing period
-        whose invoice failed."""
-        started = subscription.current_period_start
-        if subscription.product_status != "past_due" or started is None:
+    def _grace_end(self, status: str, customer: Customer) -> datetime | None:
+        """past_due stays enabled for the grace period from when it became past_due; later
+        events of the same past_due spell do not extend it."""
+        if status != "past_due":
             return None
-        grace = timedelta(days=self._settings.stripe_past_due_grace_days)
-        return datetime.fromtimestamp(started, tz=UTC) + grace
+        if customer.subscription_status == "past_due" and customer.grace_ends_at is not None:
+            return customer.grace_ends_at
+        return self._clock() + timedelta(days=self._settings.stripe_past_due_grace_days)
 
     async def end_grace_periods(self) -> int:
         """Disable the past_due subscriptions whose grace period is over; how many."""
@@ -242,12 +278,11 @@ class BillingService:
 
 
 def current_subscription(subscriptions: list[Subscription]) -> Subscription | None:
-    """The subscription that decides the customer's state: the newest live one, or else
-    the newest of those that ended."""
+    """The subscription that decides the customer's state: one in good standing over one
+    that is live but unpaid, over one that ended; the newest of equals."""
     if not subscriptions:
         return None
-    live = [s for s in subscriptions if s.is_live]
-    return max(live or subscriptions, key=lambda s: (s.created, s.id))
+    return max(subscriptions, key=lambda s: (s.in_good_standing, s.is_live, s.created, s.id))
 
 
 async def _claim(session: AsyncSession, event: WebhookEvent, now: datetime) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import stripe
@@ -123,7 +123,13 @@ class StripeGateway:
                 created=int(event["created"]),
                 object=dict(event["data"]["object"]),
             )
-        except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
+        except (
+            stripe.SignatureVerificationError,
+            ValueError,  # not JSON, or not UTF-8
+            KeyError,
+            TypeError,
+            AttributeError,  # JSON, but not an object
+        ) as exc:
             raise InvalidWebhook() from exc
 
     async def sync_price(self, price: CatalogPrice) -> str:
@@ -150,14 +156,21 @@ class StripeGateway:
             await _call(self._client.v1.prices.update_async(str(old.id), params={"active": False}))
         return str(created.id)
 
+    def _products(self) -> AsyncIterator[Any]:
+        return _pages(self._client.v1.products.list_async(params={"limit": 100}))
+
     async def _product(self, price: CatalogPrice) -> str:
         """The tier's product, found by its metadata, created or brought up to date."""
-        wanted: Any = {"name": price.display_name, "description": price.description or None}
-        listed = await _call(self._client.v1.products.list_async(params={"limit": 100}))
-        for product in listed.data:
-            metadata: dict[str, Any] = product.to_dict().get("metadata") or {}
-            if metadata.get(TIER_METADATA) == price.tier_name:
-                if product.name != wanted["name"] or product.description != wanted["description"]:
+        # An empty description is how Stripe is told to clear one.
+        wanted: Any = {"name": price.display_name, "description": price.description}
+        async for product in self._products():
+            fields: dict[str, Any] = product.to_dict()
+            if (fields.get("metadata") or {}).get(TIER_METADATA) == price.tier_name:
+                current = {
+                    "name": fields.get("name"),
+                    "description": fields.get("description") or "",
+                }
+                if current != wanted:
                     await _call(
                         self._client.v1.products.update_async(str(product.id), params=wanted)
                     )
@@ -169,6 +182,13 @@ class StripeGateway:
             )
         )
         return str(created.id)
+
+
+async def _pages(listing: Any) -> AsyncIterator[Any]:
+    """Every item of a Stripe list, page after page."""
+    page = await _call(listing)
+    async for item in page.auto_paging_iter():
+        yield item
 
 
 def _same_price(found: Any, price: CatalogPrice, product_id: str) -> bool:
@@ -185,8 +205,7 @@ def _same_price(found: Any, price: CatalogPrice, product_id: str) -> bool:
 def _subscription(stripe_object: Any) -> Subscription:
     item: dict[str, Any] = stripe_object.to_dict()
     items = (item.get("items") or {}).get("data") or []
-    first: dict[str, Any] | None = items[0] if items else None
-    price: dict[str, Any] = (first or {}).get("price") or {}
+    price: dict[str, Any] = (items[0].get("price") if items else None) or {}
     return Subscription(
         id=str(item["id"]),
         stripe_customer_id=str(item["customer"]),
@@ -194,18 +213,8 @@ def _subscription(stripe_object: Any) -> Subscription:
         price_id=str(price["id"]) if price.get("id") else None,
         price_tier=(price.get("metadata") or {}).get(TIER_METADATA),
         created=int(item["created"]),
-        current_period_start=_period_start(item, first),
         had_trial=item.get("trial_start") is not None or item.get("trial_end") is not None,
     )
-
-
-def _period_start(item: dict[str, Any], first: dict[str, Any] | None) -> int | None:
-    """Newer API versions keep the billing period on the subscription's items."""
-    for source in (first or {}, item):
-        value = source.get("current_period_start")
-        if value is not None:
-            return int(value)
-    return None
 
 
 async def _call(call: Awaitable[T]) -> T:

@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -122,7 +123,7 @@ class Database:
                     hook(session)
         except IntegrityError as exc:
             raise Conflict() from exc
-        except OperationalError as exc:
+        except (OperationalError, PoolTimeout) as exc:  # unreachable, locked, or no free connection
             logger.error("database operation failed", exc_info=exc)
             raise DatabaseUnavailable() from exc
 

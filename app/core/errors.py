@@ -194,6 +194,11 @@ class Conflict(AppError):
     default_message = "The request conflicts with a concurrent change; retry it."
 
 
+class AlreadySubscribed(Conflict):
+    code = "ALREADY_SUBSCRIBED"
+    default_message = "The customer already has a subscription: change it in the customer portal."
+
+
 class AlreadyInvited(Conflict):
     code = "ALREADY_INVITED"
     default_message = "A pending invitation for this e-mail already exists."

@@ -14,8 +14,8 @@ class StripeTask(SQLModel, table=True):
     """A call Stripe must receive, written in the transaction that made it necessary.
 
     The outbox: creating or deleting a customer commits its task with it, and a worker
-    carries the task out afterwards, retrying until Stripe has it. The task's id is the
-    idempotency key of its call, so retries can never do it twice.
+    carries the task out afterwards, retrying until Stripe has it, with idempotency keys
+    derived from what the task is about, so retries can never do it twice.
     """
 
     __tablename__ = "stripe_task"

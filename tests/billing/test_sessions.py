@@ -79,12 +79,24 @@ class TestCheckout:
         assert request.params["line_items"] == [{"price": prices["pro"], "quantity": "1"}]
         assert request.params["subscription_data"]["trial_period_days"] == "30"
 
-    async def test_no_second_trial(self, stripe_api: Api, fake_stripe: FakeStripe) -> None:
+    async def test_a_subscribed_customer_changes_plans_in_the_portal(
+        self, stripe_api: Api, fake_stripe: FakeStripe
+    ) -> None:
         await sync_tiers(stripe_api)
         customer, events = await paying_customer(stripe_api, fake_stripe)
         await deliver_all(stripe_api, fake_stripe, events)
-        trial = (await stripe_api.call("GET", "/customer", customer.owner)).json()["trialUsed"]
-        assert trial is True
+        request = {"successURL": SUCCESS_URL, "cancelURL": CANCEL_URL, "tierName": "business"}
+        response = await stripe_api.call("POST", "/stripe/upgrade", customer.owner, json=request)
+        assert_error(response, 409, "ALREADY_SUBSCRIBED")
+        assert len(fake_stripe.objects("checkout.session")) == 1
+
+    async def test_no_second_trial(self, stripe_api: Api, fake_stripe: FakeStripe) -> None:
+        await sync_tiers(stripe_api)
+        customer, events = await paying_customer(stripe_api, fake_stripe)
+        events += fake_stripe.cancel_subscription(customer.subscription_id)
+        await deliver_all(stripe_api, fake_stripe, events)
+        state = (await stripe_api.call("GET", "/customer", customer.owner)).json()
+        assert (state["trialUsed"], state["subscriptionStatus"]) == (True, "canceled")
 
         await checkout(stripe_api, customer, "business")
 

@@ -10,18 +10,22 @@ from typing import Any
 
 import pytest
 
+from app.billing.gateway import Subscription
+from app.billing.service import current_subscription
 from tests.rest.test_errors import assert_error
 from tests.support.api import Api
 from tests.support.clock import MovableClock
 from tests.support.fake_stripe import Delivery, FakeStripe, sign
 from tests.support.stripe import (
     StripeCustomer,
+    checkout,
     claimed_events,
     deliver_all,
     paying_customer,
     post_delivery,
     settled,
     sync_tiers,
+    synced_customer,
 )
 
 SUBSCRIPTIONS = "/v1/subscriptions"
@@ -75,6 +79,9 @@ class TestAuthenticity:
             ),
             (b"", {"Stripe-Signature": sign(b"", secret)}),
             (b"not json", {"Stripe-Signature": sign(b"not json", secret)}),
+            (b"[]", {"Stripe-Signature": sign(b"[]", secret)}),
+            (b"null", {"Stripe-Signature": sign(b"null", secret)}),
+            (b'{"id": "evt_1"}', {"Stripe-Signature": sign(b'{"id": "evt_1"}', secret)}),
         ]
         for body, headers in cases:
             response = await post_delivery(
@@ -101,7 +108,7 @@ class TestEffects:
     async def test_past_due_keeps_the_subscription_enabled_for_the_grace_period(
         self, stripe_api: Api, fake_stripe: FakeStripe, clock: MovableClock
     ) -> None:
-        await sync_tiers(stripe_api)
+        prices = await sync_tiers(stripe_api)
         customer, events = await paying_customer(stripe_api, fake_stripe)
         events += fake_stripe.set_subscription_status(customer.subscription_id, "active")
         events += fake_stripe.set_subscription_status(customer.subscription_id, "past_due")
@@ -110,7 +117,17 @@ class TestEffects:
         assert (state["subscriptionStatus"], state["subscriptionEnabled"]) == ("past_due", True)
         assert state["tierName"] == "pro"
 
-        clock.advance(days=stripe_api.container.settings.stripe_past_due_grace_days, hours=1)
+        grace = stripe_api.container.settings.stripe_past_due_grace_days
+        clock.advance(days=grace - 1)
+        # A later event of the same past_due spell does not extend the grace period.
+        await deliver_all(
+            stripe_api,
+            fake_stripe,
+            fake_stripe.change_price(customer.subscription_id, prices["business"]),
+        )
+        state = await customer_state(stripe_api, customer)
+        assert (state["tierName"], state["subscriptionEnabled"]) == ("business", True)
+        clock.advance(days=1, hours=1)
         await settled(stripe_api)
         state = await customer_state(stripe_api, customer)
         assert (state["subscriptionStatus"], state["subscriptionEnabled"]) == ("past_due", False)
@@ -145,6 +162,23 @@ class TestEffects:
         events += fake_stripe.change_price(customer.subscription_id, prices["enterprise"])
         await deliver_all(stripe_api, fake_stripe, events)
         assert (await customer_state(stripe_api, customer))["tierName"] == "enterprise"
+
+    async def test_a_checkout_completed_after_the_account_was_deleted_is_cancelled(
+        self, stripe_api: Api, fake_stripe: FakeStripe
+    ) -> None:
+        await sync_tiers(stripe_api)
+        customer = await synced_customer(stripe_api)
+        session_id = await checkout(stripe_api, customer)
+        assert (await stripe_api.call("DELETE", "/customer", customer.owner)).status_code == 204
+        await settled(stripe_api)  # nothing to cancel yet
+
+        await deliver_all(stripe_api, fake_stripe, fake_stripe.complete_checkout(session_id))
+        await settled(stripe_api)
+
+        session = fake_stripe.get(session_id)
+        assert session is not None
+        subscription = fake_stripe.get(str(session["subscription"]))
+        assert subscription is not None and subscription["status"] == "canceled"
 
     async def test_unknown_event_types_are_acknowledged_and_ignored(
         self, stripe_api: Api, fake_stripe: FakeStripe
@@ -211,3 +245,17 @@ class TestOnce:
         assert reads_of_subscriptions(fake_stripe) == reads + 1
         assert await claimed_events(stripe_api) == 1
         assert (await customer_state(stripe_api, customer))["tierName"] == "pro"
+
+
+def subscription(status: str, created: int, name: str) -> Subscription:
+    return Subscription(name, "cus_1", status, "price_1", None, created, had_trial=False)
+
+
+def test_the_current_subscription_is_the_one_in_good_standing() -> None:
+    paid = subscription("active", 100, "sub_paid")
+    newer_unpaid = subscription("past_due", 200, "sub_unpaid")
+    ended = subscription("canceled", 300, "sub_ended")
+    assert current_subscription([paid, newer_unpaid, ended]) == paid
+    assert current_subscription([newer_unpaid, ended]) == newer_unpaid
+    assert current_subscription([ended, subscription("canceled", 50, "sub_old")]) == ended
+    assert current_subscription([]) is None
