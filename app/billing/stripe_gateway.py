@@ -18,7 +18,7 @@ from app.billing.gateway import (
     Subscription,
     WebhookEvent,
 )
-from app.core.errors import InvalidWebhook, StripeUnavailable
+from app.core.errors import InvalidWebhook, StripeRejected, StripeUnavailable
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,13 @@ class StripeGateway:
 
     async def subscriptions(self, stripe_customer_id: str) -> list[Subscription]:
         params: Any = {"customer": stripe_customer_id, "status": "all", "limit": 100}
-        listed = await _call(self._client.v1.subscriptions.list_async(params=params))
+        # No retries here: webhooks read this while holding the customer's row, and both
+        # of its callers retry on their own (Stripe redelivers; the outbox backs off).
+        listed = await _call(
+            self._client.v1.subscriptions.list_async(
+                params=params, options={"max_network_retries": 0}
+            )
+        )
         return [_subscription(item) for item in listed.data]
 
     async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> None:
@@ -105,9 +111,9 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:  # already gone: what was asked is true
                 return
-            raise _unavailable(exc) from exc
+            raise _failure(exc) from exc
         except stripe.StripeError as exc:
-            raise _unavailable(exc) from exc
+            raise _failure(exc) from exc
 
     def verify_event(self, payload: bytes, signature: str | None) -> WebhookEvent:
         if not signature:
@@ -221,11 +227,14 @@ async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
     except stripe.StripeError as exc:
-        raise _unavailable(exc) from exc
+        raise _failure(exc) from exc
 
 
-def _unavailable(exc: stripe.StripeError) -> StripeUnavailable:
+def _failure(exc: stripe.StripeError) -> StripeRejected | StripeUnavailable:
+    """Stripe refusing what was asked (retrying will not help) or failing to answer."""
     logger.warning(
         "stripe call failed", extra={"stripe_status": exc.http_status, "stripe_error": str(exc)}
     )
+    if isinstance(exc, stripe.InvalidRequestError | stripe.AuthenticationError):
+        return StripeRejected()
     return StripeUnavailable()

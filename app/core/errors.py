@@ -240,6 +240,12 @@ class StripeUnavailable(AppError):
     default_message = "The payment provider could not be reached; retry later."
 
 
+class StripeRejected(AppError):
+    code = "STRIPE_REJECTED"
+    status = 502
+    default_message = "The payment provider refused the request; see the service's log."
+
+
 class TierNotPurchasable(InvalidInput):
     code = "TIER_NOT_PURCHASABLE"
     default_message = "This tier cannot be bought: it has no Stripe price."

@@ -62,6 +62,15 @@ class TestPortal:
         response = await stripe_api.call("GET", "/stripe/customer", customer.owner)
         assert_error(response, 502, "STRIPE_UNAVAILABLE")
 
+    async def test_a_refusal_by_stripe_is_told_apart_from_an_outage(
+        self, stripe_api: Api, fake_stripe: FakeStripe
+    ) -> None:
+        customer = await synced_customer(stripe_api)
+        fake_stripe.call("DELETE", f"/v1/customers/{customer.stripe_id}")  # in the dashboard
+        stripe_api.expect_server_errors = True
+        response = await stripe_api.call("GET", "/stripe/customer", customer.owner)
+        assert_error(response, 502, "STRIPE_REJECTED")
+
 
 class TestCheckout:
     async def test_a_first_checkout_has_a_30_day_trial(
