@@ -7,6 +7,7 @@ these tests make Stripe fail in each way it can and count what Stripe ends up ho
 from __future__ import annotations
 
 import random
+import uuid
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.support.api import ADDRESS, Api
 from tests.support.clock import MovableClock
 from tests.support.fake_stripe import FakeStripe
 from tests.support.stripe import (
+    StripeCustomer,
     checkout,
     paying_customer,
     pending_tasks,
@@ -48,7 +50,7 @@ async def test_a_new_customer_gets_its_stripe_customer(
     assert stripe_customer["address"]["postal_code"] == ADDRESS["postalCode"]
     assert stripe_customer["metadata"] == {"billing_customer_id": customer.id}
     [request] = fake_stripe.requests_to("POST", CUSTOMERS)
-    assert request.idempotency_key == customer_idempotency_key(__import__("uuid").UUID(customer.id))
+    assert request.idempotency_key == customer_idempotency_key(uuid.UUID(customer.id))
     assert await pending_tasks(stripe_api) == []
 
 
@@ -165,8 +167,6 @@ async def test_checkout_needs_no_synced_customer_first(
     owner = stripe_api.user()
     await stripe_api.customer(owner)
     await settled(stripe_api)
-
-    from tests.support.stripe import StripeCustomer
 
     session_id = await checkout(stripe_api, StripeCustomer(owner, "", ""))
     await settled(stripe_api)
