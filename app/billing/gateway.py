@@ -10,9 +10,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# Subscription statuses the product knows (SPEC §3.1); Stripe's others map onto them.
-PRODUCT_STATUSES = ("none", "trialing", "active", "past_due", "canceled", "unpaid", "incomplete")
-KNOWN_STATUSES = frozenset(PRODUCT_STATUSES)
+from app.customers.schemas import SubscriptionStatus
+
+# The product's statuses (SPEC §3.1) are `SubscriptionStatus`; Stripe's others map onto them.
+KNOWN_STATUSES = frozenset(SubscriptionStatus)
 # The statuses of a subscription that is paid for, or in its trial.
 GOOD_STANDING = frozenset({"trialing", "active"})
 STATUS_ALIASES = {"incomplete_expired": "canceled", "paused": "unpaid"}

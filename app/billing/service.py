@@ -21,7 +21,6 @@ from app.auth.principal import Principal
 from app.auth.roles import TeamAction
 from app.billing import outbox
 from app.billing.gateway import (
-    PRODUCT_STATUSES,
     CheckoutRequest,
     PaymentGateway,
     Subscription,
@@ -34,6 +33,7 @@ from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
 from app.core.errors import AlreadySubscribed, StripeNotConfigured, TierNotPurchasable
 from app.core.inputs import InputModel
+from app.customers.schemas import SubscriptionStatus
 from app.customers.service import current_seat
 from app.models import Customer, StripeEvent, Tier
 from app.settings import Settings
@@ -186,7 +186,7 @@ class BillingService:
             stripe_configured=self.configured,
             webhook_last_received_at=last,
             customers=sum(by_status.values()),
-            subscriptions_by_status={status: by_status[status] for status in PRODUCT_STATUSES},
+            subscriptions_by_status={status: by_status[status] for status in SubscriptionStatus},
             customers_by_tier=by_tier,
         )
 

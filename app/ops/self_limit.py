@@ -38,7 +38,7 @@ from app.core.clock import Clock
 from app.core.errors import AppError, RateLimited
 from app.rest.errors import error_response
 from app.usage.counters import CounterStore, storage_of
-from app.usage.headers import rate_limit_headers
+from app.usage.headers import rate_limit_headers, raw_headers
 
 logger = logging.getLogger(__name__)
 POLICY = "self"
@@ -145,7 +145,7 @@ class SelfLimitMiddleware:
             error = RateLimited(message, headers=headers)
             await error_response(error, error.headers)(scope, receive, send)
             return
-        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        raw = raw_headers(headers)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -13,3 +13,8 @@ def rate_limit_headers(
     if refused:
         headers["Retry-After"] = str(reset_in)
     return headers
+
+
+def raw_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as an ASGI response carries them: lower-case names, bytes."""
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]

@@ -19,6 +19,7 @@ from app.core.inputs import parse_input
 from app.rest.context import parse_json
 from app.rest.errors import error_response
 from app.usage.consume import ConsumeRequest, ConsumeService, Decision
+from app.usage.headers import raw_headers
 
 Operation = Callable[[ConsumeService, Principal, ConsumeRequest], Awaitable[Decision]]
 JSON = (b"content-type", b"application/json")
@@ -42,10 +43,7 @@ class MeteringEndpoint:
         headers = [
             JSON,
             (b"content-length", str(len(body)).encode()),
-            *[
-                (name.encode(), value.encode())
-                for name, value in decision.headers("feature").items()
-            ],
+            *raw_headers(decision.headers("feature")),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
