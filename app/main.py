@@ -68,6 +68,9 @@ def create_app(
         exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
+    # A path with a trailing slash is not served: 404 with the error body and headers,
+    # rather than a bare redirect that carries neither.
+    app.router.redirect_slashes = False
     app.state.container = container
     return app
 

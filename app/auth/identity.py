@@ -17,6 +17,7 @@ SIGN_IN_CACHE_SIZE = 100_000
 @dataclass(frozen=True, slots=True)
 class _SignIn:
     email: str | None
+    email_verified: bool
     roles: frozenset[str]
 
 
@@ -49,7 +50,9 @@ class IdentityService:
         self, user_id: uuid.UUID, email: str | None, *, email_verified: bool = False
     ) -> frozenset[str]:
         cached = self._cache.get(user_id)
-        if cached is not None and cached.email == email:
+        # The verification is part of the key: a verified token after an unverified one
+        # is a new sign-in, which accepts the invitation waiting for that e-mail.
+        if cached is not None and (cached.email, cached.email_verified) == (email, email_verified):
             return cached.roles
         pending = self._pending.get(user_id)
         if pending is not None:  # a concurrent first request of this user is signing in
@@ -80,7 +83,7 @@ class IdentityService:
         if len(self._cache) >= SIGN_IN_CACHE_SIZE:
             self._cache.clear()
             self._by_email.clear()
-        self._cache[user_id] = _SignIn(email, roles)
+        self._cache[user_id] = _SignIn(email, email_verified, roles)
         if verified is not None:
             self._by_email.setdefault(verified, set()).add(user_id)
         return roles

@@ -55,6 +55,11 @@ class AlreadyInCustomer(AppError):
     default_message = "The user already belongs to a customer."
 
 
+class AlreadyInvited(AppError):
+    code = "ALREADY_INVITED"
+    default_message = "A pending invitation for this e-mail already exists."
+
+
 class NotAMember(AppError):
     code = "NOT_A_MEMBER"
     default_message = "The user is not a member of this customer."
@@ -197,11 +202,6 @@ class Conflict(AppError):
 class AlreadySubscribed(Conflict):
     code = "ALREADY_SUBSCRIBED"
     default_message = "The customer already has a subscription: change it in the customer portal."
-
-
-class AlreadyInvited(Conflict):
-    code = "ALREADY_INVITED"
-    default_message = "A pending invitation for this e-mail already exists."
 
 
 class PayloadTooLarge(AppError):

@@ -11,6 +11,9 @@ from app.core.errors import InvalidInput
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# GraphQL's Int is 32-bit; REST takes the same range, which also keeps every offset
+# within the databases' 64-bit integers.
+MAX_PAGE = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +22,8 @@ class PageRequest:
     page_size: int = DEFAULT_PAGE_SIZE
 
     def __post_init__(self) -> None:
-        if self.page < 1:
-            raise InvalidInput("page must be 1 or more.", param="page")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise InvalidInput(f"page must be between 1 and {MAX_PAGE}.", param="page")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", param="pageSize")
 

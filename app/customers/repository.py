@@ -111,6 +111,18 @@ async def pending_invitations(
     return list(rows)
 
 
+async def pending_invitation(
+    session: AsyncSession, customer_id: uuid.UUID, email: str
+) -> uuid.UUID | None:
+    return await session.scalar(
+        select(Invitation.id).where(
+            col(Invitation.customer_id) == customer_id,
+            col(Invitation.email) == email,
+            col(Invitation.status) == "pending",
+        )
+    )
+
+
 async def invitation_for_email(
     session: AsyncSession, email: str, now: datetime
 ) -> Invitation | None:

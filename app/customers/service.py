@@ -227,12 +227,20 @@ class CustomerService:
     ) -> uuid.UUID:
         statement = select(Membership.user_id).where(col(Membership.customer_id) == customer_id)
         if data.new_owner_user_id is not None:
+            param = "newOwnerUserID"
             statement = statement.where(col(Membership.user_id) == data.new_owner_user_id)
         else:
+            param = "email"
             statement = statement.join(User, col(User.id) == col(Membership.user_id)).where(
                 col(User.email) == str(data.email).lower()
             )
-        target = await session.scalar(statement)
-        if target is None:
-            raise NotAMember(param="newOwnerUserID")
-        return target
+        targets = list(await session.scalars(statement.limit(2)))
+        if not targets:
+            raise NotAMember(param=param)
+        if len(targets) > 1:
+            # Ownership never goes to a guess: e-mails are the identity provider's claims
+            # and two members may carry the same one.
+            raise InvalidInput(
+                "Several members have this e-mail; name the new owner by userID.", param=param
+            )
+        return targets[0]

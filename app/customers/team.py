@@ -48,6 +48,7 @@ class Team:
         data: AddMember,
     ) -> MemberView | Invitation:
         check_grantable(actor, data.role)
+        await repo.expire_invitations(session, customer.id, self._clock())
         if data.user_id is not None:
             return await self._add_user(session, customer, actor_id, data.user_id, data.role)
         assert data.email is not None
@@ -96,6 +97,8 @@ class Team:
         )
         if already_member is not None:
             raise AlreadyInCustomer(param="email")
+        if await repo.pending_invitation(session, customer.id, email) is not None:
+            raise AlreadyInvited(param="email")
         await self._take_seat(session, customer)
         invitation = Invitation(
             customer_id=customer.id,
@@ -119,8 +122,8 @@ class Team:
         return invitation
 
     async def _take_seat(self, session: AsyncSession, customer: Customer) -> None:
-        """The owner, members and pending invitations all hold a seat of the tier."""
-        await repo.expire_invitations(session, customer.id, self._clock())
+        """The owner, members and pending invitations all hold a seat of the tier (expired
+        invitations were released by `add`)."""
         tier = await session.get(Tier, customer.tier_id)
         assert tier is not None
         if not await repo.take_seat(session, customer.id, tier.member_limit):

@@ -8,6 +8,7 @@ Anything else is logged with its error id and shown only as an internal error.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from app.core.errors import AppError, InternalError
 
 logger = logging.getLogger("app.errors")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+_REST_ID = re.compile(r"(?<=[a-z])ID\b")
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 
@@ -69,7 +71,7 @@ def _app_error(error: GraphQLError, app_error: AppError) -> GraphQLError:
 def _app_extensions(error: AppError) -> dict[str, Any]:
     extensions = _extensions(error.code, error.status)
     if error.param is not None:
-        extensions["param"] = error.param
+        extensions["param"] = graphql_param(error.param)
     extensions.update(error.details)
     if error.status >= 500:
         logger.error(
@@ -79,6 +81,11 @@ def _app_extensions(error: AppError) -> dict[str, Any]:
             extra={"error_id": extensions["errorId"]},
         )
     return extensions
+
+
+def graphql_param(param: str) -> str:
+    """The field at fault as this schema spells it: REST's `userID` is `userId` here."""
+    return _REST_ID.sub("Id", param)
 
 
 def _internal_error(error: GraphQLError) -> GraphQLError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from app.core.inputs import parse_input, parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 
 M = TypeVar("M", bound=BaseModel)
+# ASCII digits only: int() would also take "١" or "1_000".
+_INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +71,9 @@ class RestCall:
         for name in names:
             value = self.request.query_params.get(name)
             if value is not None:
-                try:
-                    return int(value)
-                except ValueError:
-                    raise InvalidInput(f"{name} must be an integer.", param=name) from None
+                if not _INTEGER.fullmatch(value):
+                    raise InvalidInput(f"{name} must be an integer.", param=name)
+                return int(value)
         return default
 
     def query_bool(self, name: str) -> bool | None:

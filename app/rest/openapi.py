@@ -8,13 +8,24 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
 from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
 
 REF = "#/components/schemas/{model}"
 _QUERY_TYPES: dict[str, dict[str, Any]] = {
-    "page": {"type": "integer", "minimum": 1, "default": 1},
-    "pageSize": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "alias of pageSize"},
+    "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+    "pageSize": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_PAGE_SIZE,
+        "default": DEFAULT_PAGE_SIZE,
+    },
+    "limit": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_PAGE_SIZE,
+        "description": "alias of pageSize",
+    },
     "active": {"type": "boolean"},
     "customerId": {"type": "string", "format": "uuid"},
     "userId": {"type": "string", "format": "uuid"},

@@ -193,6 +193,18 @@ class TestTeam:
             "userId",
         )
 
+    async def test_a_member_of_another_customer_is_named_by_the_argument(
+        self, gql: GraphQL
+    ) -> None:
+        owner, taken = gql.user(), gql.user()
+        await gql.customer(owner)
+        await gql.customer(taken)
+        error = await gql.error(ADD_MEMBER, owner, userId=taken.user_id)
+        assert (error["extensions"]["code"], error["extensions"]["param"]) == (
+            "ALREADY_IN_CUSTOMER",
+            "userId",
+        )
+
     async def test_members_are_paginated(self, gql: GraphQL, clock: MovableClock) -> None:
         owner, member = gql.user(), gql.user()
         await gql.customer(owner)
@@ -218,11 +230,14 @@ class TestTeam:
             "hasNext": False,
             "hasPrev": True,
         }
-        error = await gql.error(MEMBERS, owner, pageSize=101)
-        assert (error["extensions"]["code"], error["extensions"]["param"]) == (
-            "INVALID_INPUT",
-            "pageSize",
-        )
+        for name, value in (("pageSize", 101), ("page", 0)):
+            error = await gql.error(MEMBERS, owner, **{name: value})
+            assert (error["extensions"]["code"], error["extensions"]["param"]) == (
+                "INVALID_INPUT",
+                name,
+            )
+        last = (await gql.data(MEMBERS, owner, page=2**31 - 1, pageSize=100))["members"]
+        assert last["items"] == []
 
     async def test_change_role_and_remove(self, gql: GraphQL) -> None:
         owner, member = gql.user(), gql.user()
@@ -254,7 +269,10 @@ class TestTeam:
         transfer = """mutation T($u: ID) { transferOwnership(newOwnerUserId: $u) {
                         customerId ownerUserId previousOwnerUserId } }"""
         outsider = await gql.error(transfer, owner, u=gql.user().user_id)
-        assert outsider["extensions"]["code"] == "NOT_A_MEMBER"
+        assert (outsider["extensions"]["code"], outsider["extensions"]["param"]) == (
+            "NOT_A_MEMBER",
+            "newOwnerUserId",  # the argument as this schema spells it
+        )
         moved = (await gql.data(transfer, owner, u=heir.user_id))["transferOwnership"]
         assert moved == {
             "customerId": customer_id,

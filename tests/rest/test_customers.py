@@ -205,6 +205,27 @@ class TestTransferOwnership:
             )
             assert response.status_code == 400
             assert response.json()["error"]["code"] == "NOT_A_MEMBER"
+        response = await api.call(
+            "POST", "/customer/transfer-ownership", team.owner, json={"email": other.owner.email}
+        )
+        assert response.json()["error"] == response.json()["error"] | {
+            "code": "NOT_A_MEMBER",
+            "param": "email",
+        }
+
+    async def test_an_email_two_members_share_names_nobody(self, api: Api) -> None:
+        owner = api.user()
+        await api.customer(owner)
+        twins = [api.user(email="twin@example.com") for _ in range(2)]
+        for twin in twins:
+            await api.add(owner, twin)
+        response = await api.call(
+            "POST", "/customer/transfer-ownership", owner, json={"email": "twin@example.com"}
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == "email"
+        members = (await api.call("GET", "/customer/members", owner)).json()["members"]
+        assert {m["userID"]: m["role"] for m in members}[owner.user_id] == "owner"
 
     async def test_only_the_owner_transfers(self, api: Api) -> None:
         team = await api.team("admin", "user")

@@ -83,6 +83,8 @@ class TestMalformedRequests:
 
     async def test_unknown_routes_and_methods(self, api: Api) -> None:
         assert_error(await api.call("GET", "/nowhere"), 404, "ROUTE_NOT_FOUND")
+        for method, path in (("GET", "/customer/"), ("DELETE", "/customer/member/")):
+            assert_error(await api.call(method, path, api.user()), 404, "ROUTE_NOT_FOUND")
         assert_error(await api.call("PATCH", "/customer", api.user()), 405, "METHOD_NOT_ALLOWED")
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.support.api import Api, Caller
+import pytest
+
+from app.auth.tokens import jwt
+from tests.support.api import SECRET, Api, Caller
 from tests.support.clock import MovableClock
 
 
@@ -36,12 +39,21 @@ class TestListMembers:
         team = await api.team()
         for params, param in (
             ({"pageSize": 101}, "pageSize"),
+            ({"limit": 101}, "pageSize"),
             ({"page": 0}, "page"),
+            ({"page": -1}, "page"),
+            ({"page": 2**31}, "page"),
+            ({"page": 10**30}, "page"),
+            ({"page": "\u0661"}, "page"),  # an Arabic-Indic one, which int() would take
+            ({"page": "1_0"}, "page"),
             ({"pageSize": "ten"}, "pageSize"),
         ):
             response = await api.call("GET", "/customer/members", team.owner, params=params)
-            assert response.status_code == 400
+            assert response.status_code == 400, params
             assert response.json()["error"]["param"] == param
+        last = await api.call("GET", "/customer/members", team.owner, params={"page": 2**31 - 1})
+        assert last.status_code == 200
+        assert last.json()["members"] == []
 
     async def test_users_cannot_list_members(self, api: Api) -> None:
         team = await api.team("user")
@@ -148,25 +160,31 @@ class TestInvitations:
         listed = (await api.call("GET", "/customer/invitations", team.owner)).json()
         assert listed["invitations"] == []
 
-    async def test_an_unverified_email_does_not_accept(self, api: Api) -> None:
-        from app.auth.tokens import jwt
-        from tests.support.api import SECRET
-
+    @pytest.mark.parametrize("signed_in_before_the_invitation", [False, True])
+    async def test_an_unverified_email_does_not_accept_until_it_is_verified(
+        self, api: Api, signed_in_before_the_invitation: bool
+    ) -> None:
         team = await api.team()
-        await api.call(
-            "POST",
-            "/customer/member",
-            team.owner,
-            json={"email": "unverified@example.com", "role": "user"},
+        user_id = api.user().user_id
+
+        def caller(verified: bool | None) -> Caller:
+            claims = {"sub": user_id, "email": "late@example.com", "exp": 4102444800}
+            if verified is not None:
+                claims["email_verified"] = verified
+            return Caller(None, None, {"Authorization": "Bearer " + jwt.encode(claims, SECRET)})
+
+        if signed_in_before_the_invitation:
+            assert (await api.call("GET", "/customer", caller(False))).status_code == 404
+        invited = await api.call(
+            "POST", "/customer/member", team.owner, json={"email": "late@example.com"}
         )
-        claims = {
-            "sub": api.user().user_id,
-            "email": "unverified@example.com",
-            "email_verified": False,
-            "exp": 4102444800,
-        }
-        caller = Caller(None, None, {"Authorization": "Bearer " + jwt.encode(claims, SECRET)})
-        assert (await api.call("GET", "/customer", caller)).status_code == 404
+        assert invited.status_code == 201
+        for unverified in (caller(False), caller(None)):
+            refused = await api.call("GET", "/customer", unverified)
+            assert refused.json()["error"]["code"] == "NO_CUSTOMER"
+        accepted = await api.call("GET", "/customer", caller(True))
+        assert accepted.status_code == 200
+        assert accepted.json()["id"] == team.customer_id
 
     async def test_invitations_expire_after_seven_days_and_free_their_seat(
         self, api: Api, clock: MovableClock
@@ -189,9 +207,12 @@ class TestInvitations:
         await api.customer(owner)
         first = await api.call("POST", "/customer/member", owner, json={"email": "x@example.com"})
         dup = await api.call("POST", "/customer/member", owner, json={"email": "X@example.com"})
-        assert dup.status_code == 409
+        assert dup.status_code == 400
         assert dup.json()["error"]["code"] == "ALREADY_INVITED"
         await api.call("POST", "/customer/member", owner, json={"email": "y@example.com"})
+        # The team is full now; a duplicate is still named as such, not as a seat problem.
+        dup = await api.call("POST", "/customer/member", owner, json={"email": "x@example.com"})
+        assert (dup.status_code, dup.json()["error"]["code"]) == (400, "ALREADY_INVITED")
         invitation_id = first.json()["id"]
         revoked = await api.call("DELETE", f"/customer/invitations/{invitation_id}", owner)
         assert revoked.status_code == 204
