@@ -22,7 +22,7 @@ from app.core.inputs import parse_input, parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 
 M = TypeVar("M", bound=BaseModel)
-# ASCII digits only: int() would also take "١" or "1_000".
+# ASCII digits only: int() would also take other scripts' digits or "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
 
 
