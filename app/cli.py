@@ -26,7 +26,14 @@ def serve(
     import uvicorn
 
     typer.echo(f"Serving on http://{host}:{port} (GraphiQL: http://{host}:{port}/graphql)")
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,  # the app applies BILLING_TRUSTED_PROXIES itself
+    )
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
 from app.ops.self_limit import SelfLimitMiddleware
+from app.ops.server_proxy import disable_uvicorn_proxy_headers
 from app.rest.direct import DirectRoutes
 from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.rest.openapi import openapi_document
@@ -78,6 +79,7 @@ def create_app(
 def __getattr__(name: str) -> Starlette:
     """`app.main:app` is built on first access, so importing this module has no effects."""
     if name == "app":
+        disable_uvicorn_proxy_headers()
         application = create_app()
         globals()["app"] = application
         return application

@@ -75,3 +75,22 @@ async def test_exactly_one_owner_after_50_concurrent_transfers(cluster: Cluster)
     assert roles == {"owner": 1, "admin": 50}
     owner_id = details.json()["ownerUserID"]
     assert [m["userID"] for m in members.json()["members"] if m["role"] == "owner"] == [owner_id]
+
+
+async def test_one_default_tier_after_36_concurrent_changes(cluster: Cluster) -> None:
+    """Every change answers 200 (the last to commit wins): no deadlock, no 409."""
+    admin = cluster.users.admin()
+    tiers = (await cluster.call(0, "GET", "/admin/tiers", admin)).json()["tiers"]
+    assignable = [tier["id"] for tier in tiers if tier["name"] != "public"]
+    assert len(assignable) == 9
+    responses = await asyncio.gather(
+        *(
+            cluster.call(n, "PUT", f"/admin/tiers/{assignable[n % 9]}/default", admin)
+            for n in range(36)
+        )
+    )
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 36}, [r.text for r in responses if r.status_code != 200]
+    for n in range(2):  # both processes agree
+        after = (await cluster.call(n, "GET", "/admin/tiers", admin)).json()["tiers"]
+        assert sum(tier["isDefault"] for tier in after) == 1

@@ -38,19 +38,21 @@ def rate_key(ip: str) -> str:
     """IPv4 callers are keyed by address, IPv6 callers by their /64."""
     address = _parse(ip)
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return ip
+    return str(address) if address is not None else ip
 
 
 def _parse(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address, IPv4-mapped IPv6 (a dual-stack socket's IPv4 peer) as the IPv4 it is."""
     if not value:
         return None
     try:
-        return ipaddress.ip_address(value.strip("[]"))
+        address = ipaddress.ip_address(value.strip("[]"))
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _is_trusted(

@@ -127,10 +127,15 @@ CREDENTIAL_HEADERS = frozenset({b"authorization", b"api-key", b"api-secret", b"x
 
 
 def credential_headers(scope: Mapping[str, Any]) -> dict[str, str]:
-    """An ASGI request's credential headers by (lower-case) name, the first of repeated
-    ones as Starlette's `Headers.get` answers; the others are not even decoded."""
+    """An ASGI request's credential headers by (lower-case) name: the first of a repeated
+    credential header, as Starlette's `Headers.get` answers; every `X-Forwarded-For` line,
+    joined into one list as HTTP combines repeated list headers."""
     headers: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name in CREDENTIAL_HEADERS:
-            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            if key in headers and name == b"x-forwarded-for":
+                headers[key] += ", " + text
+            else:
+                headers.setdefault(key, text)
     return headers

@@ -27,6 +27,10 @@ class CredentialKind(StrEnum):
     API_KEY = "api_key"
 
 
+# The roles of a metered service, which consumes limits and quotas on behalf of callers.
+METERED_ROLES = (PlatformRole.BILLING_SERVICE, PlatformRole.BILLING_ADMIN)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     client_ip: str
@@ -65,6 +69,25 @@ class Principal:
         if not self.roles.intersection(roles):
             raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.")
         return user_id
+
+
+class Access(StrEnum):
+    """Who may call an operation at all. The transports check it before reading any input,
+    so a caller learns 401, then 403, before 400; the services check it again, with the
+    rules of teams that only they know."""
+
+    ANYONE = "anyone"
+    USER = "user"
+    METERED = "metered"
+    ADMIN = "admin"
+
+    def check(self, principal: Principal) -> None:
+        if self is Access.USER:
+            principal.require_user()
+        elif self is Access.METERED:
+            principal.require_role(*METERED_ROLES)
+        elif self is Access.ADMIN:
+            principal.require_admin()
 
 
 def known_principal(scope: Mapping[str, Any]) -> Principal | None:

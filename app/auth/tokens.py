@@ -19,7 +19,13 @@ import jwt
 from app.core.errors import InvalidToken, TokenExpired
 from app.settings import Settings
 
-ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+# SPEC §2: an identity provider's keys are RSA or EC P-256; each key verifies only
+# tokens of its own algorithm.
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256"})
+# The users table's e-mail column; a longer claim is no address this service can keep.
+EMAIL_MAX_LENGTH = 320
+# Beyond this, a number of seconds is no longer exact in a float.
+LATEST_EXPIRY = 2**53
 SECRET_FILE_NAME = "jwt-secret"
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
 VERIFIED_CACHE_SIZE = 10_000
@@ -57,7 +63,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken() from exc
         claims = _claims(payload)
-        self._remember(token, payload["exp"], claims)
+        self._remember(token, _expiry(payload), claims)
         return claims
 
     def _remember(self, token: str, expires_at: float, claims: Claims) -> None:
@@ -67,7 +73,7 @@ class TokenVerifier:
         if len(self._verified) >= VERIFIED_CACHE_SIZE:  # one sweep makes room for many
             live = [(key, entry) for key, entry in self._verified.items() if entry[0] > now]
             self._verified = dict(live[-(VERIFIED_CACHE_SIZE * 9 // 10) :])
-        self._verified[token] = (float(expires_at), claims)
+        self._verified[token] = (expires_at, claims)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         options: dict[str, Any] = {"require": ["exp", "sub"]}
@@ -80,8 +86,8 @@ class TokenVerifier:
         if self._settings.jwt_audience is None:
             options["verify_aud"] = False
         if self._jwks is not None:
-            key = await self._jwks.key_for(token)
-            return jwt.decode(token, key, algorithms=ASYMMETRIC_ALGORITHMS, **common)
+            jwk = await self._jwks.key_for(token)
+            return jwt.decode(token, jwk.key, algorithms=[jwk.algorithm_name], **common)
         if self._secret is None:
             raise InvalidToken()
         return jwt.decode(token, self._secret, algorithms=["HS256"], **common)
@@ -96,8 +102,8 @@ def _claims(payload: dict[str, Any]) -> Claims:
     email = payload.get("email")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise InvalidToken("The token's roles claim must be a list of strings.")
-    if email is not None and not isinstance(email, str):
-        raise InvalidToken("The token's email claim must be a string.")
+    if email is not None and not _is_storable_text(email, EMAIL_MAX_LENGTH):
+        raise InvalidToken("The token's email claim is not an e-mail address.")
     return Claims(
         user_id=user_id,
         email=email,
@@ -106,17 +112,35 @@ def _claims(payload: dict[str, Any]) -> Claims:
     )
 
 
+def _expiry(payload: dict[str, Any]) -> float:
+    """`exp` as PyJWT checked it, which also lets a string of digits or a huge number by."""
+    expires_at = payload["exp"]
+    if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
+        raise InvalidToken("The token's exp claim must be a number of seconds.")
+    if not 0 < expires_at < LATEST_EXPIRY:
+        raise InvalidToken("The token's exp claim is out of range.")
+    return float(expires_at)
+
+
+def _is_storable_text(value: object, max_length: int) -> bool:
+    return isinstance(value, str) and len(value) <= max_length and "\x00" not in value
+
+
 class JwksCache:
-    """Signing keys by `kid`, refetched (at most once a minute) when an unknown kid arrives."""
+    """Signing keys by `kid`, refetched (at most once a minute) when an unknown kid arrives.
+
+    Only keys of an accepted algorithm (their JWK's `alg`, else the one their type
+    implies) and not meant for encryption are kept.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._url = settings.jwt_jwks_url
         self._file = settings.jwt_jwks_file
-        self._keys: dict[str | None, Any] = {}
+        self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def key_for(self, token: str) -> Any:
+    async def key_for(self, token: str) -> jwt.PyJWK:
         kid = jwt.get_unverified_header(token).get("kid")
         if kid not in self._keys:
             await self._refresh()
@@ -133,7 +157,11 @@ class JwksCache:
                 return
             document = await self._load()
             key_set = jwt.PyJWKSet.from_dict(document)
-            self._keys = {jwk.key_id: jwk.key for jwk in key_set.keys}
+            self._keys = {
+                jwk.key_id: jwk
+                for jwk in key_set.keys
+                if jwk.algorithm_name in ASYMMETRIC_ALGORITHMS and jwk.public_key_use != "enc"
+            }
             self._fetched_at = time.monotonic()
 
     async def _load(self) -> dict[str, Any]:

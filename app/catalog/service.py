@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import PlatformRole, Principal
+from app.auth.principal import METERED_ROLES, Principal
 from app.catalog.cache import CatalogCache
 from app.catalog.loader import feature_problems, value_problem
 from app.catalog.model import FeatureKind, FeatureSpec, Window
@@ -29,7 +29,6 @@ from app.core.invalidation import invalidate
 from app.models import Customer, Feature, FeatureOverride, FeatureValue, Tier
 from app.tiers.service import normalise_tier_name
 
-REGISTERING_ROLES = (PlatformRole.BILLING_SERVICE, PlatformRole.BILLING_ADMIN)
 # Field names of the loader's rules, as clients name them.
 _PARAMS = {"kind": "kind", "feature_key": "featureKey", "window": "window"}
 
@@ -91,7 +90,7 @@ class CatalogService:
         """Adds the service's new features and replaces the listed ones whole (a tier the
         body leaves out has the feature disabled). Features it does not list stay as
         they are: dropping one would drop the quotas customers hold of it."""
-        principal.require_role(*REGISTERING_ROLES)
+        principal.require_role(*METERED_ROLES)
         specs = _specs(service_name, data, await _tier_names(session))
         existing = {
             row.feature_key: row

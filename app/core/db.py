@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,6 +30,11 @@ from app.core.errors import Conflict, DatabaseUnavailable
 logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 _WRITE_OPTION = "billing_write"
+# PostgreSQL gave up on the transaction because of a concurrent one: retrying can succeed.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+# The connection is gone: class 08 (connection exception) and 57P01-57P05 (admin or crash
+# shutdown, cannot connect now, database dropped, idle session timeout).
+_CONNECTION_LOST_SQLSTATE_PREFIXES = ("08", "57P")
 
 
 def is_sqlite(url: str) -> bool:
@@ -86,6 +91,34 @@ def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Inse
     return sqlite.insert(table)
 
 
+async def _connect(session: AsyncSession) -> None:
+    """Take the session's connection before the block runs, so that failing to reach the
+    database is told apart from the errors of the block itself.
+
+    Whatever fails here means the database is unavailable: a refused, reset or timed-out
+    socket (asyncpg raises the OSError as it is), a server that refuses the connection (not
+    accepting connections, shutting down, too many clients), or SQLite's busy lock.
+    """
+    try:
+        await session.connection()
+    except (OSError, DBAPIError) as exc:
+        logger.error("database connection failed", exc_info=exc)
+        raise DatabaseUnavailable() from exc
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The PostgreSQL error code of a driver error (None for SQLite)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    sqlstate = _sqlstate(exc)
+    return exc.connection_invalidated or (
+        sqlstate is not None and sqlstate.startswith(_CONNECTION_LOST_SQLSTATE_PREFIXES)
+    )
+
+
 class Database:
     def __init__(self, url: str, *, clock: Clock = utcnow, **engine_kwargs: Any) -> None:
         self.url = url
@@ -111,19 +144,30 @@ class Database:
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit on success, roll back on any exception.
 
-        A unique-constraint violation means a concurrent request changed the same rows;
-        the caller gets a retryable 409 rather than an internal error.
+        A unique-constraint violation, a deadlock or a serialization failure means a
+        concurrent request changed the same rows: the caller gets a retryable 409 rather than
+        an internal error. A database that cannot be reached, or that dropped the connection,
+        is a 503; any other error of the block is left as it is.
         """
         maker = self._writer if write else self._reader
         try:
             async with maker(info={"clock": self.clock}) as session:
                 async with session.begin():
+                    await _connect(session)
                     yield session
                 for hook in self._commit_hooks:
                     hook(session)
         except IntegrityError as exc:
             raise Conflict() from exc
-        except (OperationalError, PoolTimeout) as exc:  # unreachable, locked, or no free connection
+        except DBAPIError as exc:
+            if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
+                raise Conflict() from exc
+            if not (isinstance(exc, OperationalError) or _connection_lost(exc)):
+                raise
+            # SQLite: unreachable or locked; PostgreSQL: the connection went away.
+            logger.error("database operation failed", exc_info=exc)
+            raise DatabaseUnavailable() from exc
+        except PoolTimeout as exc:  # no free connection
             logger.error("database operation failed", exc_info=exc)
             raise DatabaseUnavailable() from exc
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from app.auth.principal import Access
 from app.billing import service
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
@@ -67,12 +68,13 @@ async def create_checkout_session(
     info: Info, success_url: str, cancel_url: str, tier_name: str | None = None
 ) -> BillingSession | None:
     ctx = info.context
+    principal = await ctx.principal()
     arguments = present(successUrl=success_url, cancelUrl=cancel_url, tierName=tier_name)
     data = parse_input(service.UpgradeRequest, arguments)
-    url = await ctx.services.billing.checkout_url(await ctx.principal(), data=data)
+    url = await ctx.services.billing.checkout_url(principal, data=data)
     return BillingSession(url=url)
 
 
 async def billing_status(info: Info) -> BillingStatus | None:
     ctx = info.context
-    return BillingStatus.of(await ctx.services.billing.status(await ctx.principal()))
+    return BillingStatus.of(await ctx.services.billing.status(await ctx.principal(Access.ADMIN)))

@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.auth.principal import Principal, known_principal
+from app.auth.principal import Access, Principal, known_principal
 from app.container import Container, Services
 from app.core.errors import AppError
 
@@ -32,7 +32,9 @@ class GraphQLContext:
     def services(self) -> Services:
         return self.container.services
 
-    async def principal(self) -> Principal:
+    async def principal(self, access: Access = Access.USER) -> Principal:
+        """The caller, once they are allowed to ask for the field at all: before any of
+        its arguments is read, as REST checks before reading a body."""
         async with self._lock:
             if self._principal is None and self._failure is None:
                 try:
@@ -42,14 +44,14 @@ class GraphQLContext:
         if self._failure is not None:
             raise self._failure
         assert self._principal is not None
+        access.check(self._principal)
         return self._principal
 
     async def _authenticate(self) -> Principal:
         known = known_principal(self.request.scope)
         if known is not None:
             return known
-        peer = self.request.client.host if self.request.client else None
-        return await self.container.credentials.authenticate(self.request.headers, peer)
+        return await self.container.credentials.of_scope(self.request.scope)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

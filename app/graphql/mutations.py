@@ -9,6 +9,7 @@ import strawberry
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
+from app.auth.principal import Access
 from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
 from app.graphql import billing, catalog, quotas, usage_resolvers
@@ -126,7 +127,7 @@ async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
 
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(Access.ADMIN)
     customer = parse_uuid(customer_id, "customerId")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
@@ -141,7 +142,7 @@ async def admin_add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(Access.ADMIN)
     customer, data = parse_uuid(customer_id, "customerId"), _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.admin.add_member(
@@ -154,7 +155,7 @@ async def admin_remove_member(
     info: Info, customer_id: strawberry.ID, user_id: strawberry.ID
 ) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(Access.ADMIN)
     customer, user = parse_uuid(customer_id, "customerId"), parse_uuid(user_id, "userId")
     async with ctx.write() as session:
         await ctx.services.admin.remove_member(
@@ -165,7 +166,7 @@ async def admin_remove_member(
 
 async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(Access.ADMIN)
     tier = parse_uuid(tier_id, "tierId")
     async with ctx.write() as session:
         row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
@@ -176,7 +177,7 @@ async def set_customer_tier(
     info: Info, customer_id: strawberry.ID, tier_name: str
 ) -> Customer | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(Access.ADMIN)
     customer = parse_uuid(customer_id, "customerId")
     data = parse_input(CustomerTierChange, {"tierName": tier_name})
     async with ctx.write() as session:

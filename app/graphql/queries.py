@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.auth.principal import Access
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE
 from app.customers.schemas import SubscriptionStatus as DomainStatus
@@ -52,7 +53,7 @@ async def admin_customers(
     tier_name: str | None = None,
     status: SubscriptionStatus | None = None,
 ) -> Page[CustomerSummary] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.ADMIN)
     request = page_request(page, page_size)
     wanted = DomainStatus(status.value) if status is not None else None
     async with info.context.read() as session:
@@ -63,7 +64,7 @@ async def admin_customers(
 
 
 async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.ADMIN)
     customer_uuid = parse_uuid(customer_id, "customerId")
     async with info.context.read() as session:
         details = await info.context.services.admin.get_customer(
@@ -75,7 +76,7 @@ async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | N
 async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.ADMIN)
     customer_uuid, request = parse_uuid(customer_id, "customerId"), page_request(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_members(
@@ -85,7 +86,7 @@ async def admin_customer_members(
 
 
 async def tiers(info: Info, active: bool | None = None) -> list[Tier] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.ADMIN)
     async with info.context.read() as session:
         rows = await info.context.services.tiers.list(session, principal, active=active)
     return [Tier.of(row) for row in rows]

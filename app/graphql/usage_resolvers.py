@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.auth.principal import Access
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
 from app.graphql.context import Info
@@ -31,7 +32,7 @@ async def limit(info: Info, service_name: str, feature_key: str) -> Limit | None
 
 
 async def ip_limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.ANYONE)
     report = await info.context.services.reports.ip_limits(principal, service_name=service_name)
     return [Limit.of(item) for item in report.items]
 
@@ -43,7 +44,7 @@ async def usage(info: Info, service_name: str | None = None) -> Usage | None:
 
 
 async def ip_usage(info: Info, service_name: str | None = None) -> Usage | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.ANYONE)
     report = await info.context.services.reports.ip_usage(principal, service_name=service_name)
     return Usage.of(report)
 
@@ -79,7 +80,7 @@ async def consume(
     ip: str | None = None,
     idempotency_key: str | None = None,
 ) -> Decision | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.METERED)
     data = _consume_request(
         serviceName=service_name,
         featureKey=feature_key,
@@ -101,7 +102,7 @@ async def check(
     customer_id: strawberry.ID | None = None,
     ip: str | None = None,
 ) -> Decision | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(Access.METERED)
     data = _consume_request(
         serviceName=service_name,
         featureKey=feature_key,

@@ -34,12 +34,16 @@ class RestCall:
 
     @classmethod
     async def of(cls, request: Request) -> RestCall:
+        return cls(request, request.app.state.container, await cls.principal_of(request))
+
+    @staticmethod
+    async def principal_of(request: Request) -> Principal:
+        """The caller, as the own rate limit authenticated them for this request."""
+        known = known_principal(request.scope)
+        if known is not None:
+            return known
         container: Container = request.app.state.container
-        principal = known_principal(request.scope)
-        if principal is None:
-            peer = request.client.host if request.client else None
-            principal = await container.credentials.authenticate(request.headers, peer)
-        return cls(request, container, principal)
+        return await container.credentials.of_scope(request.scope)
 
     @property
     def services(self) -> Services:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -14,10 +16,12 @@ from starlette.types import ASGIApp
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
+from app.auth.principal import Access
 from app.billing.service import UpgradeRequest
 from app.catalog.service import OverrideChange, ServiceRegistration
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
 from app.rest import catalog_views, report_views, views
+from app.rest.context import RestCall
 from app.rest.handlers import (
     admin,
     apikeys,
@@ -34,8 +38,9 @@ from app.usage.consume import ConsumeRequest
 from app.usage.quotas import QuotaRequest
 
 BASE_PATH = "/api/billing/v1"
+RequestHandler = Callable[[Request], Awaitable[Response]]
 # A request handler, or (on the hot paths) an ASGI app that renders its own errors.
-Handler = Callable[[Request], Awaitable[Response]] | ASGIApp
+Handler = RequestHandler | ASGIApp
 
 PAGINATION = ("page", "pageSize", "limit")
 
@@ -51,6 +56,7 @@ class Endpoint:
     body: type[BaseModel] | None = None
     query: tuple[str, ...] = ()
     errors: tuple[int, ...] = (400, 401, 403, 404)
+    access: Access = Access.USER
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -169,6 +175,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Limits of the public tier, for anonymous callers (anyone)",
         report_views.IpLimitsOut,
         errors=(400, 401),
+        access=Access.ANYONE,
     ),
     Endpoint(
         "GET",
@@ -177,6 +184,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Limits of the public tier for one service (anyone)",
         report_views.IpServiceLimitsOut,
         errors=(400, 401, 404),
+        access=Access.ANYONE,
     ),
     Endpoint(
         "GET",
@@ -194,6 +202,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         report_views.UsageOut,
         query=("serviceName",),
         errors=(400, 401, 404),
+        access=Access.ANYONE,
     ),
     # §5.5 granular usage
     Endpoint(
@@ -281,6 +290,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Stripe's signed events (Stripe-Signature header)",
         views.WebhookOut,
         errors=(400, 502, 503),
+        access=Access.ANYONE,
     ),
     # §5.8 service to service
     Endpoint(
@@ -291,6 +301,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.DecisionOut,
         body=ConsumeRequest,
         errors=(400, 401, 403, 404, 429),
+        access=Access.METERED,
     ),
     Endpoint(
         "POST",
@@ -300,6 +311,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.DecisionOut,
         body=ConsumeRequest,
         errors=(400, 401, 403, 404, 429),
+        access=Access.METERED,
     ),
     Endpoint(
         "POST",
@@ -309,6 +321,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         report_views.QuotaFeatureUsageOut,
         body=QuotaRequest,
         errors=(400, 401, 403, 404, 409),
+        access=Access.METERED,
     ),
     Endpoint(
         "POST",
@@ -318,6 +331,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         report_views.QuotaFeatureUsageOut,
         body=QuotaRequest,
         errors=(400, 401, 403, 404, 409),
+        access=Access.METERED,
     ),
     Endpoint(
         "PUT",
@@ -327,6 +341,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         catalog_views.ServiceCatalogOut,
         body=ServiceRegistration,
         errors=(400, 401, 403, 409),
+        access=Access.METERED,
     ),
     # §5.7 admin
     Endpoint(
@@ -336,6 +351,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Every customer (billing_admin)",
         views.CustomersPageOut,
         query=(*PAGINATION, "tierName", "status"),
+        access=Access.ADMIN,
     ),
     Endpoint(
         "GET",
@@ -343,6 +359,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.get_customer,
         "A customer's full record (billing_admin)",
         views.AdminCustomerOut,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "DELETE",
@@ -351,6 +368,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Delete a customer (billing_admin)",
         None,
         204,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "GET",
@@ -359,6 +377,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A customer's members (billing_admin)",
         views.MembersPageOut,
         query=PAGINATION,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "POST",
@@ -369,6 +388,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         201,
         AddMember,
         errors=(400, 401, 402, 403, 404, 409),
+        access=Access.ADMIN,
     ),
     Endpoint(
         "DELETE",
@@ -377,6 +397,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Remove a member from a customer (billing_admin)",
         None,
         204,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "PUT",
@@ -385,6 +406,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Set a customer's tier (billing_admin)",
         views.AdminCustomerOut,
         body=CustomerTierChange,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "PUT",
@@ -393,6 +415,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Set a customer's own value of a feature, in place of its tier's (billing_admin)",
         catalog_views.FeatureOverrideOut,
         body=OverrideChange,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "DELETE",
@@ -401,6 +424,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Clear a customer's own value of a feature: its tier's applies (billing_admin)",
         None,
         204,
+        access=Access.ADMIN,
     ),
     Endpoint(
         "GET",
@@ -409,6 +433,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Stripe configuration, webhooks and subscriptions at a glance (billing_admin)",
         views.BillingStatusOut,
         errors=(401, 403),
+        access=Access.ADMIN,
     ),
     Endpoint(
         "GET",
@@ -417,6 +442,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Every tier (billing_admin)",
         views.TiersOut,
         query=("active",),
+        access=Access.ADMIN,
     ),
     Endpoint(
         "PUT",
@@ -424,6 +450,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.set_default_tier,
         "Make a tier the default for new customers (billing_admin)",
         views.TierOut,
+        access=Access.ADMIN,
     ),
 )
 
@@ -442,10 +469,43 @@ def direct_routes() -> dict[tuple[str, str], ASGIApp]:
 
 
 def rest_routes() -> list[Route]:
-    """Routes in matching order: fixed paths before parameterised ones, which is what
-    keeps `/limits/usage` from being taken for `/limits/{serviceName}`."""
-    ordered = sorted(ENDPOINTS, key=lambda e: "{" in e.path)
+    """One route per path, whose methods are all its endpoints' (so a 405 names them
+    all), in matching order: fixed paths before parameterised ones, which is what keeps
+    `/limits/usage` from being taken for `/limits/{serviceName}`."""
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    ordered = sorted(by_path.items(), key=lambda item: "{" in item[0])
     return [
-        Route(BASE_PATH + endpoint.path, endpoint.handler, methods=[endpoint.method])
-        for endpoint in ordered
+        Route(BASE_PATH + path, _dispatch(endpoints), methods=[e.method for e in endpoints])
+        for path, endpoints in ordered
     ]
+
+
+def _dispatch(endpoints: list[Endpoint]) -> Handler:
+    if len(endpoints) == 1:
+        return _guarded(endpoints[0])
+    handlers = {endpoint.method: _guarded(endpoint) for endpoint in endpoints}
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+
+    async def by_method(request: Request) -> Response:
+        return await cast(RequestHandler, handlers[request.method])(request)
+
+    return by_method
+
+
+def _guarded(endpoint: Endpoint) -> Handler:
+    """The handler, behind the check of who may call it at all: before any input is read.
+    The hot paths' ASGI endpoints check their callers themselves."""
+    handler = endpoint.handler
+    if endpoint.access is Access.ANYONE or not inspect.iscoroutinefunction(handler):
+        return handler
+    access, respond = endpoint.access, cast(RequestHandler, handler)
+
+    @functools.wraps(respond)
+    async def guarded(request: Request) -> Response:
+        access.check(await RestCall.principal_of(request))
+        return await respond(request)
+
+    return guarded

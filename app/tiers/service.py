@@ -41,6 +41,22 @@ async def default_tier(session: AsyncSession) -> Tier:
     return tier
 
 
+async def lock_tiers(session: AsyncSession) -> None:
+    """Serialise changes of the default: lock every tier row, always in the same order.
+
+    Without it, two concurrent changes on PostgreSQL each demote the default they saw and
+    then promote their own tier: the second trips over the partial unique index
+    `uq_tier_default` (or the two deadlock on each other's rows). Once the locks are held,
+    each later statement of this READ COMMITTED transaction sees the committed winner.
+    `FOR NO KEY UPDATE` still lets customers reference the tiers (their foreign-key checks
+    take `FOR KEY SHARE`). SQLite renders no locking clause: its writers are already
+    serialised by `BEGIN IMMEDIATE`.
+    """
+    await session.execute(
+        select(col(Tier.id)).order_by(col(Tier.id)).with_for_update(key_share=True)
+    )
+
+
 def require_assignable(tier: Tier, *, param: str = "tierName") -> None:
     if not tier.is_assignable:
         raise TierNotAssignable(f"The {tier.display_name} tier cannot be assigned.", param=param)
@@ -57,7 +73,8 @@ class TierService:
         self, session: AsyncSession, principal: Principal, *, tier_id: uuid.UUID
     ) -> Tier:
         principal.require_admin()
-        tier = await session.get(Tier, tier_id)
+        await lock_tiers(session)
+        tier = await session.get(Tier, tier_id, populate_existing=True)
         if tier is None:
             raise TierNotFound(param="tierID")
         require_assignable(tier, param="tierID")

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from app.auth.principal import PlatformRole, Principal
+from app.auth.principal import METERED_ROLES, Principal
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
@@ -33,7 +33,6 @@ from app.usage.ledger import Ledger, ledger_row
 from app.usage.subjects import Subject, SubjectCache
 from app.usage.windows import window_bounds
 
-METERED_ROLES = (PlatformRole.BILLING_SERVICE, PlatformRole.BILLING_ADMIN)
 EXPIRY_SLACK_SECONDS = 60
 RATE_LIMIT_EVENT = "rate_limit"
 

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import METERED_ROLES, Principal
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, remaining
 from app.catalog.store import CatalogEntry
@@ -38,7 +38,6 @@ from app.core.errors import (
 )
 from app.core.inputs import InputModel
 from app.models import QuotaCounter, UsageEvent
-from app.usage.consume import METERED_ROLES
 from app.usage.counters import CounterStore
 from app.usage.idempotency import IdempotencyStore
 from app.usage.ledger import Ledger, ledger_row

@@ -13,7 +13,7 @@ from app.auth.roles import MemberRole
 from app.customers.schemas import SubscriptionStatus as DomainStatus
 from app.graphql.enums import Role, SubscriptionStatus
 from tests.graphql.conftest import ADD_MEMBER, CREATE_CUSTOMER, GraphQL
-from tests.support.api import ADDRESS, Caller
+from tests.support.api import ADDRESS, ANONYMOUS, Caller
 from tests.support.clock import MovableClock
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -470,3 +470,32 @@ async def test_timestamps_are_utc_with_z(gql: GraphQL) -> None:
     await gql.customer(owner)
     joined = (await gql.data("{ members { items { joinedAt } } }", owner))["members"]["items"]
     assert ISO_Z.match(joined[0]["joinedAt"])
+
+
+class TestCallersBeforeArguments:
+    """As over REST: 401, then 403, before an argument is even read."""
+
+    @pytest.mark.parametrize(
+        ("document", "as_user", "code"),
+        [
+            ('mutation { revokeApiKey(id: "nope") }', False, "AUTHENTICATION_REQUIRED"),
+            (
+                'mutation { addMember(userId: "nope") { __typename } }',
+                False,
+                "AUTHENTICATION_REQUIRED",
+            ),
+            ('{ adminCustomer(customerId: "nope") { id } }', True, "ADMIN_ROLE_REQUIRED"),
+            ("{ adminCustomers(pageSize: 500) { totalCount } }", True, "ADMIN_ROLE_REQUIRED"),
+            (
+                'mutation { consume(serviceName: "", featureKey: "", amount: -5) { allowed } }',
+                True,
+                "FORBIDDEN",
+            ),
+        ],
+    )
+    async def test_the_caller_is_checked_first(
+        self, gql: GraphQL, document: str, as_user: bool, code: str
+    ) -> None:
+        caller = gql.user() if as_user else ANONYMOUS
+        error = await gql.error(document, caller)
+        assert error["extensions"]["code"] == code

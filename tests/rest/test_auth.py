@@ -30,12 +30,12 @@ def bearer(token: str) -> Caller:
     return Caller(None, None, {"Authorization": f"Bearer {token}"})
 
 
+def in_an_hour() -> int:
+    return int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+
+
 def claims(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "sub": str(uuid.uuid4()),
-        "email": "a@example.com",
-        "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp()),
-    }
+    base = {"sub": str(uuid.uuid4()), "email": "a@example.com", "exp": in_an_hour()}
     return {**base, **overrides}
 
 
@@ -67,6 +67,11 @@ class TestBearerTokens:
             (lambda: jwt.encode(claims(), SECRET)[:-3] + "abc", (401, "INVALID_TOKEN")),
             (lambda: jwt.encode(claims(), SECRET, algorithm="HS512"), (401, "INVALID_TOKEN")),
             (lambda: "not.a.jwt", (401, "INVALID_TOKEN")),
+            (lambda: jwt.encode(claims(exp=str(in_an_hour())), SECRET), (401, "INVALID_TOKEN")),
+            (lambda: jwt.encode(claims(exp=10**400), SECRET), (401, "INVALID_TOKEN")),
+            (lambda: jwt.encode(claims(email="a" * 321), SECRET), (401, "INVALID_TOKEN")),
+            (lambda: jwt.encode(claims(email="a\x00@example.com"), SECRET), (401, "INVALID_TOKEN")),
+            (lambda: jwt.encode(claims(email=["a@example.com"]), SECRET), (401, "INVALID_TOKEN")),
         ],
         ids=[
             "expired",
@@ -77,6 +82,11 @@ class TestBearerTokens:
             "tampered",
             "other-algorithm",
             "garbage",
+            "exp-a-string",
+            "exp-beyond-range",
+            "email-too-long",
+            "email-with-nul",
+            "email-not-a-string",
         ],
     )
     async def test_bad_tokens_are_401(
@@ -195,6 +205,7 @@ class TestJwks:
 
     def token(self, key: Any, kid: str, algorithm: str, **overrides: Any) -> str:
         payload = claims(**{"iss": self.ISSUER, "aud": self.AUDIENCE, **overrides})
+        payload = {name: value for name, value in payload.items() if value is not None}
         return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})
 
     async def check(self, api: Api, rsa_key: Any, ec_key: Any) -> None:
@@ -212,6 +223,25 @@ class TestJwks:
         assert await error_of(api, bearer(unknown_kid)) == (401, "INVALID_TOKEN")
         hs_token = jwt.encode(claims(iss=self.ISSUER, aud=self.AUDIENCE), SECRET)
         assert await error_of(api, bearer(hs_token)) == (401, "INVALID_TOKEN")
+        refused = {
+            # Each key verifies only its own algorithm: neither a key of the other type
+            # (which PyJWT cannot even load) nor another algorithm of the same type.
+            "ec-signed-for-rsa-kid": self.token(ec_key, "rsa-1", "ES256"),
+            "rsa-signed-for-ec-kid": self.token(rsa_key, "ec-1", "RS256"),
+            "rs512": self.token(rsa_key, "rsa-1", "RS512"),
+            "ps256": self.token(rsa_key, "rsa-1", "PS256"),
+            "unsigned": jwt.encode(
+                claims(iss=self.ISSUER, aud=self.AUDIENCE),
+                key=None,  # type: ignore[arg-type]
+                algorithm="none",
+                headers={"kid": "rsa-1"},
+            ),
+            "no-issuer": self.token(rsa_key, "rsa-1", "RS256", iss=None),
+            "no-audience": self.token(rsa_key, "rsa-1", "RS256", aud=None),
+            "expired": self.token(ec_key, "ec-1", "ES256", exp=1_000_000),
+        }
+        for name, token in refused.items():
+            assert (await error_of(api, bearer(token)))[0] == 401, name
 
     async def test_keys_from_a_file(self, database_url: str, tmp_path: Path) -> None:
         rsa_key, ec_key, document = rsa_and_ec_keys()

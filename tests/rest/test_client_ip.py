@@ -23,6 +23,8 @@ TRUSTED = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")]
         ("10.0.0.2", "10.0.0.9", "10.0.0.2"),
         ("::1", "2001:db8::1", "2001:db8::1"),
         (None, "198.51.100.1", "0.0.0.0"),
+        ("::ffff:10.0.0.2", "198.51.100.1", "198.51.100.1"),  # a dual-stack socket's peer
+        ("::ffff:203.0.113.9", "198.51.100.1", "203.0.113.9"),
     ],
 )
 def test_client_ip(peer: str | None, forwarded: str | None, expected: str) -> None:

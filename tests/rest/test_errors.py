@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
+from app.auth.principal import Access
 from app.customers.service import CustomerService
+from app.rest.routes import ENDPOINTS, Endpoint
 from tests.support.api import ADDRESS, Api
 
 
@@ -127,3 +130,39 @@ class TestOpenApi:
         ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         schema = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
         assert {"name", "email", "billingAddress"} <= set(schema["properties"])
+
+
+def _garbage_call(endpoint: Endpoint) -> tuple[str, dict[str, object]]:
+    """The endpoint's path with malformed ids, a malformed body and malformed query
+    parameters: everything its input checks would refuse."""
+    path = re.sub(r"\{[^}]+\}", "not-an-id", endpoint.path)
+    query = {name: "-1" for name in endpoint.query}
+    return path, {"content": b"{bad", "params": query}
+
+
+GUARDED = [endpoint for endpoint in ENDPOINTS if endpoint.access is not Access.ANYONE]
+
+
+@pytest.mark.backends("sqlite")
+class TestCallersBeforeInput:
+    """Who may call comes first: 401, then 403, then whatever the input deserves."""
+
+    @pytest.mark.parametrize("endpoint", GUARDED, ids=lambda e: f"{e.method} {e.path}")
+    async def test_anonymous_callers_are_401_whatever_they_send(
+        self, api: Api, endpoint: Endpoint
+    ) -> None:
+        path, garbage = _garbage_call(endpoint)
+        response = await api.call(endpoint.method, path, **garbage)  # type: ignore[arg-type]
+        assert_error(response, 401, "AUTHENTICATION_REQUIRED")
+
+    @pytest.mark.parametrize(
+        "endpoint",
+        [e for e in GUARDED if e.access is not Access.USER],
+        ids=lambda e: f"{e.method} {e.path}",
+    )
+    async def test_users_without_the_role_are_403_whatever_they_send(
+        self, api: Api, endpoint: Endpoint
+    ) -> None:
+        path, garbage = _garbage_call(endpoint)
+        response = await api.call(endpoint.method, path, api.user(), **garbage)  # type: ignore[arg-type]
+        assert response.status_code == 403, response.text

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.principal import Principal, known_principal
+from app.auth.principal import Access, Principal, known_principal
 from app.container import Container
 from app.core.errors import AppError
 from app.core.inputs import parse_input
@@ -34,6 +34,7 @@ class MeteringEndpoint:
         container: Container = scope["app"].state.container
         try:
             principal = known_principal(scope) or await container.credentials.of_scope(scope)
+            Access.METERED.check(principal)
             data = parse_input(ConsumeRequest, parse_json(await read_body(receive)))
             decision = await self._operation(container.services.consume, principal, data)
         except AppError as error:
