@@ -153,10 +153,8 @@ def catalog_file(settings: Settings) -> list[FeatureSpec]:
 
 
 def signing_secret(settings: Settings) -> str | None:
-    """The HS256 secret: configured, or generated once into the data directory when no
-    identity provider's keys are configured either."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
+    """The HS256 secret: configured, or generated once into the data directory. None when
+    an identity provider's keys are configured: tokens are then theirs alone."""
     if settings.uses_jwks:
         return None
-    return load_or_create_secret(settings.data_dir)
+    return settings.jwt_secret or load_or_create_secret(settings.data_dir)

@@ -7,9 +7,9 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,6 +29,17 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 class ApiKeyCreate(InputModel):
     name: str = Field(min_length=1, max_length=100)
     expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Kept in UTC, which must still be a date: 9999-12-31T23:00-05:00 is not."""
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must be a time before the year 10000") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from importlib import resources
 from app.catalog.model import FeatureKind, FeatureSpec, Window
 
 FIXED_COLUMNS = ("kind", "service", "feature_key", "window", "description")
-NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 MAX_VALUE = 2**31 - 1  # the values' column is a 32-bit integer
 # Fixed paths under /limits and /quotas that a service of this name could never be reached
 # beside (e.g. /limits/usage).
@@ -102,7 +102,7 @@ def feature_problems(kind: str, service: str, key: str, window: str) -> list[tup
     if kind not in FeatureKind.__members__.values():
         problems.append(("kind", f"kind must be rate or quota, not {kind!r}"))
     for label, name in (("service", service), ("feature_key", key)):
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             problems.append((label, f"{label} {name!r} must be lower-case letters, digits, _ . -"))
     if service in RESERVED_SERVICE_NAMES:
         problems.append(("service", f"service {service!r} is a reserved name"))

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.expression import Executable
 
 from app.core.clock import Clock, utcnow
-from app.core.errors import Conflict, DatabaseUnavailable
+from app.core.errors import Conflict, DatabaseUnavailable, InvalidInput
 
 logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -146,8 +146,9 @@ class Database:
 
         A unique-constraint violation, a deadlock or a serialization failure means a
         concurrent request changed the same rows: the caller gets a retryable 409 rather than
-        an internal error. A database that cannot be reached, or that dropped the connection,
-        is a 503; any other error of the block is left as it is.
+        an internal error. A value the database refuses is a 400. A database that cannot be
+        reached, or that dropped the connection, is a 503; any other error of the block is
+        left as it is.
         """
         maker = self._writer if write else self._reader
         try:
@@ -159,6 +160,11 @@ class Database:
                     hook(session)
         except IntegrityError as exc:
             raise Conflict() from exc
+        except DataError as exc:
+            # A value the input checks let through but the database cannot store (text
+            # PostgreSQL refuses, a number beyond its column): the request's fault.
+            logger.warning("database refused a value", exc_info=exc)
+            raise InvalidInput("A value of the request cannot be stored.") from exc
         except DBAPIError as exc:
             if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
                 raise Conflict() from exc

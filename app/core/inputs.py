@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from app.core.errors import InvalidInput
@@ -14,7 +14,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class InputModel(BaseModel):
-    """camelCase on the wire (the product's JSON convention), snake_case in code."""
+    """camelCase on the wire (the product's JSON convention), snake_case in code.
+
+    No text may hold a NUL character: PostgreSQL cannot store one, and no name, e-mail
+    or key needs it.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -22,6 +26,23 @@ class InputModel(BaseModel):
         str_strip_whitespace=True,
         frozen=True,
     )
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False  # nested models checked themselves
 
 
 def parse_input(model: type[M], data: Any) -> M:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
+    ConfigDict,
     BeforeValidator,
     EmailStr,
     Field,
@@ -62,7 +63,14 @@ class CustomerCreate(InputModel):
     billing_address: BillingAddress
 
 
+def _exactly_one_of(*fields: str) -> ConfigDict:
+    """Told to the OpenAPI document; the model validator enforces it."""
+    return ConfigDict(json_schema_extra={"oneOf": [{"required": [field]} for field in fields]})
+
+
 class AddMember(InputModel):
+    model_config = _exactly_one_of("userID", "email")
+
     user_id: uuid.UUID | None = UserIdField
     email: EmailStr | None = None
     role: RoleInput = MemberRole.USER
@@ -80,6 +88,8 @@ class ChangeMemberRole(InputModel):
 
 
 class TransferOwnership(InputModel):
+    model_config = _exactly_one_of("newOwnerUserID", "email")
+
     new_owner_user_id: uuid.UUID | None = Field(
         default=None,
         validation_alias=AliasChoices(

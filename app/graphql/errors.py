@@ -17,6 +17,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.core.errors import AppError, InternalError
+from app.ops.logging import log_error
 
 logger = logging.getLogger("app.errors")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -40,10 +41,16 @@ def render_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, AppError):
         return _app_error(error, original)
     if isinstance(error, GraphQLSyntaxError):
-        return _replace(error, error.message, _extensions(PARSE_FAILED, 400))
+        return _document_error(error, PARSE_FAILED)
     if _is_document_error(error):
-        return _replace(error, error.message, _extensions(VALIDATION_FAILED, 400))
+        return _document_error(error, VALIDATION_FAILED)
     return _internal_error(error)
+
+
+def _document_error(error: GraphQLError, code: str) -> GraphQLError:
+    extensions = _extensions(code, 400)
+    log_error(code, 400, error.message, extensions["errorId"])
+    return _replace(error, error.message, extensions)
 
 
 def is_rendered(error: GraphQLError) -> bool:
@@ -73,13 +80,7 @@ def _app_extensions(error: AppError) -> dict[str, Any]:
     if error.param is not None:
         extensions["param"] = graphql_param(error.param)
     extensions.update(error.details)
-    if error.status >= 500:
-        logger.error(
-            "request failed: %s %s",
-            error.code,
-            error.message,
-            extra={"error_id": extensions["errorId"]},
-        )
+    log_error(error.code, error.status, error.message, extensions["errorId"])
     return extensions
 
 

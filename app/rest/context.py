@@ -71,14 +71,13 @@ class RestCall:
     def query(self, name: str) -> str | None:
         return self.request.query_params.get(name)
 
-    def query_int(self, *names: str, default: int) -> int:
-        for name in names:
-            value = self.request.query_params.get(name)
-            if value is not None:
-                if not _INTEGER.fullmatch(value):
-                    raise InvalidInput(f"{name} must be an integer.", param=name)
-                return int(value)
-        return default
+    def query_int(self, name: str) -> int | None:
+        value = self.request.query_params.get(name)
+        if value is None:
+            return None
+        if not _INTEGER.fullmatch(value):
+            raise InvalidInput(f"{name} must be an integer.", param=name)
+        return int(value)
 
     def query_bool(self, name: str) -> bool | None:
         value = self.request.query_params.get(name)
@@ -91,9 +90,13 @@ class RestCall:
         raise InvalidInput(f"{name} must be true or false.", param=name)
 
     def page(self) -> PageRequest:
+        page, page_size, limit = map(self.query_int, ("page", "pageSize", "limit"))
+        if page_size is not None and limit is not None and page_size != limit:
+            raise InvalidInput("limit is another name of pageSize: send one.", param="limit")
+        size = page_size if page_size is not None else limit
         return PageRequest(
-            page=self.query_int("page", default=1),
-            page_size=self.query_int("pageSize", "limit", default=DEFAULT_PAGE_SIZE),
+            page=1 if page is None else page,
+            page_size=DEFAULT_PAGE_SIZE if size is None else size,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -18,8 +19,10 @@ from app.core.errors import (
     MethodNotAllowed,
     RouteNotFound,
 )
+from app.ops.logging import log_error
 
 logger = logging.getLogger("app.errors")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def error_body(error: AppError, error_id: str) -> dict[str, Any]:
@@ -37,10 +40,7 @@ def error_body(error: AppError, error_id: str) -> dict[str, Any]:
 
 def error_response(error: AppError, headers: dict[str, str] | None = None) -> Response:
     error_id = str(uuid.uuid4())
-    if error.status >= 500:
-        logger.error(
-            "request failed: %s %s", error.code, error.message, extra={"error_id": error_id}
-        )
+    log_error(error.code, error.status, error.message, error_id)
     return JSONResponse(
         error_body(error, error_id),
         status_code=error.status,
@@ -109,4 +109,7 @@ class UnexpectedErrorMiddleware:
 
 
 def _header_safe(message: str) -> str:
-    return message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
+    """A message as a header value: Latin-1 without control characters, which a message
+    quoting the client's input may hold and which no HTTP server would send."""
+    latin1 = message.encode("latin-1", "replace").decode("latin-1")
+    return _CONTROL_CHARACTERS.sub(" ", latin1)

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from app.auth.principal import Access
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+from app.customers.schemas import SubscriptionStatus
 from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
 
 REF = "#/components/schemas/{model}"
@@ -29,6 +31,7 @@ _QUERY_TYPES: dict[str, dict[str, Any]] = {
     "active": {"type": "boolean"},
     "customerId": {"type": "string", "format": "uuid"},
     "userId": {"type": "string", "format": "uuid"},
+    "status": {"type": "string", "enum": [status.value for status in SubscriptionStatus]},
     "from": {"type": "integer", "description": "unix seconds, included"},
     "to": {"type": "integer", "description": "unix seconds, included"},
 }
@@ -55,6 +58,15 @@ _ERROR_HEADERS = {
 }
 
 
+_CREDENTIALS: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": [], "apiSecret": []}]
+_SECURITY = {
+    Access.ANYONE: [*_CREDENTIALS, {}],
+    Access.USER: _CREDENTIALS,
+    Access.METERED: _CREDENTIALS,  # with the billing_service or billing_admin role
+    Access.ADMIN: _CREDENTIALS,  # with the billing_admin role
+}
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
@@ -75,7 +87,6 @@ def openapi_document() -> dict[str, Any]:
                 "apiSecret": {"type": "apiKey", "in": "header", "name": "api-secret"},
             },
         },
-        "security": [{"bearer": []}, {"apiKey": [], "apiSecret": []}, {}],
     }
 
 
@@ -87,6 +98,7 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         + endpoint.handler.__name__,
         "parameters": _parameters(endpoint),
         "responses": _responses(endpoint, schemas),
+        "security": _SECURITY[endpoint.access],
     }
     if endpoint.body is not None:
         operation["requestBody"] = {
@@ -117,7 +129,11 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         }
         for name in endpoint.query
     ]
-    return path_params + query_params
+    header_params = [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+        for name in endpoint.headers
+    ]
+    return path_params + query_params + header_params
 
 
 def _path_type(name: str) -> dict[str, Any]:
@@ -134,7 +150,9 @@ def _responses(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             "application/json": {"schema": _schema(endpoint.response, schemas, "serialization")}
         }
     responses = {str(endpoint.status): success}
-    for status in (*endpoint.errors, 413, 429, 500):
+    # Any write may meet a concurrent one (409); any call may find the database away (503).
+    conflict = (409,) if endpoint.method != "GET" else ()
+    for status in sorted({*endpoint.errors, *conflict, 413, 429, 500, 503}):
         responses[str(status)] = {
             "description": "Error",
             "headers": _ERROR_HEADERS,

@@ -6,9 +6,8 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -53,8 +52,9 @@ class Endpoint:
     summary: str
     response: object | None
     status: int = 200
-    body: type[BaseModel] | None = None
+    body: object | None = None  # the request body's shape: a model, or a type
     query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()  # required request headers beyond the credentials
     errors: tuple[int, ...] = (400, 401, 403, 404)
     access: Access = Access.USER
 
@@ -289,6 +289,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         stripe.webhook,
         "Stripe's signed events (Stripe-Signature header)",
         views.WebhookOut,
+        body=dict[str, Any],
+        headers=("Stripe-Signature",),
         errors=(400, 502, 503),
         access=Access.ANYONE,
     ),

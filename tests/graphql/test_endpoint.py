@@ -56,9 +56,16 @@ class TestErrors:
             error["extensions"]["errorId"]
         ]
 
-    async def test_client_errors_are_not_logged(self, gql: GraphQL, error_log: Records) -> None:
-        await gql.error("{ customer { id } }", gql.user())
-        assert error_log.records == []
+    async def test_client_errors_are_logged_at_info_with_their_id(
+        self, gql: GraphQL, error_log: Records
+    ) -> None:
+        refused = await gql.error("{ customer { id } }", gql.user())
+        malformed = await gql.error("{ customer { id }", gql.user())
+        logged = [(r.levelname, getattr(r, "error_id", None)) for r in error_log.records]
+        assert logged == [
+            ("INFO", refused["extensions"]["errorId"]),
+            ("INFO", malformed["extensions"]["errorId"]),
+        ]
 
     async def test_syntax_and_validation_errors(self, gql: GraphQL) -> None:
         syntax = await gql.error("{ customer { id }", gql.user())

@@ -293,3 +293,19 @@ class TestEmbeddedSecret:
             assert (await api.call("GET", "/admin/tiers", bearer(token))).status_code == 200
             forged = mint_token("x" * 48, user_id=uuid.UUID(user_id), email=None)
             assert await error_of(api, bearer(forged)) == (401, "INVALID_TOKEN")
+
+    def test_no_token_is_minted_when_an_identity_provider_signs_them(self, tmp_path: Path) -> None:
+        """The server would refuse it: with JWKS configured, only the provider's keys count."""
+        jwks_file = tmp_path / "jwks.json"
+        jwks_file.write_text(json.dumps(rsa_and_ec_keys()[2]))
+        result = CliRunner().invoke(
+            cli,
+            ["token", "--user-id", str(uuid.uuid4())],
+            env={
+                "BILLING_DATA_DIR": str(tmp_path),
+                "BILLING_JWT_SECRET": "a-configured-secret-of-sufficient-length",
+                "BILLING_JWT_JWKS_FILE": str(jwks_file),
+            },
+        )
+        assert result.exit_code != 0
+        assert "identity provider" in result.output

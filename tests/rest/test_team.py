@@ -40,6 +40,7 @@ class TestListMembers:
         for params, param in (
             ({"pageSize": 101}, "pageSize"),
             ({"limit": 101}, "pageSize"),
+            ({"pageSize": 9, "limit": 329679}, "limit"),
             ({"page": 0}, "page"),
             ({"page": -1}, "page"),
             ({"page": 2**31}, "page"),
