@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
-    ConfigDict,
     BeforeValidator,
+    ConfigDict,
     EmailStr,
     Field,
     field_validator,
