@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.api import ADDRESS
 from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.slow
@@ -94,3 +95,31 @@ async def test_one_default_tier_after_36_concurrent_changes(cluster: Cluster) ->
     for n in range(2):  # both processes agree
         after = (await cluster.call(n, "GET", "/admin/tiers", admin)).json()["tiers"]
         assert sum(tier["isDefault"] for tier in after) == 1
+
+
+async def test_one_customer_per_user_under_concurrent_creates_and_additions(
+    cluster: Cluster,
+) -> None:
+    """A user belongs to at most one customer, however many requests race to make it two."""
+    founder = cluster.users.user()
+    body = {"name": "Race", "email": "race@example.com", "billingAddress": ADDRESS}
+    creates = await asyncio.gather(
+        *(cluster.call(n, "POST", "/customer", founder, json=body) for n in range(20))
+    )
+    assert Counter(r.status_code for r in creates) == {201: 1, 400: 19}
+    assert {r.json()["error"]["code"] for r in creates if r.status_code == 400} == {
+        "ALREADY_IN_CUSTOMER"
+    }
+
+    owners = [(await cluster.new_customer("enterprise"))[1] for _ in range(10)]
+    wanted = cluster.users.user()
+    additions = await asyncio.gather(
+        *(
+            cluster.call(n, "POST", "/customer/member", owner, json={"userID": wanted.user_id})
+            for n, owner in enumerate(owners)
+        )
+    )
+    assert Counter(r.status_code for r in additions) == {201: 1, 400: 9}
+    joined = await cluster.call(0, "GET", "/customer", wanted)
+    winner = next(owner for owner, r in zip(owners, additions, strict=True) if r.status_code == 201)
+    assert joined.json()["id"] == (await cluster.call(1, "GET", "/customer", winner)).json()["id"]
