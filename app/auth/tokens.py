@@ -113,7 +113,7 @@ def _claims(payload: dict[str, Any]) -> Claims:
 
 
 def _expiry(payload: dict[str, Any]) -> float:
-    """`exp` as PyJWT checked it, which also lets a string of digits or a huge number by."""
+    """`exp` in seconds. PyJWT's own check lets a string of digits or a huge number by."""
     expires_at = payload["exp"]
     if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
         raise InvalidToken("The token's exp claim must be a number of seconds.")

@@ -121,7 +121,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.MemberOut | views.InvitationOut,
         201,
         AddMember,
-        errors=(400, 401, 402, 403, 404, 409),
+        errors=(400, 401, 402, 403, 404),
     ),
     Endpoint(
         "PUT",
@@ -322,7 +322,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Allocate a quota to a customer (billing_service)",
         report_views.QuotaFeatureUsageOut,
         body=QuotaRequest,
-        errors=(400, 401, 403, 404, 409),
         access=Access.METERED,
     ),
     Endpoint(
@@ -332,7 +331,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Release a customer's quota; never below 0 (billing_service)",
         report_views.QuotaFeatureUsageOut,
         body=QuotaRequest,
-        errors=(400, 401, 403, 404, 409),
         access=Access.METERED,
     ),
     Endpoint(
@@ -342,7 +340,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Register or update a service's features and per-tier values (billing_service)",
         catalog_views.ServiceCatalogOut,
         body=ServiceRegistration,
-        errors=(400, 401, 403, 409),
+        errors=(400, 401, 403),
         access=Access.METERED,
     ),
     # §5.7 admin
@@ -389,7 +387,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.MemberOut | views.InvitationOut,
         201,
         AddMember,
-        errors=(400, 401, 402, 403, 404, 409),
+        errors=(400, 401, 402, 403, 404),
         access=Access.ADMIN,
     ),
     Endpoint(
