@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
+    graphql_max_cost: int = 5000
     migrate_on_start: bool = True
     log_level: str = "INFO"
 

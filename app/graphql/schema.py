@@ -1,6 +1,6 @@
 """The schema: `schema` for export, `build_schema(settings)` for a running service.
 
-The limits (depth, aliases, tokens) are settings and settings belong to a container, so
+The limits (depth, aliases, tokens, cost) are settings and settings belong to a container, so
 each app builds its own schema; the module-level `schema` uses the settings' defaults and
 is what `schema.graphql` is exported from. The limits never change the SDL.
 """
@@ -14,18 +14,11 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from app.graphql.errors import ErrorExtension
+from app.graphql.limits import DocumentLimiter, Limits
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import DateTime
@@ -55,18 +48,17 @@ class _ParserCache(ParserCache):
 
 def build_schema(settings: Settings | None = None) -> BillingSchema:
     settings = settings or Settings.model_construct()
-    # The limiters' rule classes are made once here: a fresh extension per request then
-    # carries the same rules, so the validation cache (keyed by the rules) keeps hitting.
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
+    limits = Limits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_cost=settings.graphql_max_cost,
+    )
     max_tokens = settings.graphql_max_tokens
     extensions: list[type[SchemaExtension] | Any] = [
         ErrorExtension,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         _ParserCache,
-        lambda: AddValidationRules(rules),
+        lambda: DocumentLimiter(limits),
         ValidationCache,
     ]
     return BillingSchema(

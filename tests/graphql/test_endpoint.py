@@ -106,9 +106,16 @@ class TestLimits:
             assert (await gql.execute("{ customer { id } }", owner))["errors"][0]["extensions"][
                 "code"
             ] == "NO_CUSTOMER"
-            error = await gql.error("{ customer { tier { name } } }", owner)
-            assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-            assert "exceeds maximum operation depth of 1" in error["message"]
+            for document in (
+                "{ customer { tier { name } } }",
+                "{ ...C } fragment C on Query { customer { ...T } } fragment T on Customer "
+                "{ ... on Customer { tier { name } } }",
+            ):
+                error = await gql.error(document, owner)
+                assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+                assert "exceeds maximum operation depth of 1" in error["message"]
+            # Introspection is not counted: GraphiQL's own query nests far deeper.
+            assert await gql.data("{ __schema { queryType { fields { type { name } } } } }")
 
     async def test_aliases(self, graphql_app: AppWith) -> None:
         async with graphql_app(graphql_max_aliases=2) as gql:

@@ -19,7 +19,7 @@ def test_schema_graphql_is_up_to_date() -> None:
 
 
 def test_limits_do_not_change_the_schema() -> None:
-    tight = Settings.model_construct(graphql_max_depth=1, graphql_max_aliases=0)
+    tight = Settings.model_construct(graphql_max_depth=1, graphql_max_aliases=0, graphql_max_cost=1)
     assert build_schema(tight).as_str() == schema.as_str()
 
 
