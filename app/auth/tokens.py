@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import time
@@ -19,6 +20,8 @@ import jwt
 from app.core.errors import InvalidToken, TokenExpired
 from app.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 # SPEC §2: an identity provider's keys are RSA or EC P-256; each key verifies only
 # tokens of its own algorithm.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256"})
@@ -28,6 +31,8 @@ EMAIL_MAX_LENGTH = 320
 LATEST_EXPIRY = 2**53
 SECRET_FILE_NAME = "jwt-secret"
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
+# Keys are read again this often, so a key the identity provider withdrew stops working.
+JWKS_MAX_AGE_SECONDS = 300.0
 VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -42,15 +47,23 @@ class Claims:
 class TokenVerifier:
     """Verified tokens are remembered by their exact text until their `exp`, so a caller
     presenting the same token again costs a lookup instead of a signature check. Only
-    tokens that passed every check are kept, in a bounded map."""
+    tokens that passed every check are kept, in a bounded map, and all are forgotten
+    when the identity provider's keys change."""
 
     def __init__(self, settings: Settings, secret: str | None) -> None:
         self._settings = settings
         self._secret = secret
         self._jwks = JwksCache(settings) if settings.uses_jwks else None
+        self._jwks_version = 0
         self._verified: dict[str, tuple[float, Claims]] = {}
 
     async def verify(self, token: str) -> Claims:
+        if self._jwks is not None:
+            if self._jwks.stale:
+                await self._jwks.refresh()
+            if self._jwks.version != self._jwks_version:
+                self._verified.clear()
+                self._jwks_version = self._jwks.version
         known = self._verified.get(token)
         if known is not None:
             if time.time() < known[0]:
@@ -127,23 +140,32 @@ def _is_storable_text(value: object, max_length: int) -> bool:
 
 
 class JwksCache:
-    """Signing keys by `kid`, refetched (at most once a minute) when an unknown kid arrives.
+    """Signing keys by `kid`: read again every five minutes, and when an unknown kid
+    arrives (at most once a minute). `version` counts the changes of the key set.
 
     Only keys of an accepted algorithm (their JWK's `alg`, else the one their type
-    implies) and not meant for encryption are kept.
+    implies) and not meant for encryption are kept. When the keys cannot be read again,
+    the ones already read are kept and the reading retried a minute later: an identity
+    provider that is briefly away does not lock every caller out.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._url = settings.jwt_jwks_url
         self._file = settings.jwt_jwks_file
         self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._document: list[Any] = []
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self.version = 0
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._fetched_at >= JWKS_MAX_AGE_SECONDS
 
     async def key_for(self, token: str) -> jwt.PyJWK:
         kid = jwt.get_unverified_header(token).get("kid")
         if kid not in self._keys:
-            await self._refresh()
+            await self.refresh()
         key = self._keys.get(kid)
         if key is None and kid is None and len(self._keys) == 1:
             key = next(iter(self._keys.values()))
@@ -151,18 +173,30 @@ class JwksCache:
             raise InvalidToken("The token was signed with an unknown key.")
         return key
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> None:
         async with self._lock:
             if self._keys and time.monotonic() - self._fetched_at < JWKS_REFRESH_INTERVAL_SECONDS:
                 return
-            document = await self._load()
-            key_set = jwt.PyJWKSet.from_dict(document)
+            try:
+                document = await self._load()
+                key_set = jwt.PyJWKSet.from_dict(document)
+            except (InvalidToken, jwt.PyJWTError):
+                if not self._keys:
+                    raise
+                logger.warning("the identity provider's keys could not be read again; kept")
+                self._fetched_at = (
+                    time.monotonic() - JWKS_MAX_AGE_SECONDS + JWKS_REFRESH_INTERVAL_SECONDS
+                )
+                return
             self._keys = {
                 jwk.key_id: jwk
                 for jwk in key_set.keys
                 if jwk.algorithm_name in ASYMMETRIC_ALGORITHMS and jwk.public_key_use != "enc"
             }
             self._fetched_at = time.monotonic()
+            if document.get("keys") != self._document:
+                self._document = document.get("keys", [])
+                self.version += 1
 
     async def _load(self) -> dict[str, Any]:
         try:

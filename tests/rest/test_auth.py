@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from typer.testing import CliRunner
 
+from app.auth import tokens
 from app.auth.tokens import mint_token
 from app.cli import cli
 from tests.support.api import SECRET, Api, Caller, running_api, settings_for
@@ -179,14 +180,16 @@ def rsa_and_ec_keys() -> tuple[Any, Any, dict[str, Any]]:
 
 @contextmanager
 def serving(document: dict[str, Any]) -> Iterator[str]:
-    body = json.dumps(document).encode()
+    """`document` as the identity provider's JWKS, read at each request: a test may
+    change it, or set "status" to have the provider fail."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200)
+            status = int(document.get("status", 200))
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(json.dumps(document).encode())
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -269,6 +272,32 @@ class TestJwks:
             )
             async with running_api(settings) as api:
                 await self.check(api, rsa_key, ec_key)
+
+    async def test_withdrawn_keys_stop_working_and_an_absent_provider_changes_nothing(
+        self, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        rsa_key, ec_key, document = rsa_and_ec_keys()
+        rsa_token = bearer(self.token(rsa_key, "rsa-1", "RS256"))
+        ec_token = bearer(self.token(ec_key, "ec-1", "ES256"))
+        with serving(document) as url:
+            settings = settings_for(
+                database_url,
+                tmp_path,
+                jwt_jwks_url=url,
+                jwt_issuer=self.ISSUER,
+                jwt_audience=self.AUDIENCE,
+            )
+            async with running_api(settings) as api:
+                assert (await api.call("GET", "/apikeys", rsa_token)).status_code == 200
+                # Every request now finds the keys due to be read again.
+                monkeypatch.setattr(tokens, "JWKS_MAX_AGE_SECONDS", 0.0)
+                monkeypatch.setattr(tokens, "JWKS_REFRESH_INTERVAL_SECONDS", 0.0)
+                document["status"] = 503
+                assert (await api.call("GET", "/apikeys", rsa_token)).status_code == 200
+                del document["status"]
+                document["keys"] = [key for key in document["keys"] if key["kid"] != "rsa-1"]
+                assert await error_of(api, rsa_token) == (401, "INVALID_TOKEN")
+                assert (await api.call("GET", "/apikeys", ec_token)).status_code == 200
 
 
 class TestEmbeddedSecret:
