@@ -26,6 +26,7 @@ from app.core.errors import AppError, InvalidInput, MalformedJson, MethodNotAllo
 from app.graphql.context import GraphQLContext
 from app.graphql.errors import is_rendered, render_error, render_request_error
 from app.graphql.schema import build_schema
+from app.rest.errors import header_value
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
@@ -87,7 +88,15 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _request_error(error: AppError, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(render_request_error(error), status_code=error.status, headers=headers)
+    """An HTTP error status, so it carries the `x-error` headers as REST's errors do."""
+    body = render_request_error(error)
+    error_headers = {
+        "x-error": header_value(error.message),
+        "x-error-id": body["errors"][0]["extensions"]["errorId"],
+    }
+    return JSONResponse(
+        body, status_code=error.status, headers={**error_headers, **(headers or {})}
+    )
 
 
 def graphql_route(container: Container) -> BaseRoute:

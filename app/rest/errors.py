@@ -44,7 +44,7 @@ def error_response(error: AppError, headers: dict[str, str] | None = None) -> Re
     return JSONResponse(
         error_body(error, error_id),
         status_code=error.status,
-        headers={"x-error": _header_safe(error.message), "x-error-id": error_id, **(headers or {})},
+        headers={"x-error": header_value(error.message), "x-error-id": error_id, **(headers or {})},
     )
 
 
@@ -108,7 +108,7 @@ class UnexpectedErrorMiddleware:
             await response(scope, receive, send)
 
 
-def _header_safe(message: str) -> str:
+def header_value(message: str) -> str:
     """A message as a header value: Latin-1 without control characters, which a message
     quoting the client's input may hold and which no HTTP server would send."""
     latin1 = message.encode("latin-1", "replace").decode("latin-1")

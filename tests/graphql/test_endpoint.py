@@ -148,7 +148,9 @@ class TestHttp:
         )
         assert response.status_code == 405
         assert response.headers["allow"] == "POST"
-        assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+        assert response.headers["x-error-id"] == error["extensions"]["errorId"]
         assert (await gql.error("{ customer { id } }", owner))["extensions"]["code"] == (
             "NO_CUSTOMER"
         )
@@ -179,7 +181,9 @@ class TestHttp:
         assert response.status_code == 400, response.text
         error = response.json()["errors"][0]
         assert (error["extensions"]["code"], error["extensions"]["status"]) == (code, 400)
-        assert error["extensions"]["errorId"]
+        # Refused at the HTTP level: with REST's headers too.
+        assert response.headers["x-error-id"] == error["extensions"]["errorId"]
+        assert response.headers["x-error"] == error["message"]
 
     async def test_other_methods(self, gql: GraphQL) -> None:
         response = await gql.api.client.put("/graphql", json={"query": "{ __typename }"})
