@@ -64,8 +64,16 @@ class CustomerCreate(InputModel):
 
 
 def _exactly_one_of(*fields: str) -> ConfigDict:
-    """Told to the OpenAPI document; the model validator enforces it."""
-    return ConfigDict(json_schema_extra={"oneOf": [{"required": [field]} for field in fields]})
+    """Told to the OpenAPI document; the model validator enforces it. A field sent as
+    null counts as left out."""
+    return ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in fields
+            ]
+        }
+    )
 
 
 class AddMember(InputModel):

@@ -150,9 +150,10 @@ def _responses(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             "application/json": {"schema": _schema(endpoint.response, schemas, "serialization")}
         }
     responses = {str(endpoint.status): success}
-    # Any write may meet a concurrent one (409); any call may find the database away (503).
+    # Any call may carry malformed (400) or invalid (401) credentials, or find the database
+    # away (503); any write may meet a concurrent one (409).
     conflict = (409,) if endpoint.method != "GET" else ()
-    for status in sorted({*endpoint.errors, *conflict, 413, 429, 500, 503}):
+    for status in sorted({*endpoint.errors, *conflict, 400, 401, 413, 429, 500, 503}):
         responses[str(status)] = {
             "description": "Error",
             "headers": _ERROR_HEADERS,
