@@ -29,6 +29,7 @@ from tests.support.databases import (
     PostgresTemplate,
     SqliteTemplate,
 )
+from tests.support.logs import Records, recording
 from tests.support.postgres import PostgresCluster
 from tests.support.redis import RedisServer
 
@@ -144,3 +145,10 @@ async def api(database_url: str, tmp_path: Path, clock: MovableClock) -> AsyncIt
     """The app over HTTP (ASGI) on a fresh database, with a clock the test can move."""
     async with running_api(settings_for(database_url, tmp_path), clock) as api:
         yield api
+
+
+@pytest.fixture
+def error_log() -> Iterator[Records]:
+    """What `app.errors` logged during the test."""
+    with recording() as records:
+        yield records

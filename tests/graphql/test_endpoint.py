@@ -9,7 +9,8 @@ import pytest
 from strawberry.extensions import ValidationCache
 
 from app.customers.service import CustomerService
-from tests.graphql.conftest import GraphQL, Records
+from tests.graphql.conftest import GraphQL
+from tests.support.logs import Records
 
 AppWith = Callable[..., AbstractAsyncContextManager[GraphQL]]
 

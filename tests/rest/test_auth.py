@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from app.auth import tokens
 from app.auth.tokens import mint_token
 from app.cli import cli
+from app.settings import Settings
 from tests.support.api import SECRET, Api, Caller, running_api, settings_for
 
 
@@ -206,6 +207,12 @@ def serving(document: dict[str, Any]) -> Iterator[str]:
 class TestJwks:
     ISSUER, AUDIENCE = "https://id.example.com/", "billing"
 
+    def settings(self, database_url: str, tmp_path: Path, **keys: Any) -> Settings:
+        """Tokens verified with the keys of `keys` (a JWKS URL or file) for this issuer."""
+        return settings_for(
+            database_url, tmp_path, jwt_issuer=self.ISSUER, jwt_audience=self.AUDIENCE, **keys
+        )
+
     def token(self, key: Any, kid: str, algorithm: str, **overrides: Any) -> str:
         payload = claims(**{"iss": self.ISSUER, "aud": self.AUDIENCE, **overrides})
         payload = {name: value for name, value in payload.items() if value is not None}
@@ -250,27 +257,15 @@ class TestJwks:
         rsa_key, ec_key, document = rsa_and_ec_keys()
         jwks_file = tmp_path / "jwks.json"
         jwks_file.write_text(json.dumps(document))
-        settings = settings_for(
-            database_url,
-            tmp_path,
-            jwt_jwks_file=jwks_file,
-            jwt_issuer=self.ISSUER,
-            jwt_audience=self.AUDIENCE,
-        )
-        async with running_api(settings) as api:
+        async with running_api(
+            self.settings(database_url, tmp_path, jwt_jwks_file=jwks_file)
+        ) as api:
             await self.check(api, rsa_key, ec_key)
 
     async def test_keys_from_a_url(self, database_url: str, tmp_path: Path) -> None:
         rsa_key, ec_key, document = rsa_and_ec_keys()
         with serving(document) as url:
-            settings = settings_for(
-                database_url,
-                tmp_path,
-                jwt_jwks_url=url,
-                jwt_issuer=self.ISSUER,
-                jwt_audience=self.AUDIENCE,
-            )
-            async with running_api(settings) as api:
+            async with running_api(self.settings(database_url, tmp_path, jwt_jwks_url=url)) as api:
                 await self.check(api, rsa_key, ec_key)
 
     async def test_withdrawn_keys_stop_working_and_an_absent_provider_changes_nothing(
@@ -280,14 +275,7 @@ class TestJwks:
         rsa_token = bearer(self.token(rsa_key, "rsa-1", "RS256"))
         ec_token = bearer(self.token(ec_key, "ec-1", "ES256"))
         with serving(document) as url:
-            settings = settings_for(
-                database_url,
-                tmp_path,
-                jwt_jwks_url=url,
-                jwt_issuer=self.ISSUER,
-                jwt_audience=self.AUDIENCE,
-            )
-            async with running_api(settings) as api:
+            async with running_api(self.settings(database_url, tmp_path, jwt_jwks_url=url)) as api:
                 assert (await api.call("GET", "/apikeys", rsa_token)).status_code == 200
                 # Every request now finds the keys due to be read again.
                 monkeypatch.setattr(tokens, "JWKS_MAX_AGE_SECONDS", 0.0)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from openapi_spec_validator import validate as validate_openapi
 
 from app.auth.principal import Access
 from app.customers.service import CustomerService
 from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
 from tests.support.api import ADDRESS, Api
+from tests.support.logs import Records
 
 
 def assert_error(response: object, status: int, code: str) -> dict[str, object]:
@@ -107,39 +107,26 @@ class TestMalformedRequests:
             assert response.headers["x-error-id"] == error["error_id"]
             assert response.headers["x-error"] == re.sub(r"[\x00-\x1f\x7f]", " ", error["message"])
 
-    async def test_every_error_is_logged_with_its_id(
-        self, api: Api, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        logger = logging.getLogger("app.errors")
-        logger.addHandler(caplog.handler)
-        try:
-            response = await api.call("GET", "/customer", api.user())
-        finally:
-            logger.removeHandler(caplog.handler)
+    async def test_every_error_is_logged_with_its_id(self, api: Api, error_log: Records) -> None:
+        response = await api.call("GET", "/customer", api.user())
         error = assert_error(response, 404, "NO_CUSTOMER")
-        logged = [r for r in caplog.records if getattr(r, "error_id", None) == error["error_id"]]
-        # (pytest's capture may see a record twice: through this handler and the root's)
-        assert {(r.levelname, r.status) for r in logged} == {("INFO", 404)}  # type: ignore[attr-defined]
+        logged = error_log.with_error_id(str(error["error_id"]))
+        assert [(r.levelname, r.status) for r in logged] == [("INFO", 404)]  # type: ignore[attr-defined]
 
 
 class TestUnexpectedFailures:
     async def test_are_500_with_an_id_that_is_logged_and_no_internals(
-        self, api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        self, api: Api, monkeypatch: pytest.MonkeyPatch, error_log: Records
     ) -> None:
         async def explode(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("secret internals: password=hunter2")
 
         monkeypatch.setattr(CustomerService, "get", explode)
         api.expect_server_errors = True
-        logger = logging.getLogger("app.errors")
-        logger.addHandler(caplog.handler)
-        try:
-            response = await api.call("GET", "/customer", api.user())
-        finally:
-            logger.removeHandler(caplog.handler)
+        response = await api.call("GET", "/customer", api.user())
         error = assert_error(response, 500, "INTERNAL_ERROR")
         assert "hunter2" not in response.text
-        logged = [r for r in caplog.records if getattr(r, "error_id", None) == error["error_id"]]
+        logged = error_log.with_error_id(str(error["error_id"]))
         assert logged and logged[0].exc_info is not None
 
 
@@ -233,7 +220,7 @@ class TestCallersBeforeInput:
         self, api: Api, endpoint: Endpoint
     ) -> None:
         path, garbage = _garbage_call(endpoint)
-        response = await api.call(endpoint.method, path, api.user(), **garbage)  # type: ignore[arg-type]
+        response = await api.call(endpoint.method, path, api.user(), **garbage)
         assert response.status_code == 403, response.text
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
-from app.auth.tokens import jwt
 from tests.support.api import SECRET, Api, Caller
 from tests.support.clock import MovableClock
 
