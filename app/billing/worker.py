@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.billing.outbox import WAKE, StripeOutbox
 from app.billing.service import BillingService
 from app.core.db import Database
+from app.core.tasks import cancel
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
@@ -36,10 +37,7 @@ class BillingWorker:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,6 @@ its cache is still right.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from sqlmodel import col
 
 from app.core.clock import Clock
 from app.core.db import Database
+from app.core.tasks import cancel
 from app.models import CacheInvalidation
 
 logger = logging.getLogger(__name__)
@@ -79,10 +79,7 @@ class Invalidator:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _run(self) -> None:
         rounds = 0

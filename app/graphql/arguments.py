@@ -13,8 +13,6 @@ from typing import Any
 
 import strawberry
 
-from app.core.pagination import PageRequest
-
 
 @strawberry.input
 class BillingAddressInput:
@@ -51,7 +49,3 @@ class CustomerInput:
 def present(**values: Any) -> dict[str, Any]:
     """The arguments the client gave; the rest take the domain model's defaults."""
     return {name: value for name, value in values.items() if value is not None}
-
-
-def page_request(page: int, page_size: int) -> PageRequest:
-    return PageRequest(page=page, page_size=page_size)

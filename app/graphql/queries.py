@@ -6,10 +6,9 @@ import strawberry
 
 from app.auth.principal import Access
 from app.core.inputs import parse_uuid
-from app.core.pagination import DEFAULT_PAGE_SIZE
+from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.customers.schemas import SubscriptionStatus as DomainStatus
 from app.graphql import billing, events, usage_resolvers
-from app.graphql.arguments import page_request
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import ApiKey, Customer, CustomerSummary, Invitation, Member, Page, Tier
@@ -26,7 +25,7 @@ async def members(
     info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
     principal = await info.context.principal()
-    request = page_request(page, page_size)
+    request = PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.members.list(session, principal, page=request)
     return Page.of(rows, Member.of)
@@ -54,7 +53,7 @@ async def admin_customers(
     status: SubscriptionStatus | None = None,
 ) -> Page[CustomerSummary] | None:
     principal = await info.context.principal(Access.ADMIN)
-    request = page_request(page, page_size)
+    request = PageRequest(page, page_size)
     wanted = DomainStatus(status.value) if status is not None else None
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_customers(
@@ -77,7 +76,7 @@ async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
     principal = await info.context.principal(Access.ADMIN)
-    customer_uuid, request = parse_uuid(customer_id, "customerId"), page_request(page, page_size)
+    customer_uuid, request = parse_uuid(customer_id, "customerId"), PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_members(
             session, principal, customer_id=customer_uuid, page=request

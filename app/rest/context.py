@@ -71,6 +71,10 @@ class RestCall:
     def query(self, name: str) -> str | None:
         return self.request.query_params.get(name)
 
+    def query_uuid(self, name: str) -> uuid.UUID | None:
+        value = self.request.query_params.get(name)
+        return None if value is None else parse_uuid(value, name)
+
     def query_int(self, name: str) -> int | None:
         value = self.request.query_params.get(name)
         if value is None:

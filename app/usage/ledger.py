@@ -12,7 +12,6 @@ row than the consume that produced it, and it runs on the event loop every consu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.store import CatalogEntry
 from app.core.db import Database
+from app.core.tasks import cancel
 from app.models import UsageEvent
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,7 @@ class Ledger:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         await self.flush()
 
     async def _run(self) -> None:

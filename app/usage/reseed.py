@@ -9,7 +9,6 @@ Minute windows are short enough to start again from zero.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import func, select
@@ -18,6 +17,7 @@ from sqlmodel import col
 from app.catalog.model import Window
 from app.core.clock import Clock
 from app.core.db import Database
+from app.core.tasks import cancel
 from app.models import UsageEvent
 from app.usage.consume import EXPIRY_SLACK_SECONDS, RATE_LIMIT_EVENT, counter_key
 from app.usage.counters import CounterStore
@@ -93,10 +93,7 @@ class CounterGuard:
         logger.info("counters re-seeded from the ledger", extra={"counters": touched})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _watch(self) -> None:
         while True:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.api import Api, Caller
 from tests.support.fake_stripe import FakeStripe
-from tests.support.operations import ROLES, World
+from tests.support.operations import ADMIN_ONLY, ROLES, World
 from tests.support.stripe import CANCEL_URL, SUCCESS_URL, sync_tiers
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -22,14 +22,6 @@ OWNER_ONLY = {
     "outsider": 200,
     "anonymous": 401,
     "billing_admin": 404,
-}
-ADMIN_ONLY = {
-    "owner": 403,
-    "admin": 403,
-    "user": 403,
-    "outsider": 403,
-    "anonymous": 401,
-    "billing_admin": 200,
 }
 
 

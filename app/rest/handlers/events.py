@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.core.errors import InvalidInput
-from app.core.inputs import parse_uuid
 from app.rest import catalog_views
 from app.rest.context import RestCall
 from app.usage.events import LIMIT_EVENTS, QUOTA_EVENTS, EventFilter
@@ -33,21 +31,10 @@ async def _events(request: Request, types: Sequence[str]) -> Response:
 
 
 def _filter(call: RestCall, types: Sequence[str]) -> EventFilter:
-    customer_id, user_id = call.query("customerId"), call.query("userId")
     return EventFilter(
         types=types,
-        customer_id=parse_uuid(customer_id, "customerId") if customer_id is not None else None,
-        user_id=parse_uuid(user_id, "userId") if user_id is not None else None,
-        since=_seconds(call, "from"),
-        until=_seconds(call, "to"),
+        customer_id=call.query_uuid("customerId"),
+        user_id=call.query_uuid("userId"),
+        since=call.query_int("from"),
+        until=call.query_int("to"),
     )
-
-
-def _seconds(call: RestCall, name: str) -> int | None:
-    value = call.query(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a unix time in seconds.", param=name) from None
