@@ -25,6 +25,17 @@ def serve(
     """Serve the API (GraphiQL at /graphql); the database is migrated at start-up."""
     import uvicorn
 
+    if workers > 1 and Settings().rate_limit_storage.startswith("memory://"):
+        typer.echo(
+            f"Refusing to start {workers} workers on process-local counters "
+            "(BILLING_RATE_LIMIT_STORAGE=memory://): each worker would count alone and "
+            "every limit would be multiplied by the number of workers. Set "
+            "BILLING_RATE_LIMIT_STORAGE=redis://<host>:6379/0 to share the counters, "
+            "or serve with --workers 1.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
     typer.echo(f"Serving on http://{host}:{port} (GraphiQL: http://{host}:{port}/graphql)")
     uvicorn.run(
         "app.main:app",
@@ -52,8 +63,13 @@ def token(
     email: Annotated[str | None, typer.Option(help="The user's verified e-mail.")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="Add the billing_admin role.")] = False,
     service: Annotated[
-        bool, typer.Option("--service", help="Add the billing_service role.")
-    ] = False,
+        list[str] | None,
+        typer.Option(
+            "--service",
+            help="Add the billing_service role, metering this service (repeatable; "
+            "'*' for every service).",
+        ),
+    ] = None,
     hours: Annotated[float, typer.Option(help="Lifetime of the token in hours.")] = 12.0,
 ) -> None:
     """Mint a bearer token signed with the configured (or generated) HS256 secret."""
@@ -64,15 +80,17 @@ def token(
     secret = signing_secret(settings)
     if secret is None:
         raise typer.BadParameter("Tokens come from the identity provider when JWKS is configured.")
+    services = _service_names(service)
     roles = [PlatformRole.BILLING_ADMIN.value] * admin + [
         PlatformRole.BILLING_SERVICE.value
-    ] * service
+    ] * bool(services)
     typer.echo(
         mint_token(
             secret,
             user_id=_uuid(user_id),
             email=email,
             roles=roles,
+            services=services,
             ttl=timedelta(hours=hours),
         )
     )
@@ -82,22 +100,41 @@ def token(
 def grant_role(
     user_id: Annotated[str, typer.Option("--user-id", help="The user's id (a UUID).")],
     role: Annotated[PlatformRole, typer.Option(help="The platform role to grant.")],
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service",
+            help="With billing_service: a service the user meters (repeatable; '*' for "
+            "every service). With --revoke, only these services are taken away.",
+        ),
+    ] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="Take the role away.")] = False,
 ) -> None:
     """Grant (or revoke) a platform role, e.g. for a user who calls with an API key."""
     from app.auth.users import set_role_grant
     from app.core.db import Database
 
+    services = _service_names(service)
+    if services and role is not PlatformRole.BILLING_SERVICE:
+        raise typer.BadParameter("only billing_service meters services", param_hint="--service")
+    if role is PlatformRole.BILLING_SERVICE and not services and not revoke:
+        raise typer.BadParameter(
+            "name the services it meters (or '*' for every service)", param_hint="--service"
+        )
+
     async def run() -> None:
         db = Database(Settings().resolved_database_url)
         try:
             async with db.transaction() as session:
-                await set_role_grant(session, _uuid(user_id), role, granted=not revoke)
+                await set_role_grant(
+                    session, _uuid(user_id), role, granted=not revoke, services=services
+                )
         finally:
             await db.dispose()
 
     asyncio.run(run())
-    typer.echo(f"{'Revoked' if revoke else 'Granted'} {role.value} for {user_id}.")
+    scope = f" ({', '.join(services)})" if services else ""
+    typer.echo(f"{'Revoked' if revoke else 'Granted'} {role.value}{scope} for {user_id}.")
 
 
 @cli.command("check-catalog")
@@ -156,6 +193,14 @@ def export_schema(
 
     output.write_text(schema.as_str() + "\n")
     typer.echo(f"Wrote {output}.")
+
+
+def _service_names(names: list[str] | None) -> list[str]:
+    """Service names as the catalog spells them (a name is at most 64 characters)."""
+    for name in names or []:
+        if not name.strip() or len(name) > 64:
+            raise typer.BadParameter(f"not a service name: {name!r}", param_hint="--service")
+    return sorted(set(names or []))
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -31,12 +31,13 @@ from app.customers.team import Team
 from app.settings import Settings
 from app.tiers.service import TierService
 from app.usage.consume import ConsumeService
-from app.usage.counters import MemoryCounters, counter_store
+from app.usage.counters import counter_store
 from app.usage.events import EventService
 from app.usage.ledger import Ledger
 from app.usage.quotas import QuotaService
 from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
+from app.usage.sole_process import SoleProcess
 from app.usage.subjects import SubjectCache
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ class Container:
         self.catalog = CatalogCache(self.db)
         self.subjects = SubjectCache(self.db)
         self.counters = counter_store(settings.rate_limit_storage)
+        # Process-local counters: this process must be the only one on its database.
+        self.sole_process = None if self.counters.shared else SoleProcess(self.db)
         self.ledger = Ledger(self.db)
-        self.counter_guard = CounterGuard(self.db, self.counters, clock)
+        self.counter_guard = CounterGuard(self.db, self.counters, clock, self.ledger)
         gateway = StripeGateway(settings) if settings.stripe_configured else None
         self.stripe_gateway = gateway
         self.outbox = StripeOutbox(self.db, clock, gateway)
@@ -110,15 +113,17 @@ class Container:
         subscribe(invalidation.API_KEY, self.credentials.forget_api_key)
 
     async def start(self) -> None:
+        if self.sole_process is not None:
+            await self.sole_process.acquire()
         if self.settings.migrate_on_start:
             from app.core.migrate import upgrade_database
 
             await upgrade_database(self.db.url)
         await self._seed_catalog()
         await self.catalog.refresh()
-        await self.counter_guard.start(watch=not isinstance(self.counters, MemoryCounters))
-        await self.invalidator.start()
         await self.ledger.start()
+        await self.counter_guard.start()
+        await self.invalidator.start()
         await self.billing_worker.start()
 
     async def _seed_catalog(self) -> None:
@@ -142,6 +147,8 @@ class Container:
         await self.invalidator.stop()
         await self.counter_guard.stop()
         await self.counters.close()
+        if self.sole_process is not None:
+            await self.sole_process.release()
         await self.db.dispose()
 
 

@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
+from limits import parse
 from limits.aio.strategies import STRATEGIES
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     self_limit_anonymous: str = "120/minute"
     self_limit_user: str = "1200/minute"
+    # Metered services sit on other services' hot paths, and their calls are already
+    # bounded by the features they meter: no budget of their own unless one is set.
+    self_limit_service: str | None = None
     self_limit_strategy: str = "fixed-window"
 
     max_body_bytes: int = 1024 * 1024
@@ -53,6 +57,18 @@ class Settings(BaseSettings):
     graphql_max_cost: int = 5000
     migrate_on_start: bool = True
     log_level: str = "INFO"
+
+    @field_validator("self_limit_service", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("self_limit_anonymous", "self_limit_user", "self_limit_service")
+    @classmethod
+    def _limit_notation(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse(value)  # `limits` notation, e.g. "1200/minute"; raises ValueError
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

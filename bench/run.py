@@ -215,8 +215,10 @@ def service_env() -> Iterator[dict[str, str]]:
         }
 
 
-def bearer(user_id: uuid.UUID, email: str | None, roles: list[str]) -> dict[str, str]:
-    token = mint_token(SECRET, user_id=user_id, email=email, roles=roles)
+def bearer(
+    user_id: uuid.UUID, email: str | None, roles: list[str], services: list[str] | None = None
+) -> dict[str, str]:
+    token = mint_token(SECRET, user_id=user_id, email=email, roles=roles, services=services)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -225,7 +227,7 @@ def prepare_service(url: str) -> Callers:
     as service accounts have none)."""
     owner = bearer(uuid.uuid4(), "owner@bench.example", [])
     admin = bearer(uuid.uuid4(), None, ["billing_admin"])
-    service = bearer(uuid.uuid4(), None, ["billing_service"])
+    service = bearer(uuid.uuid4(), None, ["billing_service"], services=["*"])
     with httpx.Client(base_url=url + API, timeout=30) as client:
         address = {
             "street": "1 Bench Road",

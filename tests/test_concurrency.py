@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    async with running_cluster(database_url, tmp_path) as cluster:
+async def cluster(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_cluster(database_url, tmp_path, redis_url) as cluster:
         yield cluster
 
 

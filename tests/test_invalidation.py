@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.auth.principal import PlatformRole
 from tests.support.api import BASE, SECRET, Api, Caller
 from tests.support.servers import run_servers
 
@@ -19,9 +18,12 @@ FEATURE = {"serviceName": "ai-api", "featureKey": "chat_completions_per_minute"}
 
 
 @pytest.fixture
-async def two_servers(database_url: str, tmp_path: Path) -> AsyncIterator[list[Api]]:
+async def two_servers(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> AsyncIterator[list[Api]]:
     env = {
         "BILLING_DATABASE_URL": database_url,
+        "BILLING_RATE_LIMIT_STORAGE": redis_url,
         "BILLING_JWT_SECRET": SECRET,
         "BILLING_DATA_DIR": str(tmp_path),
         "BILLING_MIGRATE_ON_START": "false",
@@ -54,7 +56,7 @@ async def test_tier_and_membership_changes_reach_the_other_process(
     two_servers: list[Api],
 ) -> None:
     writer, reader = two_servers
-    service = writer.user(PlatformRole.BILLING_SERVICE)
+    service = writer.service()
     owner = writer.user()
     created = await writer.call(
         "POST",

@@ -74,7 +74,8 @@ class CredentialBackend:
             user_id=claims.user_id,
             email=claims.email,
             email_verified=claims.email_verified,
-            roles=claims.roles | granted,
+            roles=claims.roles | granted.roles,
+            services=claims.services | granted.services,
         )
 
     async def _api_key(self, key: str, secret: str, ip: str) -> Principal:
@@ -87,7 +88,8 @@ class CredentialBackend:
             client_ip=ip,
             kind=CredentialKind.API_KEY,
             user_id=api_key.user_id,
-            roles=granted,
+            roles=granted.roles,
+            services=granted.services,
             api_key_id=api_key.id,
         )
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 
-from app.auth.users import ensure_user, granted_roles
+from app.auth.users import Grants, ensure_user, granted
 from app.core.clock import Clock
 from app.core.db import Database
 from app.customers.invitations import accept_invitation
@@ -18,7 +18,7 @@ SIGN_IN_CACHE_SIZE = 100_000
 class _SignIn:
     email: str | None
     email_verified: bool
-    roles: frozenset[str]
+    grants: Grants
 
 
 class IdentityService:
@@ -37,7 +37,7 @@ class IdentityService:
         self._clock = clock
         self._cache: dict[uuid.UUID, _SignIn] = {}
         self._by_email: dict[str, set[uuid.UUID]] = {}
-        self._pending: dict[uuid.UUID, asyncio.Future[frozenset[str]]] = {}
+        self._pending: dict[uuid.UUID, asyncio.Future[Grants]] = {}
 
     def forget(self, user_id: str) -> None:
         self._cache.pop(uuid.UUID(user_id), None)
@@ -48,21 +48,21 @@ class IdentityService:
 
     async def sign_in(
         self, user_id: uuid.UUID, email: str | None, *, email_verified: bool = False
-    ) -> frozenset[str]:
+    ) -> Grants:
         cached = self._cache.get(user_id)
         # The verification is part of the key: a verified token after an unverified one
         # is a new sign-in, which accepts the invitation waiting for that e-mail.
         if cached is not None and (cached.email, cached.email_verified) == (email, email_verified):
-            return cached.roles
+            return cached.grants
         pending = self._pending.get(user_id)
         if pending is not None:  # a concurrent first request of this user is signing in
             return await asyncio.shield(pending)
-        future: asyncio.Future[frozenset[str]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Grants] = asyncio.get_running_loop().create_future()
         self._pending[user_id] = future
         try:
-            roles = await self._sign_in(user_id, email, email_verified)
-            future.set_result(roles)
-            return roles
+            grants = await self._sign_in(user_id, email, email_verified)
+            future.set_result(grants)
+            return grants
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
@@ -70,20 +70,18 @@ class IdentityService:
         finally:
             del self._pending[user_id]
 
-    async def _sign_in(
-        self, user_id: uuid.UUID, email: str | None, email_verified: bool
-    ) -> frozenset[str]:
+    async def _sign_in(self, user_id: uuid.UUID, email: str | None, email_verified: bool) -> Grants:
         verified = email.lower() if email and email_verified else None
         async with self._db.transaction() as session:
             now = self._clock()
             await ensure_user(session, user_id, email, now)
-            roles = await granted_roles(session, user_id)
+            grants = await granted(session, user_id)
             if verified is not None:
                 await accept_invitation(session, user_id, verified, now)
         if len(self._cache) >= SIGN_IN_CACHE_SIZE:
             self._cache.clear()
             self._by_email.clear()
-        self._cache[user_id] = _SignIn(email, email_verified, roles)
+        self._cache[user_id] = _SignIn(email, email_verified, grants)
         if verified is not None:
             self._by_email.setdefault(verified, set()).add(user_id)
-        return roles
+        return grants

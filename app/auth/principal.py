@@ -29,6 +29,8 @@ class CredentialKind(StrEnum):
 
 # The roles of a metered service, which consumes limits and quotas on behalf of callers.
 METERED_ROLES = (PlatformRole.BILLING_SERVICE, PlatformRole.BILLING_ADMIN)
+# In a credential's services: every service (only an operator mints or grants it).
+ALL_SERVICES = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,9 @@ class Principal:
     email: str | None = None
     email_verified: bool = False
     roles: frozenset[str] = field(default_factory=frozenset)
+    # The services a billing_service credential meters (SPEC §2): its token's `services`
+    # claim, and those granted to its user.
+    services: frozenset[str] = field(default_factory=frozenset)
     api_key_id: uuid.UUID | None = None
 
     @property
@@ -70,6 +75,28 @@ class Principal:
             raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.")
         return user_id
 
+    @property
+    def is_metered_service(self) -> bool:
+        """A billing_service caller (a billing_admin is counted as a user)."""
+        return PlatformRole.BILLING_SERVICE in self.roles and not self.is_billing_admin
+
+    def require_metering(self, service_name: str) -> uuid.UUID:
+        """May meter `service_name`: billing_admin any service, a billing_service
+        credential only those it names. One that names none meters nothing: there is
+        no silent all-services default."""
+        user_id = self.require_role(*METERED_ROLES)
+        if self.is_billing_admin or self.may_meter(service_name):
+            return user_id
+        if not self.services:
+            raise Forbidden(
+                "This service credential names no services: give it a `services` claim, "
+                "or grant them with `billing grant-role --role billing_service --service`."
+            )
+        raise Forbidden(f"This credential does not meter the service {service_name!r}.")
+
+    def may_meter(self, service_name: str) -> bool:
+        return ALL_SERVICES in self.services or service_name in self.services
+
 
 class Access(StrEnum):
     """Who may call an operation at all. The transports check it before reading any input,
@@ -81,11 +108,16 @@ class Access(StrEnum):
     METERED = "metered"
     ADMIN = "admin"
 
-    def check(self, principal: Principal) -> None:
+    def check(self, principal: Principal, *, service_name: str | None = None) -> None:
+        """`service_name`: the metered service an operation names before its input
+        (a path parameter, an argument), whose scope is then checked before the input."""
         if self is Access.USER:
             principal.require_user()
         elif self is Access.METERED:
-            principal.require_role(*METERED_ROLES)
+            if service_name is None:
+                principal.require_role(*METERED_ROLES)
+            else:
+                principal.require_metering(service_name)
         elif self is Access.ADMIN:
             principal.require_admin()
 

@@ -42,6 +42,7 @@ class Claims:
     email: str | None
     email_verified: bool
     roles: frozenset[str]
+    services: frozenset[str]
 
 
 class TokenVerifier:
@@ -111,18 +112,26 @@ def _claims(payload: dict[str, Any]) -> Claims:
         user_id = uuid.UUID(str(payload["sub"]))
     except ValueError as exc:
         raise InvalidToken("The token's subject is not a user id.") from exc
-    roles = payload.get("roles") or []
+    roles = _names(payload, "roles")
+    services = _names(payload, "services")
     email = payload.get("email")
-    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise InvalidToken("The token's roles claim must be a list of strings.")
     if email is not None and not _is_storable_text(email, EMAIL_MAX_LENGTH):
         raise InvalidToken("The token's email claim is not an e-mail address.")
     return Claims(
         user_id=user_id,
         email=email,
         email_verified=payload.get("email_verified") is True,
-        roles=frozenset(roles),
+        roles=roles,
+        services=services,
     )
+
+
+def _names(payload: dict[str, Any], claim: str) -> frozenset[str]:
+    """A claim that lists names (`roles`, `services`); absent is none."""
+    names = payload.get(claim) or []
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise InvalidToken(f"The token's {claim} claim must be a list of strings.")
+    return frozenset(names)
 
 
 def _expiry(payload: dict[str, Any]) -> float:
@@ -240,6 +249,7 @@ def mint_token(
     user_id: uuid.UUID,
     email: str | None,
     roles: list[str] | None = None,
+    services: list[str] | None = None,
     ttl: timedelta = timedelta(hours=12),
     now: datetime | None = None,
 ) -> str:
@@ -250,6 +260,8 @@ def mint_token(
         "exp": int((issued + ttl).timestamp()),
         "roles": roles or [],
     }
+    if services:
+        payload["services"] = services
     if email is not None:
         payload["email"] = email
         payload["email_verified"] = True

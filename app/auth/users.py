@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -10,8 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.auth.principal import PlatformRole
 from app.core import invalidation
-from app.models import User, UserRoleGrant
+from app.models import ServiceGrant, User, UserRoleGrant
 
 
 async def ensure_user(
@@ -36,28 +39,62 @@ async def ensure_user(
     await session.execute(statement)
 
 
-async def granted_roles(session: AsyncSession, user_id: uuid.UUID) -> frozenset[str]:
-    rows = await session.scalars(
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What the operator granted a user: platform roles, and the services a
+    billing_service user meters."""
+
+    roles: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+
+
+async def granted(session: AsyncSession, user_id: uuid.UUID) -> Grants:
+    roles = await session.scalars(
         select(UserRoleGrant.role).where(col(UserRoleGrant.user_id) == user_id)
     )
-    return frozenset(rows)
+    services = await session.scalars(
+        select(ServiceGrant.service_name).where(col(ServiceGrant.user_id) == user_id)
+    )
+    return Grants(frozenset(roles), frozenset(services))
 
 
 async def set_role_grant(
-    session: AsyncSession, user_id: uuid.UUID, role: str, *, granted: bool
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    role: str,
+    *,
+    granted: bool,
+    services: Iterable[str] = (),
 ) -> None:
+    """Grant or revoke a role. `services` (billing_service only) are granted with it, or
+    revoked alone; revoking billing_service without naming any revokes them all."""
     from app.core.clock import utcnow
 
+    services = set(services)
     invalidation.invalidate(session, invalidation.ROLES, user_id)
     if not granted:
-        await session.execute(
-            delete(UserRoleGrant).where(
-                col(UserRoleGrant.user_id) == user_id,
-                col(UserRoleGrant.role) == role,
-            )
-        )
+        await _revoke(session, user_id, role, services)
         return
     now = utcnow()
     await ensure_user(session, user_id, None, now)
     if await session.get(UserRoleGrant, (user_id, role)) is None:
         session.add(UserRoleGrant(user_id=user_id, role=role, granted_at=now))
+    for service_name in services:
+        if await session.get(ServiceGrant, (user_id, service_name)) is None:
+            session.add(ServiceGrant(user_id=user_id, service_name=service_name, granted_at=now))
+
+
+async def _revoke(session: AsyncSession, user_id: uuid.UUID, role: str, services: set[str]) -> None:
+    of_user = col(ServiceGrant.user_id) == user_id
+    if services:
+        await session.execute(
+            delete(ServiceGrant).where(of_user, col(ServiceGrant.service_name).in_(services))
+        )
+        return
+    await session.execute(
+        delete(UserRoleGrant).where(
+            col(UserRoleGrant.user_id) == user_id, col(UserRoleGrant.role) == role
+        )
+    )
+    if role == PlatformRole.BILLING_SERVICE:
+        await session.execute(delete(ServiceGrant).where(of_user))

@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import METERED_ROLES, Principal
+from app.auth.principal import Principal
 from app.catalog.cache import CatalogCache
 from app.catalog.loader import feature_problems, value_problem
 from app.catalog.model import FeatureKind, FeatureSpec, Window
@@ -90,7 +90,7 @@ class CatalogService:
         """Adds the service's new features and replaces the listed ones whole (a tier the
         body leaves out has the feature disabled). Features it does not list stay as
         they are: dropping one would drop the quotas customers hold of it."""
-        principal.require_role(*METERED_ROLES)
+        principal.require_metering(service_name)
         specs = _specs(service_name, data, await _tier_names(session))
         existing = {
             row.feature_key: row

@@ -211,9 +211,20 @@ class PayloadTooLarge(AppError):
 
 
 class RateLimited(AppError):
+    """A feature's rate limit refused the caller (the catalog's limit, §3.4)."""
+
     code = "RATE_LIMITED"
     status = 429
     default_message = "The rate limit has been reached."
+
+
+class TooManyRequests(AppError):
+    """The service's own limit refused the caller (§3.5): a different code from a
+    feature's refusal, so that a client can tell the two apart."""
+
+    code = "TOO_MANY_REQUESTS"
+    status = 429
+    default_message = "Too many requests to this service."
 
 
 class InternalError(AppError):
@@ -226,6 +237,18 @@ class DatabaseUnavailable(AppError):
     code = "DATABASE_UNAVAILABLE"
     status = 503
     default_message = "The database is not reachable."
+
+
+class CountersUnavailable(AppError):
+    code = "COUNTERS_UNAVAILABLE"
+    status = 503
+    default_message = "The usage counters are being rebuilt; retry shortly."
+
+
+class LedgerUnavailable(AppError):
+    code = "LEDGER_UNAVAILABLE"
+    status = 503
+    default_message = "The usage ledger is not keeping up; retry shortly."
 
 
 class StripeNotConfigured(AppError):

@@ -147,7 +147,7 @@ async def register_service(
     info: Info, service_name: str, features: list[FeatureInput]
 ) -> ServiceCatalog | None:
     ctx = info.context
-    principal = await ctx.principal(Access.METERED)
+    principal = await ctx.principal(Access.METERED, service_name=service_name)
     wire = [feature.to_wire(f"features.{n}") for n, feature in enumerate(features)]
     data = parse_input(ServiceRegistration, {"features": wire})
     async with ctx.write() as session:

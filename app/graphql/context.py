@@ -32,9 +32,12 @@ class GraphQLContext:
     def services(self) -> Services:
         return self.container.services
 
-    async def principal(self, access: Access = Access.USER) -> Principal:
+    async def principal(
+        self, access: Access = Access.USER, *, service_name: str | None = None
+    ) -> Principal:
         """The caller, once they are allowed to ask for the field at all: before any of
-        its arguments is read, as REST checks before reading a body."""
+        its arguments is read, as REST checks before reading a body. `service_name`: the
+        metered service the field names, whose scope is checked as well."""
         async with self._lock:
             if self._principal is None and self._failure is None:
                 try:
@@ -44,7 +47,7 @@ class GraphQLContext:
         if self._failure is not None:
             raise self._failure
         assert self._principal is not None
-        access.check(self._principal)
+        access.check(self._principal, service_name=service_name)
         return self._principal
 
     async def _authenticate(self) -> Principal:

@@ -256,6 +256,12 @@ class Mutation:
         description="Consume a feature for a caller (billing_service); a refusal is an error "
         "whose extensions carry the decision.",
     )
+    consume_batch = strawberry.mutation(
+        resolver=usage_resolvers.consume_batch,
+        description="Consume up to 1000 features at once, each decided on its own and in "
+        "order (billing_service); a refused or invalid request is a ConsumeError in its "
+        "place, not an error of the mutation.",
+    )
     check = strawberry.mutation(
         resolver=usage_resolvers.check,
         description="Whether a consume would be allowed, consuming nothing (billing_service).",

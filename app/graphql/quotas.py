@@ -22,7 +22,7 @@ async def allocate_quota(
     user_id: strawberry.ID | None = None,
     idempotency_key: str | None = None,
 ) -> QuotaFeatureUsage | None:
-    principal = await info.context.principal(Access.METERED)
+    principal = await info.context.principal(Access.METERED, service_name=service_name)
     data = _request(amount, customer_id, user_id, idempotency_key)
     usage = await info.context.services.quotas.allocate(
         principal, service_name=service_name, feature_key=feature_key, data=data
@@ -39,7 +39,7 @@ async def release_quota(
     user_id: strawberry.ID | None = None,
     idempotency_key: str | None = None,
 ) -> QuotaFeatureUsage | None:
-    principal = await info.context.principal(Access.METERED)
+    principal = await info.context.principal(Access.METERED, service_name=service_name)
     data = _request(amount, customer_id, user_id, idempotency_key)
     usage = await info.context.services.quotas.release(
         principal, service_name=service_name, feature_key=feature_key, data=data

@@ -13,8 +13,16 @@ from app.auth.principal import Access
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
 from app.graphql.context import Info
-from app.graphql.usage_types import Decision, Limit, Quota, QuotaUsage, Usage
-from app.usage.consume import ConsumeRequest
+from app.graphql.usage_types import (
+    ConsumeOutcome,
+    Decision,
+    Limit,
+    Quota,
+    QuotaUsage,
+    Usage,
+    consume_outcome,
+)
+from app.usage.consume import ConsumeBatch, ConsumeRequest
 
 
 async def limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
@@ -112,6 +120,35 @@ async def check(
         ip=ip,
     )
     return Decision.of(await info.context.services.consume.check(principal, data=data))
+
+
+@strawberry.input(description="One consume of a batch; the arguments of `consume`.")
+class ConsumeInput:
+    service_name: str
+    feature_key: str
+    amount: int = 1
+    user_id: strawberry.ID | None = None
+    customer_id: strawberry.ID | None = None
+    ip: str | None = None
+    idempotency_key: str | None = None
+
+    def to_wire(self) -> dict[str, object]:
+        return present(
+            serviceName=self.service_name,
+            featureKey=self.feature_key,
+            amount=self.amount,
+            userId=self.user_id,
+            customerId=self.customer_id,
+            ip=self.ip,
+            idempotencyKey=self.idempotency_key,
+        )
+
+
+async def consume_batch(info: Info, requests: list[ConsumeInput]) -> list[ConsumeOutcome]:
+    principal = await info.context.principal(Access.METERED)
+    data = parse_input(ConsumeBatch, {"requests": [request.to_wire() for request in requests]})
+    outcomes = await info.context.services.consume.consume_batch(principal, data=data)
+    return [consume_outcome(outcome) for outcome in outcomes]
 
 
 def _consume_request(**arguments: object) -> ConsumeRequest:

@@ -6,8 +6,11 @@ give the same numbers.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
+from app.core.errors import AppError
 from app.graphql.enums import IdentifierType, Window
 from app.usage import reports
 from app.usage.consume import Decision as DecisionResult
@@ -138,7 +141,7 @@ class QuotaUsage:
         )
 
 
-@strawberry.type(description="The answer to a consume or a check that was allowed.")
+@strawberry.type(description="The answer to a consume or a check.")
 class Decision:
     allowed: bool
     current_usage: int
@@ -157,3 +160,42 @@ class Decision:
             reset_at=decision.reset_at,
             window=Window(decision.window),
         )
+
+
+@strawberry.type(
+    description="A request of a batch that was refused or invalid: the error a single "
+    "consume would have answered, and, for a refusal, its decision."
+)
+class ConsumeError:
+    code: str
+    message: str
+    status: int
+    param: str | None = None
+    decision: Decision | None = strawberry.field(
+        default=None, description="The refused decision (RATE_LIMITED, FEATURE_DISABLED)."
+    )
+
+    @classmethod
+    def of(cls, error: AppError, decision: DecisionResult | None = None) -> ConsumeError:
+        return cls(
+            code=error.code,
+            message=error.message,
+            status=error.status,
+            param=error.param,
+            decision=None if decision is None else Decision.of(decision),
+        )
+
+
+ConsumeOutcome = Annotated[
+    Decision | ConsumeError,
+    strawberry.union(
+        "ConsumeOutcome", description="What one request of a batch came to, in its order."
+    ),
+]
+
+
+def consume_outcome(outcome: DecisionResult | AppError) -> Decision | ConsumeError:
+    if isinstance(outcome, AppError):
+        return ConsumeError.of(outcome)
+    refusal = outcome.refusal()
+    return Decision.of(outcome) if refusal is None else ConsumeError.of(refusal, outcome)

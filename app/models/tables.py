@@ -30,6 +30,17 @@ class UserRoleGrant(SQLModel, table=True):
     granted_at: datetime = utc_column()
 
 
+class ServiceGrant(SQLModel, table=True):
+    """A service a billing_service user may meter, granted by the operator (SPEC §2): the
+    scope of its API keys, beside what its tokens' `services` claim names."""
+
+    __tablename__ = "service_grant"
+
+    user_id: uuid.UUID = Field(primary_key=True, foreign_key="user.id", ondelete="CASCADE")
+    service_name: str = Field(primary_key=True, max_length=64)
+    granted_at: datetime = utc_column()
+
+
 class Tier(SQLModel, table=True):
     __table_args__ = (
         # Exactly one default tier: at most one by this index, at least one by the service.

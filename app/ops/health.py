@@ -13,11 +13,20 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the database answers."""
+    """Ready when the database answers; with the usage ledger's lag, what an operator
+    watches to see the ledger keep up (rows not written yet, the age of the oldest)."""
+    container = request.app.state.container
     try:
-        await request.app.state.container.db.ping()
+        await container.db.ping()
     except DatabaseUnavailable:
         raise
     except Exception as exc:
         raise DatabaseUnavailable() from exc
-    return JSONResponse({"status": "ready", "database": "ok"})
+    lag = container.ledger.lag()
+    return JSONResponse(
+        {
+            "status": "ready",
+            "database": "ok",
+            "ledger": {"unwrittenRows": lag.rows, "lagSeconds": lag.seconds},
+        }
+    )

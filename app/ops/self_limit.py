@@ -1,8 +1,11 @@
 """The service's own rate limit (SPEC §3.5), on every endpoint, GraphQL included.
 
 Authenticated callers are counted per user, anonymous callers by client address (IPv6 by
-/64), each on its own budget from the settings. The counters live in the same `limits`
-storage as the usage counters, so processes sharing Redis share the budgets.
+/64), each on its own budget from the settings. Metered services (billing_service) have
+a budget of their own, none unless `BILLING_SELF_LIMIT_SERVICE` sets one: they sit on
+other services' hot paths, and what they meter is already bounded by the catalog. The
+counters live in the same `limits` storage as the usage counters, so processes sharing
+Redis share the budgets.
 
 The strategy is chosen by name (`BILLING_SELF_LIMIT_STRATEGY`). The default,
 `fixed-window`, is the cheapest: one integer per caller and window, one increment per
@@ -35,7 +38,7 @@ from app.auth.credentials import credential_headers
 from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE
 from app.container import Container
 from app.core.clock import Clock
-from app.core.errors import AppError, RateLimited
+from app.core.errors import AppError, TooManyRequests
 from app.rest.errors import error_response
 from app.usage.counters import CounterStore, storage_of
 from app.usage.headers import rate_limit_headers, raw_headers
@@ -103,7 +106,7 @@ def strategy(name: str, counters: CounterStore, clock: Clock) -> Strategy:
 
 
 class SelfLimitMiddleware:
-    """Pure ASGI. Over the budget: 429 with the REST error body (`RATE_LIMITED`) and
+    """Pure ASGI. Over the budget: 429 with the REST error body (`TOO_MANY_REQUESTS`) and
     `Retry-After`; every counted response carries `RateLimit-Policy` and `RateLimit`."""
 
     def __init__(
@@ -115,6 +118,8 @@ class SelfLimitMiddleware:
         self._trusted = settings.trusted_proxy_networks
         self._anonymous = parse(settings.self_limit_anonymous)
         self._user = parse(settings.self_limit_user)
+        service = settings.self_limit_service
+        self._service = parse(service) if service else None
         self._strategy = strategy(settings.self_limit_strategy, container.counters, container.clock)
         self._exempt = frozenset(exempt)
         self._warned_at = -math.inf
@@ -124,6 +129,9 @@ class SelfLimitMiddleware:
             await self.app(scope, receive, send)
             return
         kind, caller, item = await self._caller(scope)
+        if item is None:  # a metered service without a budget of its own
+            await self.app(scope, receive, send)
+            return
         try:
             verdict = await self._strategy.hit(item, kind, caller)
         except Exception as exc:
@@ -142,7 +150,7 @@ class SelfLimitMiddleware:
         )
         if not verdict.allowed:
             message = f"Too many requests: retry in {verdict.reset_in} seconds."
-            error = RateLimited(message, headers=headers)
+            error = TooManyRequests(message, headers=headers)
             await error_response(error, error.headers)(scope, receive, send)
             return
         raw = raw_headers(headers)
@@ -159,7 +167,7 @@ class SelfLimitMiddleware:
             self._warned_at = time.monotonic()
             logger.warning("own rate limit skipped: the counter storage failed", exc_info=exc)
 
-    async def _caller(self, scope: Scope) -> tuple[str, str, RateLimitItem]:
+    async def _caller(self, scope: Scope) -> tuple[str, str, RateLimitItem | None]:
         headers = credential_headers(scope)
         client = scope.get("client")
         peer = client[0] if client else None
@@ -174,4 +182,6 @@ class SelfLimitMiddleware:
         state[PRINCIPAL_STATE] = principal
         if principal.user_id is None:
             return "ip", rate_key(principal.client_ip), self._anonymous
+        if principal.is_metered_service:
+            return "service", str(principal.user_id), self._service
         return "user", str(principal.user_id), self._user

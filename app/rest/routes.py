@@ -307,6 +307,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "POST",
+        "/limits/consume/batch",
+        usage.consume_batch,
+        "Consume up to 1000 features at once, each decided on its own (billing_service)",
+        views.BatchDecisionsOut,
+        body=views.BatchIn,
+        errors=(400, 401, 403),
+        access=Access.METERED,
+    ),
+    Endpoint(
+        "POST",
         "/limits/check",
         usage.check,
         "Check a feature without consuming it (billing_service)",
@@ -456,7 +466,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 
 # Asked on other services' hot path: served ahead of the router (`DirectRoutes`).
-HOT_PATHS = ("/limits/consume", "/limits/check")
+HOT_PATHS = ("/limits/consume", "/limits/check", "/limits/consume/batch")
 
 
 def direct_routes() -> dict[tuple[str, str], ASGIApp]:
@@ -505,7 +515,8 @@ def _guarded(endpoint: Endpoint) -> Handler:
 
     @functools.wraps(respond)
     async def guarded(request: Request) -> Response:
-        access.check(await RestCall.principal_of(request))
+        principal = await RestCall.principal_of(request)
+        access.check(principal, service_name=request.path_params.get("serviceName"))
         return await respond(request)
 
     return guarded

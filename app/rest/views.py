@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Annotated, NotRequired, TypeVar
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from app.admin.service import CustomerSummary
@@ -21,6 +22,7 @@ from app.core.pagination import Page
 from app.customers.schemas import CustomerDetails, MemberView, OwnershipTransfer
 from app.models import ApiKey, Customer, Invitation, Tier
 from app.rest.catalog_views import TierFeatureOut, tier_feature
+from app.usage.consume import MAX_BATCH, ConsumeRequest
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -164,6 +166,35 @@ class DecisionOut(TypedDict):
     limit: int
     remaining: int
     resetAt: int
+
+
+class BatchErrorOut(TypedDict):
+    """A refused or invalid request of a batch: an error body without an error id; a
+    refusal carries its decision's fields as a refused consume does."""
+
+    code: str
+    message: str
+    status: int
+    param: NotRequired[str]
+    allowed: NotRequired[bool]
+    currentUsage: NotRequired[int]
+    limit: NotRequired[int]
+    remaining: NotRequired[int]
+    resetAt: NotRequired[int]
+
+
+class BatchRefusalOut(TypedDict):
+    error: BatchErrorOut
+
+
+class BatchDecisionsOut(TypedDict):
+    decisions: list[DecisionOut | BatchRefusalOut]
+
+
+class BatchIn(TypedDict):
+    """The documented body of a batch (each request is read on its own)."""
+
+    requests: Annotated[list[ConsumeRequest], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class ApiKeysOut(TypedDict):

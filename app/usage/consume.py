@@ -20,21 +20,23 @@ from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remainin
 from app.catalog.store import CatalogEntry
 from app.core.clock import Clock
 from app.core.errors import (
+    AppError,
     CustomerNotFound,
     FeatureDisabled,
     InvalidInput,
     RateLimited,
 )
-from app.core.inputs import InputModel
-from app.usage.counters import CounterStore
+from app.core.inputs import InputModel, parse_input
+from app.usage.counters import Charge, CounterStore
 from app.usage.headers import rate_limit_headers
 from app.usage.idempotency import IdempotencyStore
-from app.usage.ledger import Ledger, ledger_row
+from app.usage.ledger import Ledger, Row, ledger_row
 from app.usage.subjects import Subject, SubjectCache
 from app.usage.windows import window_bounds
 
 EXPIRY_SLACK_SECONDS = 60
 RATE_LIMIT_EVENT = "rate_limit"
+MAX_BATCH = 1000  # requests in one batch (SPEC §5.8)
 
 
 class ConsumeRequest(InputModel):
@@ -96,6 +98,26 @@ class Decision:
             refused=not self.allowed,
         )
 
+    def refusal(self) -> AppError | None:
+        """The error a refused decision is, carrying it, for the transports to render."""
+        if self.allowed:
+            return None
+        if self.limit == DISABLED:
+            return FeatureDisabled(**self.body())
+        return RateLimited(headers=self.headers("feature"), **self.body())
+
+
+class ConsumeBatch(InputModel):
+    """The envelope of a batch; each request in it is read on its own (`ConsumeRequest`),
+    so that one malformed request is that request's error, not the batch's."""
+
+    requests: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+# What each request of a batch came to: its decision (allowed or refused), or the error
+# it is (invalid, outside the caller's scope, unknown feature or customer).
+Outcome = Decision | AppError
+
 
 def counter_key(subject_key: str, service_name: str, feature_key: str, window_start: int) -> str:
     return f"rl:{subject_key}:{service_name}:{feature_key}:{window_start}"
@@ -118,6 +140,53 @@ class _Bounds:
         return cls(start, end, int(start.timestamp()), int(end.timestamp()), seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One decision to make: which counter, against which limit, recorded how."""
+
+    entry: CatalogEntry
+    subject: Subject
+    amount: int
+    window: Window
+    bounds: _Bounds
+    limit: int
+    key: str
+    reset_in: int
+
+    def charge(self) -> Charge:
+        # A disabled feature counts nothing: a limit of 0 refuses any amount and still
+        # answers the counter, in the same atomic call as the others.
+        limit = 0 if self.limit == DISABLED else self.limit
+        return Charge(self.key, self.amount, limit, self.reset_in + EXPIRY_SLACK_SECONDS)
+
+    def decision(self, allowed: bool, current: int) -> Decision:
+        return Decision(
+            allowed,
+            current,
+            self.limit,
+            remaining(self.limit, current),
+            self.bounds.end_ts,
+            self.window,
+            self.bounds.seconds,
+            self.reset_in,
+        )
+
+    def row(self, allowed: bool, at: datetime) -> Row:
+        subject = self.subject
+        return ledger_row(
+            self.entry,
+            subject.key,
+            subject.customer_id,
+            subject.user_id,
+            type=RATE_LIMIT_EVENT,
+            amount=self.amount,
+            allowed=allowed,
+            at=at,
+            window=self.window.value,
+            window_start=self.bounds.start,
+        )
+
+
 class ConsumeService:
     def __init__(
         self,
@@ -136,22 +205,67 @@ class ConsumeService:
         self._windows: dict[Window, _Bounds] = {}
 
     async def consume(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
-        principal.require_role(*METERED_ROLES)
+        principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
+        await self._ledger.admit()
         if data.idempotency_key is None:
             return _outcome(await self._consume(entry, subject, data.amount))
-        key = f"idem:{subject.key}:{entry.spec.service_name}:{entry.spec.feature_key}:" + (
-            data.idempotency_key
-        )
+        return _outcome(await self._once(entry, subject, data))
+
+    async def check(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
+        principal.require_metering(data.service_name)
+        entry, subject = await self._resolve(data)
+        plan = await self._plan(entry, subject, data.amount, self._clock())
+        current = (await self._counters.read([plan.key]))[0]
+        limit = plan.limit
+        allowed = limit == UNLIMITED or (limit != DISABLED and current + plan.amount <= limit)
+        return _outcome(plan.decision(allowed, current))
+
+    async def consume_batch(self, principal: Principal, *, data: ConsumeBatch) -> list[Outcome]:
+        """Each request decided on its own and atomically, in order, with one round trip
+        to the counters for each run of requests without an idempotency key and one
+        ledger append for the batch."""
+        principal.require_role(*METERED_ROLES)
+        await self._ledger.admit()
+        now = self._clock()
+        outcomes: list[Outcome | None] = [None] * len(data.requests)
+        run: dict[int, _Plan] = {}
+        for index, request in enumerate(data.requests):
+            try:
+                item = parse_input(ConsumeRequest, request)
+                principal.require_metering(item.service_name)
+                entry, subject = await self._resolve(item)
+                if item.idempotency_key is None:
+                    run[index] = await self._plan(entry, subject, item.amount, now)
+                    continue
+                await self._decide_run(run, now, outcomes)
+                run = {}
+                outcomes[index] = await self._once(entry, subject, item)
+            except AppError as error:
+                outcomes[index] = error
+        await self._decide_run(run, now, outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _decide_run(
+        self, run: dict[int, _Plan], now: datetime, outcomes: list[Outcome | None]
+    ) -> None:
+        if not run:
+            return
+        results = await self._counters.consume_many([plan.charge() for plan in run.values()])
+        rows: list[Row] = []
+        for (index, plan), result in zip(run.items(), results, strict=True):
+            outcomes[index] = plan.decision(result.allowed, result.count)
+            rows.append(plan.row(result.allowed, now))
+        self._ledger.record_many(rows)  # before any await, as `_consume` records its row
+
+    async def _once(self, entry: CatalogEntry, subject: Subject, data: ConsumeRequest) -> Decision:
+        """The first decision made under the request's idempotency key."""
+        spec = entry.spec
+        key = f"idem:{subject.key}:{spec.service_name}:{spec.feature_key}:{data.idempotency_key}"
         answer = await self._idempotency.once(
             key, lambda: self._consume_recorded(entry, subject, data.amount)
         )
-        return _outcome(Decision(**answer))
-
-    async def check(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
-        principal.require_role(*METERED_ROLES)
-        entry, subject = await self._resolve(data)
-        return _outcome(await self._decide(entry, subject, data.amount, consume=False))
+        return Decision(**answer)
 
     async def _consume_recorded(
         self, entry: CatalogEntry, subject: Subject, amount: int
@@ -159,55 +273,26 @@ class ConsumeService:
         return asdict(await self._consume(entry, subject, amount))
 
     async def _consume(self, entry: CatalogEntry, subject: Subject, amount: int) -> Decision:
-        return await self._decide(entry, subject, amount, consume=True)
-
-    async def _decide(
-        self, entry: CatalogEntry, subject: Subject, amount: int, *, consume: bool
-    ) -> Decision:
         now = self._clock()
+        plan = await self._plan(entry, subject, amount, now)
+        charge = plan.charge()
+        result = await self._counters.consume(charge.key, amount, charge.limit, charge.expiry)
+        # No await between the counter's answer and the ledger's row: a rebuild after a
+        # loss of the counters sees this decision either waiting or recorded.
+        self._ledger.record(plan.row(result.allowed, now))
+        return plan.decision(result.allowed, result.count)
+
+    async def _plan(
+        self, entry: CatalogEntry, subject: Subject, amount: int, now: datetime
+    ) -> _Plan:
         window = entry.spec.window or Window.MONTH
         bounds = self._bounds(window, now)
-        start, end = bounds.start, bounds.end
         limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
         key = counter_key(
             subject.key, entry.spec.service_name, entry.spec.feature_key, bounds.start_ts
         )
-        reset_in = max(1, int(-(-(end - now).total_seconds() // 1)))
-        if limit == DISABLED:
-            current, allowed = (await self._counters.read([key]))[0], False
-        elif consume:
-            result = await self._counters.consume(
-                key, amount, limit, reset_in + EXPIRY_SLACK_SECONDS
-            )
-            current, allowed = result.count, result.allowed
-        else:
-            current = (await self._counters.read([key]))[0]
-            allowed = limit == UNLIMITED or current + amount <= limit
-        if consume:
-            self._ledger.record(
-                ledger_row(
-                    entry,
-                    subject.key,
-                    subject.customer_id,
-                    subject.user_id,
-                    type=RATE_LIMIT_EVENT,
-                    amount=amount,
-                    allowed=allowed,
-                    at=now,
-                    window=window.value,
-                    window_start=start,
-                )
-            )
-        return Decision(
-            allowed,
-            current,
-            limit,
-            remaining(limit, current),
-            bounds.end_ts,
-            window,
-            bounds.seconds,
-            reset_in,
-        )
+        reset_in = max(1, int(-(-(bounds.end - now).total_seconds() // 1)))
+        return _Plan(entry, subject, amount, window, bounds, limit, key, reset_in)
 
     def _bounds(self, window: Window, now: datetime) -> _Bounds:
         bounds = self._windows.get(window)
@@ -238,8 +323,7 @@ class ConsumeService:
 
 def _outcome(decision: Decision) -> Decision:
     """A refusal is an error carrying the decision, for both transports to render."""
-    if decision.allowed:
-        return decision
-    if decision.limit == DISABLED:
-        raise FeatureDisabled(**decision.body())
-    raise RateLimited(headers=decision.headers("feature"), **decision.body())
+    refusal = decision.refusal()
+    if refusal is not None:
+        raise refusal
+    return decision

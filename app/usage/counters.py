@@ -4,35 +4,60 @@
 through the redis-py asyncio client. A consume is one atomic conditional increment: the
 counter never passes its limit, whatever the concurrency (a Lua script on Redis; on the
 in-process storage nothing else runs between the read and the write).
+
+Redis can lose its counters under a running server (a flush, a restart). A flag kept
+beside them says they are intact, and every decision reads it in the same script or
+round trip as the counters: a decision never counts on lost counters. It asks the
+`recover` hook (the counter guard's rebuild from the ledger) and tries again.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from redis.asyncio import BlockingConnectionPool
 
+from app.core.errors import CountersUnavailable
+
 UNLIMITED = -1
 REDIS_CONNECTIONS = 64
+# Present while the counters are intact (see `app.usage.reseed`).
+INTACT_FLAG = "rl:intact"
+# A decision that finds the counters lost again after this many rebuilds gives up.
+RECOVERIES_PER_DECISION = 3
 
-# KEYS[1] counter; ARGV amount, limit (-1: none), expiry seconds.
-# Returns {allowed (1/0), count after the call}.
+# KEYS[1] the intact flag, KEYS[2..] counters; ARGV amount, limit (-1: none) and expiry
+# seconds of each counter in turn. Each counter is decided on its own, in order, all in
+# one atomic call. Returns {-1} when the flag is missing (nothing counted), otherwise
+# {allowed (1/0), count after the call} for each counter.
 CONSUME_SCRIPT = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-if limit >= 0 and current + amount > limit then
-  return {0, current}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {-1}
 end
-local updated = redis.call('INCRBY', KEYS[1], amount)
-if updated == amount then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
+local answers = {}
+for i = 2, #KEYS do
+  local at = (i - 2) * 3
+  local amount = tonumber(ARGV[at + 1])
+  local limit = tonumber(ARGV[at + 2])
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if limit >= 0 and current + amount > limit then
+    answers[#answers + 1] = 0
+    answers[#answers + 1] = current
+  else
+    local updated = redis.call('INCRBY', KEYS[i], amount)
+    if updated == amount then
+      redis.call('EXPIRE', KEYS[i], ARGV[at + 3])
+    end
+    answers[#answers + 1] = 1
+    answers[#answers + 1] = updated
+  end
 end
-return {1, updated}
+return answers
 """
 # KEYS[1] counter; ARGV total, expiry seconds: raise a counter to at least the ledger's
 # total. Hits counted since the loss are in that total once written, and a counter that
@@ -56,8 +81,25 @@ class Consumed:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One counter to consume from: `amount` more, unless that passes `limit`."""
+
+    key: str
+    amount: int
+    limit: int
+    expiry: int
+
+
+Recover = Callable[[], Awaitable[None]]
+
+
 class CounterStore(Protocol):
+    shared: bool  # seen by every process that serves, so it can be lost under them
+    recover: Recover | None  # rebuilds lost counters (shared storage only)
+
     async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed: ...
+    async def consume_many(self, charges: Sequence[Charge]) -> list[Consumed]: ...
     async def hit(self, key: str, expiry: int) -> int: ...
     async def read(self, keys: Sequence[str]) -> list[int]: ...
     async def seed(self, key: str, total: int, expiry: int) -> None: ...
@@ -67,6 +109,10 @@ class CounterStore(Protocol):
     async def replace_text(self, key: str, value: str, expiry: int) -> None: ...
     async def get_text(self, key: str) -> str | None: ...
     async def delete(self, key: str) -> None: ...
+    async def put_field(self, table: str, field: str, value: str) -> None: ...
+    async def fields(self, table: str) -> dict[str, str]: ...
+    async def drop_fields(self, table: str, fields: Sequence[str]) -> None: ...
+    def oldest_call(self) -> float | None: ...
     async def close(self) -> None: ...
 
 
@@ -142,11 +188,24 @@ class InProcessStorage(MemoryStorage):
 
 
 class MemoryCounters:
+    """Counters of this process alone: lost only with it, and rebuilt when it starts."""
+
+    shared = False
+    recover: Recover | None = None
+
     def __init__(self) -> None:
         self.storage = InProcessStorage()
         self._texts: dict[str, tuple[float, str]] = {}
+        self._tables: dict[str, dict[str, str]] = {}
 
     async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed:
+        return self._consume(key, amount, limit, expiry)
+
+    async def consume_many(self, charges: Sequence[Charge]) -> list[Consumed]:
+        consume = self._consume
+        return [consume(c.key, c.amount, c.limit, c.expiry) for c in charges]
+
+    def _consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed:
         current = self.storage.count(key)
         if limit != UNLIMITED and current + amount > limit:
             return Consumed(False, current)
@@ -189,36 +248,85 @@ class MemoryCounters:
     async def delete(self, key: str) -> None:
         self._texts.pop(key, None)
 
+    async def put_field(self, table: str, field: str, value: str) -> None:
+        self._tables.setdefault(table, {})[field] = value
+
+    async def fields(self, table: str) -> dict[str, str]:
+        return dict(self._tables.get(table, {}))
+
+    async def drop_fields(self, table: str, fields: Sequence[str]) -> None:
+        for field in fields:
+            self._tables.get(table, {}).pop(field, None)
+
+    def oldest_call(self) -> None:
+        """Never awaiting: a decision and its ledger row happen in one step."""
+        return None
+
     async def close(self) -> None:
         await self.storage.reset()
 
 
 class RedisCounters:
+    shared = True
+
     def __init__(self, storage: RedisStorage) -> None:
         self.storage = storage
         # redis-py's client beneath `limits`: scripts and MGET are not in its interface.
         self.client: Any = storage.bridge.get_connection()  # type: ignore[attr-defined]
         self._consume = self.client.register_script(CONSUME_SCRIPT)
         self._seed = self.client.register_script(SEED_SCRIPT)
+        self._flag = self._key(INTACT_FLAG)
+        self.recover: Recover | None = None
+        # When each decision now waiting for Redis started: its ledger row is not written
+        # yet, and a rebuild after a loss must wait for it (see `oldest_call`).
+        self._calls: dict[int, float] = {}
+        self._call_ids = itertools.count()
 
     def _key(self, key: str) -> str:
         return str(self.storage.bridge.prefixed_key(key))
 
     async def consume(self, key: str, amount: int, limit: int, expiry: int) -> Consumed:
-        allowed, count = await self._consume([self._key(key)], [amount, limit, expiry])
-        return Consumed(bool(allowed), int(count))
+        return (await self.consume_many([Charge(key, amount, limit, expiry)]))[0]
+
+    async def consume_many(self, charges: Sequence[Charge]) -> list[Consumed]:
+        if not charges:
+            return []
+        keys = [self._flag, *(self._key(charge.key) for charge in charges)]
+        arguments = [value for c in charges for value in (c.amount, c.limit, c.expiry)]
+        answer = await self._decide(lambda: self._consume(keys, arguments))
+        return [Consumed(bool(answer[i]), int(answer[i + 1])) for i in range(0, len(answer), 2)]
+
+    async def read(self, keys: Sequence[str]) -> list[int]:
+        """All counters in one round trip, with the flag that says they are intact."""
+        names = [self._flag, *(self._key(key) for key in keys)]
+        values = await self._decide(lambda: self.client.mget(names))
+        return [int(value or 0) for value in values[1:]]
+
+    async def _decide(self, call: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+        """`call`'s answer once it was made on intact counters. A first element of -1
+        (a script's) or None (MGET's flag) says they were lost: rebuilt, then tried again."""
+        for _ in range(RECOVERIES_PER_DECISION):
+            call_id = next(self._call_ids)
+            self._calls[call_id] = time.time()
+            try:
+                answer = await call()
+            finally:
+                del self._calls[call_id]
+            if answer and answer[0] not in (-1, None):
+                return answer
+            if self.recover is None:
+                raise CountersUnavailable("The counter storage lost its counters.")
+            await self.recover()
+        raise CountersUnavailable("The counter storage keeps losing its counters.")
+
+    def oldest_call(self) -> float | None:
+        """When the oldest decision still waiting for Redis started (unix seconds)."""
+        return min(self._calls.values(), default=None)
 
     async def hit(self, key: str, expiry: int) -> int:
         """One more hit on a counter without a limit of its own; the count after it."""
         count: int = await self.storage.incr(key, expiry)
         return count
-
-    async def read(self, keys: Sequence[str]) -> list[int]:
-        """All counters in one round trip."""
-        if not keys:
-            return []
-        values = await self.client.mget([self._key(key) for key in keys])
-        return [int(value or 0) for value in values]
 
     async def seed(self, key: str, total: int, expiry: int) -> None:
         await self._seed([self._key(key)], [total, expiry])
@@ -242,8 +350,23 @@ class RedisCounters:
     async def delete(self, key: str) -> None:
         await self.client.delete(self._key(key))
 
+    async def put_field(self, table: str, field: str, value: str) -> None:
+        await self.client.hset(self._key(table), field, value)
+
+    async def fields(self, table: str) -> dict[str, str]:
+        raw = await self.client.hgetall(self._key(table))
+        return {_text(name): _text(value) for name, value in raw.items()}
+
+    async def drop_fields(self, table: str, fields: Sequence[str]) -> None:
+        if fields:
+            await self.client.hdel(self._key(table), *fields)
+
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def storage_of(store: CounterStore) -> Storage:

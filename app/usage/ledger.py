@@ -1,36 +1,59 @@
 """The usage ledger: every consume appended to SQL in batches, off the request's path.
 
-A consume only appends to an in-memory buffer; a background task writes the buffer every
-`FLUSH_SECONDS` in one transaction. A killed process therefore loses at most that much; a
-graceful stop writes everything that is left.
+A consume only appends to an in-memory buffer; a background task writes what is buffered
+every `FLUSH_SECONDS`, each batch in its own transactions. A killed process therefore
+loses only what was not written yet, and that is bounded: when the oldest unwritten row
+is older than `MAX_LAG_SECONDS`, or more than `MAX_ROWS` are unwritten, decisions wait
+(`admit`) until a write catches up, rather than pile up in memory and be lost together.
+A graceful stop writes everything that is left.
 
-The batch goes to the driver's own `executemany` with each value already in the form the
-column's SQLAlchemy type would bind it: an ORM or Core insert costs several times more per
-row than the consume that produced it, and it runs on the event loop every consume shares.
+The rows of a batch go to the database in as few statements as the driver allows, each
+value already in the form the column's SQLAlchemy type would bind it: an ORM or Core
+insert costs several times more per row than the consume that produced it.
+- SQLite: one `INSERT ... SELECT ... FROM json_each(?)` per batch, the rows as one JSON
+  text. pysqlite's `executemany` gives up the GIL and takes it back for every row; with
+  the event loop busy serving requests, each row then waits for the loop's thread, and
+  a batch of thousands of rows took seconds. One statement is one wait.
+- PostgreSQL: asyncpg's `executemany`, which pipelines the rows on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.store import CatalogEntry
 from app.core.db import Database
+from app.core.errors import LedgerUnavailable
 from app.core.tasks import cancel
 from app.models import UsageEvent
 
 logger = logging.getLogger(__name__)
 LEDGER: Table = UsageEvent.__table__  # type: ignore[attr-defined]
-FLUSH_SECONDS = 0.2
-MAX_BATCH = 5000
+Row = dict[str, Any]
+FLUSH_SECONDS = 0.1
+MAX_BATCH = 5000  # rows per statement
+# The bound on what a killed process can lose. Writes normally keep the lag at about
+# `FLUSH_SECONDS` plus one write; past these, decisions wait for the writer.
+MAX_LAG_SECONDS = 0.5
+MAX_ROWS = 20_000
+# A decision waits this long for a ledger that cannot write (its database is down), then
+# is refused with 503: without its record it would be usage nobody could account for.
+ADMIT_TIMEOUT_SECONDS = 5.0
+RETRY_SECONDS = 1.0  # after a failed write
+WARN_EVERY_SECONDS = 10.0
 
 
 def ledger_row(
@@ -45,7 +68,7 @@ def ledger_row(
     at: datetime,
     window: str | None = None,
     window_start: datetime | None = None,
-) -> dict[str, Any]:
+) -> Row:
     """The columns of one `UsageEvent`: rate limits and quotas write the same shape."""
     return {
         "subject": subject_key,
@@ -63,25 +86,92 @@ def ledger_row(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """What is not written yet: rows, and the age of the oldest in seconds."""
+
+    rows: int
+    seconds: float
+
+
 class Ledger:
-    def __init__(self, db: Database, flush_seconds: float = FLUSH_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        flush_seconds: float = FLUSH_SECONDS,
+        *,
+        max_lag_seconds: float = MAX_LAG_SECONDS,
+        max_rows: int = MAX_ROWS,
+    ) -> None:
         self._db = db
         self._flush_seconds = flush_seconds
-        self._buffer: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._max_lag = max_lag_seconds
+        self._max_rows = max_rows
+        self._buffer: list[Row] = []
+        self._buffered_at = 0.0  # when the buffer's oldest row came (unix seconds)
+        self._writing: list[Row] = []  # the rows of the write under way
+        self._writing_at = 0.0
         self._lock = asyncio.Lock()
+        self._written = asyncio.Event()  # set, and replaced, after every write
+        self._task: asyncio.Task[None] | None = None
+        self._warned_at = -WARN_EVERY_SECONDS
 
-    def record(self, event: dict[str, Any]) -> None:
+    def record(self, row: Row) -> None:
         """Append one event (the columns of `UsageEvent`, as `ledger_row` gives them);
         never waits."""
-        self._buffer.append(event)
+        if not self._buffer:
+            self._buffered_at = time.time()
+        self._buffer.append(row)
+
+    def record_many(self, rows: list[Row]) -> None:
+        if rows and not self._buffer:
+            self._buffered_at = time.time()
+        self._buffer.extend(rows)
+
+    @property
+    def behind(self) -> bool:
+        unwritten = len(self._buffer) + len(self._writing)
+        return unwritten > 0 and (
+            unwritten > self._max_rows or time.time() - self._oldest() > self._max_lag
+        )
+
+    async def admit(self) -> None:
+        """Return once the ledger is within its bounds; a decision calls it first."""
+        if not self.behind:
+            return
+        deadline = time.monotonic() + ADMIT_TIMEOUT_SECONDS
+        while self.behind:
+            try:
+                await asyncio.wait_for(self._written.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                raise LedgerUnavailable() from None
+
+    def lag(self) -> Lag:
+        unwritten = len(self._buffer) + len(self._writing)
+        seconds = time.time() - self._oldest() if unwritten else 0.0
+        return Lag(unwritten, round(max(seconds, 0.0), 3))
+
+    def written_through(self) -> float:
+        """Every row recorded before this instant (unix seconds) is written."""
+        return self._oldest() if self._buffer or self._writing else time.time()
+
+    def _oldest(self) -> float:
+        return self._writing_at if self._writing else self._buffered_at
+
+    @asynccontextmanager
+    async def unwritten(self) -> AsyncIterator[list[Row]]:
+        """The rows not written yet; no write commits until the block ends, so the
+        database and these rows together hold every row exactly once."""
+        async with self._lock:
+            yield [*self._writing, *self._buffer]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         await cancel(self._task)
-        await self.flush()
+        while self._buffer:
+            await self.flush()
 
     async def _run(self) -> None:
         while True:
@@ -91,19 +181,34 @@ class Ledger:
                 # back) rather than drop it, and `stop`'s own flush waits for it on the lock.
                 await asyncio.shield(self.flush())
             except Exception:
-                logger.exception("writing the usage ledger failed; will retry")
+                self._warn_failed()
+                await asyncio.sleep(RETRY_SECONDS)
+
+    def _warn_failed(self) -> None:
+        if time.monotonic() - self._warned_at >= WARN_EVERY_SECONDS:
+            self._warned_at = time.monotonic()
+            logger.exception("writing the usage ledger failed; will retry")
 
     async def flush(self) -> None:
-        """Write everything buffered so far. On failure the events go back to the buffer."""
+        """Write what is buffered now. On failure the unwritten rows go back to the
+        buffer, ahead of what came since."""
         async with self._lock:
-            while self._buffer:
-                batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
-                try:
+            if not self._buffer:
+                return
+            self._writing, self._writing_at = self._buffer, self._buffered_at
+            self._buffer = []
+            try:
+                while self._writing:
                     async with self._db.transaction() as session:
-                        await insert_rows(session, batch)
-                except Exception:
-                    self._buffer[:0] = batch
-                    raise
+                        await insert_rows(session, self._writing[:MAX_BATCH])
+                    del self._writing[:MAX_BATCH]
+            finally:
+                if self._writing:
+                    self._buffer[:0] = self._writing
+                    self._buffered_at = self._writing_at
+                    self._writing = []
+                self._written.set()
+                self._written = asyncio.Event()
 
 
 class _BulkInsert:
@@ -113,19 +218,22 @@ class _BulkInsert:
         columns = [column for column in LEDGER.columns if not column.primary_key]
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(column.name) for column in columns)
-        if dialect.paramstyle == "qmark":
-            marks = ", ".join("?" for _ in columns)
+        table = quote(LEDGER.name)
+        self.as_json = dialect.name == "sqlite"
+        if self.as_json:
+            picks = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(columns)))
+            self.sql = f"INSERT INTO {table} ({names}) SELECT {picks} FROM json_each(?)"
         elif dialect.paramstyle == "numeric_dollar":
             marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+            self.sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
         else:
             raise NotImplementedError(f"parameter style {dialect.paramstyle}")
-        self.sql = f"INSERT INTO {quote(LEDGER.name)} ({names}) VALUES ({marks})"
         self._columns: list[tuple[str, Callable[[Any], Any] | None]] = [
             (column.name, column.type.dialect_impl(dialect).bind_processor(dialect))
             for column in columns
         ]
 
-    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+    def values(self, row: Row) -> tuple[Any, ...]:
         return tuple(
             [
                 row[name] if convert is None or row[name] is None else convert(row[name])
@@ -137,12 +245,15 @@ class _BulkInsert:
 _inserts: dict[str, _BulkInsert] = {}
 
 
-async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_rows(session: AsyncSession, rows: list[Row]) -> None:
     """Append ledger rows (as `ledger_row` gives them) in the session's transaction."""
     connection = await session.connection()
     dialect = connection.dialect
     insert = _inserts.get(dialect.name)
     if insert is None:
         insert = _inserts[dialect.name] = _BulkInsert(dialect)
-    values = insert.values
-    await connection.exec_driver_sql(insert.sql, [values(row) for row in rows])
+    values = [insert.values(row) for row in rows]
+    if insert.as_json:
+        await connection.exec_driver_sql(insert.sql, (orjson.dumps(values).decode(),))
+    else:
+        await connection.exec_driver_sql(insert.sql, values)

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import METERED_ROLES, Principal
+from app.auth.principal import Principal
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, remaining
 from app.catalog.store import CatalogEntry
@@ -106,7 +106,7 @@ class QuotaService:
     async def allocate(
         self, principal: Principal, *, service_name: str, feature_key: str, data: QuotaRequest
     ) -> QuotaUsage:
-        principal.require_role(*METERED_ROLES)
+        principal.require_metering(service_name)
         entry, holder = await self._resolve(service_name, feature_key, data)
         answer = await self._once(
             "allocate", entry, holder, data, lambda: self._allocate(entry, holder, data.amount)
@@ -117,7 +117,7 @@ class QuotaService:
         self, principal: Principal, *, service_name: str, feature_key: str, data: QuotaRequest
     ) -> QuotaUsage:
         """Frees up to `amount`; a quota never goes below 0."""
-        principal.require_role(*METERED_ROLES)
+        principal.require_metering(service_name)
         entry, holder = await self._resolve(service_name, feature_key, data)
         answer = await self._once(
             "release", entry, holder, data, lambda: self._release(entry, holder, data.amount)

@@ -1,15 +1,33 @@
-"""Rebuilding hour, day and month counters from the ledger when their storage lost them.
+"""Rebuilding counters from the ledger when their storage lost them (SPEC §3.4, §3.5).
 
-In-process counters are lost with the process; Redis counters with a flush or a restart
-of Redis. A flag kept beside the counters says they are intact: whoever finds it missing
-(and sets it first) raises each counter of the current windows to the ledger's total.
-Minute windows are short enough to start again from zero.
+In-process counters are lost with the process; Redis counters with a flush, a restart of
+Redis or the eviction of the flag that says they are intact. Every decision reads that
+flag with its counters (`app.usage.counters`), so the loss is noticed by the first
+decision after it, which counts nothing and asks the guard here to rebuild:
+
+1. One process takes the rebuild's lock; the others wait for the flag to come back.
+2. The rebuilder waits until every serving process has written its ledger rows of the
+   decisions made before the loss. Each process publishes, beside the counters, the
+   instant up to which its rows are written (`written_through`, held back by decisions
+   still waiting for Redis); a process silent for `WRITER_TIMEOUT_SECONDS` is gone, and
+   with it the rows it had not written.
+3. It raises each counter of a current window to the ledger's allowed total, its own
+   unwritten rows included, then sets the flag. Decisions waiting for it go on.
+
+Seeding only raises counters, so a rebuild after the flag alone was lost counts nothing
+twice. Until the flag is back no decision counts, so none admits beyond a limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -17,17 +35,30 @@ from sqlmodel import col
 from app.catalog.model import Window
 from app.core.clock import Clock
 from app.core.db import Database
+from app.core.errors import CountersUnavailable
 from app.core.tasks import cancel
 from app.models import UsageEvent
 from app.usage.consume import EXPIRY_SLACK_SECONDS, RATE_LIMIT_EVENT, counter_key
-from app.usage.counters import CounterStore
+from app.usage.counters import INTACT_FLAG, CounterStore
+from app.usage.ledger import Ledger, Row
 from app.usage.windows import window_bounds
 
+__all__ = ["INTACT_FLAG", "CounterGuard", "reseed_counters"]
+
 logger = logging.getLogger(__name__)
-INTACT_FLAG = "rl:intact"
-RESEEDED = (Window.HOUR, Window.DAY, Window.MONTH)
-CHECK_SECONDS = 1.0
 FLAG_SECONDS = 10 * 365 * 24 * 3600  # for as long as the storage keeps it
+CHECK_SECONDS = 1.0  # the flag is also looked at this often when no decision comes
+WRITERS = "rl:writers"  # process id -> "<heartbeat> <written through>" (unix seconds)
+REBUILD_LOCK = "rl:rebuilding"
+HEARTBEAT_SECONDS = 0.1
+# Every live process has published again this long after a loss (which erased the table).
+SETTLE_SECONDS = 0.5
+WRITER_TIMEOUT_SECONDS = 2.0
+WAIT_FOR_WRITERS_SECONDS = 5.0  # a process whose database writes fail is not waited longer
+REBUILD_LOCK_SECONDS = 30
+RECOVER_TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.02
+WARN_EVERY_SECONDS = 60.0
 COUNTER_COLUMNS = (
     col(UsageEvent.subject),
     col(UsageEvent.service_name),
@@ -35,14 +66,27 @@ COUNTER_COLUMNS = (
     col(UsageEvent.window),
     col(UsageEvent.window_start),
 )
+Totals = Counter[tuple[str, str, str, Window, int]]
 
 
-async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) -> int:
-    """Raise each counter of a current window to the ledger's allowed amount in it;
-    returns the counters touched."""
+async def reseed_counters(
+    db: Database, counters: CounterStore, clock: Clock, ledger: Ledger
+) -> int:
+    """Raise each counter of a current window to the allowed amount the ledger holds in
+    it, written or not; returns the counters touched."""
     now = clock()
-    current = {window: window_bounds(window, now) for window in RESEEDED}
-    oldest = min(start for start, _ in current.values())
+    current = {window: window_bounds(window, now) for window in Window}
+    starts = {window: int(start.timestamp()) for window, (start, _) in current.items()}
+    async with ledger.unwritten() as unwritten:
+        totals = await _written_totals(db, starts, min(start for start, _ in current.values()))
+        totals.update(_unwritten_totals(unwritten, starts))
+    for (subject, service, feature, window, start), total in totals.items():
+        expiry = int((current[window][1] - now).total_seconds()) + EXPIRY_SLACK_SECONDS
+        await counters.seed(counter_key(subject, service, feature, start), total, expiry)
+    return len(totals)
+
+
+async def _written_totals(db: Database, starts: dict[Window, int], oldest: datetime) -> Totals:
     async with db.transaction(write=False) as session:
         rows = (
             await session.execute(
@@ -50,55 +94,161 @@ async def reseed_counters(db: Database, counters: CounterStore, clock: Clock) ->
                 .where(
                     col(UsageEvent.type) == RATE_LIMIT_EVENT,
                     col(UsageEvent.allowed),
-                    col(UsageEvent.window).in_([window.value for window in RESEEDED]),
                     col(UsageEvent.window_start) >= oldest,
                 )
                 .group_by(*COUNTER_COLUMNS)
             )
         ).all()
-    touched = 0
+    totals: Totals = Counter()
     for subject, service, feature, window, start, total in rows:
-        window_start, window_end = current[Window(str(window))]
-        if start is None or start != window_start or not total:
+        key = _current(starts, subject, service, feature, window, start)
+        if key is not None and total:
+            totals[key] += int(total)
+    return totals
+
+
+def _unwritten_totals(rows: list[Row], starts: dict[Window, int]) -> Totals:
+    totals: Totals = Counter()
+    for row in rows:
+        if row["type"] != RATE_LIMIT_EVENT or not row["allowed"]:
             continue
-        expiry = int((window_end - now).total_seconds()) + EXPIRY_SLACK_SECONDS
-        key = counter_key(subject, service, feature, int(start.timestamp()))
-        await counters.seed(key, int(total), expiry)
-        touched += 1
-    return touched
+        key = _current(
+            starts,
+            row["subject"],
+            row["service_name"],
+            row["feature_key"],
+            row["window"],
+            row["window_start"],
+        )
+        if key is not None:
+            totals[key] += row["amount"]
+    return totals
+
+
+def _current(
+    starts: dict[Window, int],
+    subject: str,
+    service: str,
+    feature: str,
+    window: str | None,
+    start: datetime | None,
+) -> tuple[str, str, str, Window, int] | None:
+    """The counter a ledger row counts in, if its window is the current one."""
+    if window is None or start is None:
+        return None
+    kind = Window(window)
+    timestamp = int(start.timestamp())
+    return (subject, service, feature, kind, timestamp) if starts[kind] == timestamp else None
 
 
 class CounterGuard:
-    """Re-seeds at start when the counters are not intact, then watches for their loss."""
+    """Rebuilds lost counters: at start when they are not intact, and whenever a decision
+    (or the periodic check) finds them lost. With shared counters it also publishes how
+    far this process's ledger is written, for whichever process rebuilds."""
 
-    def __init__(self, db: Database, counters: CounterStore, clock: Clock) -> None:
+    def __init__(self, db: Database, counters: CounterStore, clock: Clock, ledger: Ledger) -> None:
         self._db = db
         self._counters = counters
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._ledger = ledger
+        self._process = uuid.uuid4().hex
+        self._recovery: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        if counters.shared:
+            counters.recover = self.recover
 
-    async def start(self, *, watch: bool) -> None:
+    async def start(self) -> None:
+        if self._counters.shared:
+            await self._publish()
+            self._tasks = [asyncio.create_task(self._beat()), asyncio.create_task(self._watch())]
         await self.ensure_intact()
-        if watch:
-            self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        for task in (*self._tasks, self._recovery):
+            await cancel(task)
+        if self._counters.shared:
+            await self._counters.drop_fields(WRITERS, [self._process])
 
     async def ensure_intact(self) -> None:
-        """Seeding only raises counters to the ledger's totals, so processes that find the
-        flag missing at once may all seed; the flag is set only once seeding succeeded, so
-        a failure (database down) is retried at the next check."""
-        if await self._counters.has_flag(INTACT_FLAG):
-            return
-        touched = await reseed_counters(self._db, self._counters, self._clock)
+        if not await self._counters.has_flag(INTACT_FLAG):
+            await self.recover()
+
+    async def recover(self) -> None:
+        """Once the counters are intact again. Every decision of this process that found
+        them lost waits on the same recovery."""
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.create_task(self._recover(time.time()))
+        await asyncio.shield(self._recovery)
+
+    async def _recover(self, lost_at: float) -> None:
+        deadline = time.monotonic() + RECOVER_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if await self._counters.has_flag(INTACT_FLAG):
+                return
+            token = uuid.uuid4().hex
+            if await self._counters.put_text(REBUILD_LOCK, token, REBUILD_LOCK_SECONDS):
+                try:
+                    await self._rebuild(lost_at)
+                finally:
+                    if await self._counters.get_text(REBUILD_LOCK) == token:
+                        await self._counters.delete(REBUILD_LOCK)
+                return
+            await asyncio.sleep(POLL_SECONDS)
+        raise CountersUnavailable()
+
+    async def _rebuild(self, lost_at: float) -> None:
+        if self._counters.shared:
+            await self._wait_for_writers(lost_at)
+        touched = await reseed_counters(self._db, self._counters, self._clock, self._ledger)
         await self._counters.set_flag(INTACT_FLAG, FLAG_SECONDS)
         logger.info("counters re-seeded from the ledger", extra={"counters": touched})
 
-    async def stop(self) -> None:
-        await cancel(self._task)
+    async def _wait_for_writers(self, lost_at: float) -> None:
+        await asyncio.sleep(max(0.0, lost_at + SETTLE_SECONDS - time.time()))
+        deadline = time.monotonic() + WAIT_FOR_WRITERS_SECONDS
+        while behind := [p for p, through in (await self._writers()).items() if through < lost_at]:
+            if time.monotonic() > deadline:
+                logger.warning(
+                    "rebuilding counters without the unwritten ledger rows of %d processes",
+                    len(behind),
+                )
+                return
+            await asyncio.sleep(HEARTBEAT_SECONDS / 2)
+
+    async def _writers(self) -> dict[str, float]:
+        """Live processes by how far their ledger is written; the silent ones dropped."""
+        now, live, gone = time.time(), {}, []
+        for process, value in (await self._counters.fields(WRITERS)).items():
+            beat, through = (float(part) for part in value.split())
+            if now - beat > WRITER_TIMEOUT_SECONDS:
+                gone.append(process)
+            else:
+                live[process] = through
+        await self._counters.drop_fields(WRITERS, gone)
+        return live
+
+    async def _publish(self) -> None:
+        through = self._ledger.written_through()
+        waiting = self._counters.oldest_call()
+        if waiting is not None:
+            through = min(through, waiting)
+        await self._counters.put_field(WRITERS, self._process, f"{time.time()} {through}")
+
+    async def _beat(self) -> None:
+        await self._every(HEARTBEAT_SECONDS, self._publish, "publishing the ledger's progress")
 
     async def _watch(self) -> None:
+        await self._every(CHECK_SECONDS, self.ensure_intact, "checking the counter storage")
+
+    @staticmethod
+    async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+        """`work` every `seconds`; a failure (Redis away) is logged once a minute."""
+        warned_at = -math.inf
         while True:
-            await asyncio.sleep(CHECK_SECONDS)
+            await asyncio.sleep(seconds)
             try:
-                await self.ensure_intact()
+                await work()
             except Exception:
-                logger.exception("checking the counter storage failed")
+                if time.monotonic() - warned_at >= WARN_EVERY_SECONDS:
+                    warned_at = time.monotonic()
+                    logger.exception("%s failed", what)

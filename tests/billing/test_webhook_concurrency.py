@@ -22,12 +22,14 @@ DELIVERIES = 40
 
 
 async def test_concurrent_deliveries_across_processes_apply_once(
-    database_url: str, tmp_path: Path, fake_stripe: FakeStripe
+    database_url: str, redis_url: str, tmp_path: Path, fake_stripe: FakeStripe
 ) -> None:
     db = Database(database_url)
     try:
         await sync_catalog(db, StripeGateway(stripe_settings(database_url, tmp_path, fake_stripe)))
-        async with running_cluster(database_url, tmp_path, stripe_env(fake_stripe)) as cluster:
+        async with running_cluster(
+            database_url, tmp_path, redis_url, stripe_env(fake_stripe)
+        ) as cluster:
             _, owner = await cluster.new_customer("free")
             for _ in range(200):  # the server's outbox creates the Stripe customer
                 if (await cluster.call(0, "GET", "/customer", owner)).json()["gcid"]:

@@ -71,7 +71,7 @@ def assert_refused(response: httpx.Response, budget: int) -> None:
     """HTTP 429 in the REST error shape, on /graphql too (SPEC §4)."""
     assert response.status_code == 429, response.text
     error = response.json()["error"]
-    assert (error["code"], error["status"]) == ("RATE_LIMITED", 429)
+    assert (error["code"], error["status"]) == ("TOO_MANY_REQUESTS", 429)
     assert error["error_id"] == response.headers["x-error-id"]
     assert response.headers["Retry-After"] == "45"
     assert response.headers["RateLimit-Policy"] == POLICY.format(budget=budget)
@@ -137,6 +137,44 @@ class TestCredentials:
         key = Caller(None, None, {"api-key": issued["key"], "api-secret": issued["secret"]})
         await spend(api, key, "198.51.100.1", USER_BUDGET, spent=1)
         assert_refused(await rest(api, user, "198.51.100.1"), USER_BUDGET)
+
+
+class TestMeteredServices:
+    """billing_service callers sit on other services' hot paths: a budget of their own,
+    none by default (SPEC §2.1 `BILLING_SELF_LIMIT_SERVICE`)."""
+
+    async def consume(self, api: Api, caller: Caller) -> httpx.Response:
+        body = {
+            "serviceName": "ai-api",
+            "featureKey": "chat_completions_per_month",
+            "ip": "198.51.100.3",
+        }
+        return await api.call("POST", "/limits/consume", caller, json=body)
+
+    async def test_no_budget_by_default(self, api: Api) -> None:
+        service = api.service()
+        for _ in range(USER_BUDGET * 3):
+            response = await self.consume(api, service)
+            # The public tier disables the feature: the feature answers, never the service.
+            assert response.json()["error"]["code"] == "FEATURE_DISABLED", response.text
+            assert '"self"' not in response.headers.get("RateLimit-Policy", "")
+
+    async def test_a_budget_of_their_own_when_set(
+        self, settings: Settings, clock: MovableClock
+    ) -> None:
+        budgeted = settings.model_copy(update={"self_limit_service": "3/minute"})
+        async with running_api(budgeted, clock) as api:
+            service, user = api.service(), api.user()
+            for _ in range(3):
+                assert (await self.consume(api, service)).status_code == 403  # the feature's
+            assert_refused(await self.consume(api, service), 3)
+            # A user's budget is another.
+            await spend(api, user, "198.51.100.1", USER_BUDGET)
+
+    async def test_a_budget_that_is_not_limits_notation_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="rate limit"):
+            Settings(self_limit_service="lots")
+        assert Settings(self_limit_service="").self_limit_service is None
 
 
 async def test_processes_share_budgets_through_redis_only(

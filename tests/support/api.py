@@ -70,11 +70,24 @@ class Api:
         """No request of a test may end in a 5xx unless the test says it provokes one."""
         assert self.expect_server_errors or not self.server_errors, self.server_errors
 
-    def user(self, *roles: PlatformRole, email: str | None = None) -> Caller:
+    def user(
+        self, *roles: PlatformRole, email: str | None = None, services: list[str] | None = None
+    ) -> Caller:
         user_id = uuid.uuid4()
         email = email or f"user-{user_id.hex[:12]}@example.com"
-        token = mint_token(SECRET, user_id=user_id, email=email, roles=[r.value for r in roles])
+        token = mint_token(
+            SECRET,
+            user_id=user_id,
+            email=email,
+            roles=[r.value for r in roles],
+            services=services,
+        )
         return Caller(user_id, email, {"Authorization": f"Bearer {token}"})
+
+    def service(self, *services: str) -> Caller:
+        """A metered service's caller (billing_service), metering `services` (every
+        service when none is named)."""
+        return self.user(PlatformRole.BILLING_SERVICE, services=list(services) or ["*"])
 
     def admin(self) -> Caller:
         return self.user(PlatformRole.BILLING_ADMIN)

@@ -50,10 +50,13 @@ class Cluster:
 
 @asynccontextmanager
 async def running_cluster(
-    database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
+    database_url: str, data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[Cluster]:
+    """Two processes on one database share their counters through Redis: on process-local
+    counters the second would refuse to start."""
     env = {
         "BILLING_DATABASE_URL": database_url,
+        "BILLING_RATE_LIMIT_STORAGE": redis_url,
         "BILLING_JWT_SECRET": SECRET,
         "BILLING_DATA_DIR": str(data_dir),
         "BILLING_MIGRATE_ON_START": "false",

@@ -11,9 +11,10 @@ prepared requests over `connections` keep-alive connections and reads each answe
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,6 +70,38 @@ async def send_all(url: str, requests: Sequence[Request], *, connections: int) -
 
     await asyncio.gather(*(worker() for _ in range(min(connections, len(requests)))))
     return [reply for reply in replies if reply is not None]
+
+
+async def flood(
+    url: str, request: Callable[[int], Request], *, connections: int, stop: asyncio.Event
+) -> dict[int, Reply]:
+    """As many requests as the server answers, over `connections` keep-alive connections,
+    until `stop` is set or the server goes away: request number n is `request(n)`.
+    Returns the reply to each request that got one, by number."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    numbers = itertools.count()
+    replies: dict[int, Reply] = {}
+
+    async def worker() -> None:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            return
+        try:
+            while not stop.is_set():
+                n = next(numbers)
+                writer.write(_encode(request(n), parts.netloc))
+                replies[n], keep = await _read_reply(reader)
+                if not keep:
+                    return
+        except (OSError, asyncio.IncompleteReadError):
+            return  # the server went away
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return replies
 
 
 def _encode(request: Request, netloc: str) -> bytes:

@@ -19,7 +19,6 @@ import httpx
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from app.auth.principal import PlatformRole
 from app.core.db import create_engine
 from app.models import UsageEvent
 from tests.support.api import BASE, Api, Caller
@@ -52,7 +51,7 @@ class Meter:
     def __init__(self, api: Api, customer_id: str, service: Caller | None = None) -> None:
         self.api = api
         self.customer_id = customer_id
-        self.service = service or api.user(PlatformRole.BILLING_SERVICE)
+        self.service = service or api.service()
 
     def body(self, feature: str, amount: int = 1, **fields: Any) -> dict[str, Any]:
         service_name, feature_key = feature.split("/")

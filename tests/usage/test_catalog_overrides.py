@@ -56,7 +56,7 @@ async def limit_of(api: Api, customer_id: str, feature: str = CHAT) -> Any:
     response = await api.call(
         "POST",
         "/limits/check",
-        api.user(PlatformRole.BILLING_SERVICE),
+        api.service(),
         json={"serviceName": service_name, "featureKey": feature_key, "customerId": customer_id},
     )
     body = response.json()

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth.principal import PlatformRole
 from tests.support.api import Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
 
@@ -38,7 +37,7 @@ mutation($name: String!, $features: [FeatureInput!]!) {
 
 
 def service_caller(api: Api) -> Caller:
-    return api.user(PlatformRole.BILLING_SERVICE)
+    return api.service()
 
 
 async def register(

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth.principal import PlatformRole
 from tests.support.api import ANONYMOUS, Api, Caller, Team
 from tests.support.clock import MovableClock
 
@@ -34,9 +33,7 @@ async def consume(api: Api, customer_id: str, user: Caller | None = None, amount
     }
     if user is not None:
         body["userId"] = user.user_id
-    response = await api.call(
-        "POST", "/limits/consume", api.user(PlatformRole.BILLING_SERVICE), json=body
-    )
+    response = await api.call("POST", "/limits/consume", api.service(), json=body)
     assert response.status_code == 200, response.text
 
 
@@ -44,7 +41,7 @@ async def allocate(api: Api, customer_id: str) -> None:
     response = await api.call(
         "POST",
         "/quotas/compute-api/max_instances/allocate",
-        api.user(PlatformRole.BILLING_SERVICE),
+        api.service(),
         json={"customerId": customer_id},
     )
     assert response.status_code == 200, response.text

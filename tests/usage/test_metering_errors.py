@@ -128,9 +128,11 @@ class TestCallers:
         response = await meter.api.call("PUT", path, meter.service, json=meter.body(FEATURE))
         assert_error(response, 405, "METHOD_NOT_ALLOWED")
 
-    async def test_answers_carry_both_rate_limits(self, meter: Meter, path: str) -> None:
+    async def test_answers_carry_the_features_rate_limit(self, meter: Meter, path: str) -> None:
+        """A metered service has no budget of the service's own limit by default
+        (`BILLING_SELF_LIMIT_SERVICE`), so only the feature's policy is answered."""
         response = await post(meter, path, json=meter.body(FEATURE))
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/json"
         policies = response.headers.get_list("RateLimit-Policy")
-        assert sorted(policy.split(";")[0] for policy in policies) == ['"feature"', '"self"']
+        assert [policy.split(";")[0] for policy in policies] == ['"feature"']

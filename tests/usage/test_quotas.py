@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth.principal import PlatformRole
 from tests.support.api import Api, Caller
 
 INSTANCES = "/quotas/compute-api/max_instances"  # free 0, pro 3, enterprise_max -1
@@ -31,7 +30,7 @@ mutation($customerId: ID, $amount: Int! = 1) {
 
 
 def metered(api: Api) -> Caller:
-    return api.user(PlatformRole.BILLING_SERVICE)
+    return api.service()
 
 
 async def allocate(

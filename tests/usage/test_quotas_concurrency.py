@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from app.auth.principal import PlatformRole
 from tests.support.api import Caller
 from tests.support.cluster import Cluster, running_cluster
 
@@ -20,8 +19,8 @@ QUOTA = "/quotas/compute-api/max_instances"
 
 
 @pytest.fixture
-async def cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    async with running_cluster(database_url, tmp_path) as cluster:
+async def cluster(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_cluster(database_url, tmp_path, redis_url) as cluster:
         yield cluster
 
 
@@ -60,7 +59,7 @@ async def eventually(
 
 async def test_a_quota_of_10_holds_under_200_concurrent_allocations(cluster: Cluster) -> None:
     customer_id, owner = await customer_with_quota(cluster, 10)
-    service = cluster.users.user(PlatformRole.BILLING_SERVICE)
+    service = cluster.users.service()
     responses = await asyncio.gather(
         *(
             cluster.call(n, "POST", f"{QUOTA}/allocate", service, json={"customerId": customer_id})

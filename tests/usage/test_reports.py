@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from app.auth.principal import PlatformRole
 from app.models import QuotaCounter
 from tests.support.api import ANONYMOUS, Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
@@ -49,9 +48,7 @@ async def consume(
     """A consume by a metered service, for `customerId=` or `ip=`."""
     service_name, feature_key = feature
     body = {"serviceName": service_name, "featureKey": feature_key, "amount": amount, **caller}
-    return await api.call(
-        "POST", "/limits/consume", api.user(PlatformRole.BILLING_SERVICE), json=body
-    )
+    return await api.call("POST", "/limits/consume", api.service(), json=body)
 
 
 async def customer_on(api: Api, tier: str | None = None) -> tuple[Caller, str]:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from app.auth.principal import PlatformRole
 from app.catalog.model import Window as DomainWindow
 from app.graphql.enums import IdentifierType, Window
 from app.usage.reports import IdentifierType as DomainIdentifierType
@@ -188,7 +187,7 @@ class TestReports:
 class TestConsume:
     async def test_allowed_then_refused_with_the_decision(self, api: Api) -> None:
         _, customer_id = await customer_on(api)
-        service = api.user(PlatformRole.BILLING_SERVICE)
+        service = api.service()
         decision = await data(api, CONSUME, service, s=CHAT[0], f=CHAT[1], amount=5, c=customer_id)
         assert decision["allowed"] is True
         assert (decision["currentUsage"], decision["limit"], decision["remaining"]) == (5, 5, 0)
@@ -202,7 +201,7 @@ class TestConsume:
 
     async def test_a_disabled_feature(self, api: Api) -> None:
         _, customer_id = await customer_on(api)
-        service = api.user(PlatformRole.BILLING_SERVICE)
+        service = api.service()
         refused = await error(
             api, CONSUME, service, s="ai-api", f="audio_transcriptions_per_month", c=customer_id
         )
@@ -211,7 +210,7 @@ class TestConsume:
 
     async def test_same_numbers_as_rest(self, api: Api) -> None:
         owner, customer_id = await customer_on(api)
-        service = api.user(PlatformRole.BILLING_SERVICE)
+        service = api.service()
         await data(api, CONSUME, service, s=CHAT[0], f=CHAT[1], amount=2, c=customer_id)
         rest = (await consume(api, CHAT, customerId=customer_id)).json()
         assert rest["currentUsage"] == 3
@@ -225,7 +224,7 @@ class TestConsume:
 
     async def test_an_idempotency_key_counts_once(self, api: Api) -> None:
         _, customer_id = await customer_on(api)
-        service = api.user(PlatformRole.BILLING_SERVICE)
+        service = api.service()
         variables = {"s": CHAT[0], "f": CHAT[1], "c": customer_id, "key": "job-1"}
         first = await data(api, CONSUME, service, **variables)
         again = await data(api, CONSUME, service, **variables)
@@ -234,7 +233,7 @@ class TestConsume:
 
     async def test_check_consumes_nothing(self, api: Api) -> None:
         _, customer_id = await customer_on(api)
-        service = api.user(PlatformRole.BILLING_SERVICE)
+        service = api.service()
         await consume(api, CHAT, 2, customerId=customer_id)
         checked = await data(api, CHECK, service, s=CHAT[0], f=CHAT[1], amount=3, c=customer_id)
         assert (checked["allowed"], checked["currentUsage"]) == (True, 2)
@@ -248,7 +247,7 @@ class TestConsume:
         assert (await error(api, CONSUME, **variables))["code"] == "AUTHENTICATION_REQUIRED"
 
     async def test_input_is_validated_as_rest_does(self, api: Api) -> None:
-        service = api.user(PlatformRole.BILLING_SERVICE)
+        service = api.service()
         zero = await error(api, CONSUME, service, s=CHAT[0], f=CHAT[1], amount=0, ip=CLIENT_IP)
         assert (zero["code"], zero["param"]) == ("INVALID_INPUT", "amount")
         nobody = await error(api, CONSUME, service, s=CHAT[0], f=CHAT[1])
