@@ -66,7 +66,8 @@ class ConsumeRequest(InputModel):
         return self
 
 
-@dataclass(frozen=True, slots=True)
+# Made for every request: not frozen, which would cost more to build than the rest of it.
+@dataclass(slots=True)
 class Decision:
     allowed: bool
     current_usage: int
@@ -140,7 +141,7 @@ class _Bounds:
         return cls(start, end, int(start.timestamp()), int(end.timestamp()), seconds)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Plan:
     """One decision to make: which counter, against which limit, recorded how."""
 
@@ -314,6 +315,8 @@ class ConsumeService:
                 subject = await self._subjects.for_customer(data.customer_id)
             except LookupError:
                 raise CustomerNotFound(param="customerId") from None
+            if data.user_id is None:
+                return subject
             return Subject(subject.key, subject.tier_name, subject.customer_id, data.user_id)
         if data.user_id is not None:
             return await self._subjects.for_user(data.user_id)

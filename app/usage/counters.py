@@ -75,13 +75,13 @@ return math.max(current, total)
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one for every decision: not frozen, which costs more to build
 class Consumed:
     allowed: bool
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charge:
     """One counter to consume from: `amount` more, unless that passes `limit`."""
 

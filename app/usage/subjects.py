@@ -40,7 +40,7 @@ class SubjectCache:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._customer_of: dict[uuid.UUID, uuid.UUID | None] = {}
-        self._tier_of: dict[uuid.UUID, str] = {}
+        self._customers: dict[uuid.UUID, Subject] = {}
         self._default_tier: str | None = None
         # Bumped by every drop: a value read while a drop arrived may already be stale,
         # so it is returned but not kept.
@@ -52,12 +52,12 @@ class SubjectCache:
 
     def drop_customer(self, customer_id: str) -> None:
         self._generation += 1
-        self._tier_of.pop(uuid.UUID(customer_id), None)
+        self._customers.pop(uuid.UUID(customer_id), None)
 
     def drop_tiers(self, _key: str = "") -> None:
         self._generation += 1
         self._default_tier = None
-        self._tier_of.clear()
+        self._customers.clear()
 
     def anonymous(self, ip: str) -> Subject:
         return Subject(f"ip:{rate_key(ip)}", PUBLIC_TIER)
@@ -70,7 +70,23 @@ class SubjectCache:
         return Subject(subject.key, subject.tier_name, customer_id, user_id)
 
     async def for_customer(self, customer_id: uuid.UUID) -> Subject:
-        return Subject(f"customer:{customer_id}", await self.tier_of(customer_id), customer_id)
+        """The customer's counters on its tier; a customer that does not exist raises
+        `LookupError`. Kept, as every consume for the customer asks."""
+        subject = self._customers.get(customer_id)
+        if subject is not None:
+            return subject
+        generation = self._generation
+        name: str | None = await self._read(
+            select(col(Tier.name))
+            .join(Customer, col(Customer.tier_id) == col(Tier.id))
+            .where(col(Customer.id) == customer_id)
+        )
+        if name is None:
+            raise LookupError(customer_id)
+        subject = Subject(f"customer:{customer_id}", name, customer_id)
+        if generation == self._generation:
+            self._customers[customer_id] = subject
+        return subject
 
     async def customer_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
         if user_id in self._customer_of:
@@ -82,22 +98,6 @@ class SubjectCache:
         if generation == self._generation:
             self._customer_of[user_id] = customer_id
         return customer_id
-
-    async def tier_of(self, customer_id: uuid.UUID) -> str:
-        """The customer's tier name; a customer that does not exist raises `LookupError`."""
-        if customer_id in self._tier_of:
-            return self._tier_of[customer_id]
-        generation = self._generation
-        name: str | None = await self._read(
-            select(col(Tier.name))
-            .join(Customer, col(Customer.tier_id) == col(Tier.id))
-            .where(col(Customer.id) == customer_id)
-        )
-        if name is None:
-            raise LookupError(customer_id)
-        if generation == self._generation:
-            self._tier_of[customer_id] = name
-        return name
 
     async def default_tier(self) -> str:
         if self._default_tier is not None:
