@@ -18,6 +18,8 @@ from app.auth.tokens import mint_token
 from tests.rest.test_errors import assert_error
 from tests.support.api import ANONYMOUS, SECRET, Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
+from tests.support.deep_json import assert_no_failure_logged, too_deep
+from tests.support.logs import Records
 from tests.support.metering import Meter, decision, ledger_events, metered_customer
 
 FEATURE = "ai-api/chat_completions_per_minute"
@@ -52,6 +54,14 @@ class TestBadInput:
         for body in (b"{", b"", b"  ", b"\xff\xfe", b'{"serviceName": "ai-api",}'):
             response = await post(meter, path, content=body)
             assert_error(response, 400, "MALFORMED_JSON")
+        await assert_nothing_counted(meter)
+
+    async def test_json_nested_deeper_than_allowed(
+        self, meter: Meter, path: str, error_log: Records
+    ) -> None:
+        for body in too_deep('"serviceName"'):
+            assert_error(await post(meter, path, content=body), 400, "MALFORMED_JSON")
+        assert_no_failure_logged(error_log)
         await assert_nothing_counted(meter)
 
     async def test_wrong_types_name_the_field(self, meter: Meter, path: str) -> None:

@@ -16,7 +16,7 @@ from app.auth.principal import Access, Principal, known_principal
 from app.container import Container
 from app.core.errors import AppError
 from app.core.inputs import parse_input
-from app.rest.context import parse_json
+from app.core.json import read_json
 from app.rest.errors import error_response
 from app.usage.consume import ConsumeRequest, ConsumeService, Decision
 from app.usage.headers import raw_headers
@@ -35,7 +35,7 @@ class MeteringEndpoint:
         try:
             principal = known_principal(scope) or await container.credentials.of_scope(scope)
             Access.METERED.check(principal)
-            data = parse_input(ConsumeRequest, parse_json(await read_body(receive)))
+            data = parse_input(ConsumeRequest, read_json(await read_body(receive)))
             decision = await self._operation(container.services.consume, principal, data)
         except AppError as error:
             await error_response(error, error.headers)(scope, receive, send)
