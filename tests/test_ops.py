@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -99,9 +100,41 @@ def test_forwarded_for_is_believed_only_from_the_configured_proxies(tmp_path: Pa
     env = {"BILLING_DATA_DIR": str(tmp_path / "b"), "BILLING_DATABASE_URL": ""}
     with run_servers(1, {**env, "BILLING_TRUSTED_PROXIES": "127.0.0.1"}) as (url,):
         assert identifier(url, "203.0.113.9") == "203.0.113.9"
-        assert identifier(url, "198.51.100.1, 198.51.100.2") == "198.51.100.1"
+        # The right-most untrusted entry: the one the proxy wrote, not the caller's own.
+        assert identifier(url, "198.51.100.1, 198.51.100.2") == "198.51.100.2"
         # Repeated header lines are one list.
         assert identifier(url, "127.0.0.1", "198.51.100.3") == "198.51.100.3"
+        assert identifier(url, "198.51.100.4", "127.0.0.1") == "198.51.100.4"
+
+
+def test_forged_forwarded_for_entries_share_the_anonymous_budget(tmp_path: Path) -> None:
+    """Through a trusted proxy, a caller that writes a fresh address of its own left of
+    the one the proxy wrote still spends the budget of the address the proxy saw."""
+    budget, sent = 120, 200
+    env = {
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_DATABASE_URL": "",
+        "BILLING_TRUSTED_PROXIES": "127.0.0.1",
+        "BILLING_SELF_LIMIT_ANONYMOUS": f"{budget}/minute",
+    }
+    with run_servers(1, env) as (url,), httpx.Client(base_url=url) as client:
+        _wait_for_a_fresh_minute()  # the budget's windows are clock minutes
+        statuses, codes = [], set()
+        for n in range(sent):
+            forged = f"198.18.{n // 250}.{n % 250 + 1}"
+            headers = {"X-Forwarded-For": f"{forged}, 203.0.113.5"}
+            response = client.get("/api/billing/v1/limits/ip", headers=headers)
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                codes.add(response.json()["error"]["code"])
+    assert statuses == [200] * budget + [429] * (sent - budget)
+    assert codes <= {"TOO_MANY_REQUESTS", "RATE_LIMITED"}, codes
+
+
+def _wait_for_a_fresh_minute(needed_seconds: float = 20.0) -> None:
+    left = 60.0 - time.time() % 60.0
+    if left < needed_seconds:
+        time.sleep(left + 0.1)
 
 
 class _TcpRelay:

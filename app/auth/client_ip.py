@@ -14,23 +14,35 @@ ANSWERS_KEPT = 4096
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
-    """The socket peer, or the left-most untrusted `X-Forwarded-For` address behind a
-    trusted peer (SPEC §2). Unparseable entries are skipped, never believed."""
+    """The caller's address (SPEC §2): the socket peer, or, when the peer is a trusted
+    proxy, the right-most `X-Forwarded-For` address that is not itself a trusted proxy.
+
+    Each proxy appends the address it was called from, so the list is read from the
+    right, one entry at a time, for as long as the hop that wrote the entry is trusted.
+    The first untrusted address is the caller; everything to its left was written by the
+    caller and is never believed. An entry that is not an address was not written by a
+    proxy (a proxy writes the address it was called from): the walk stops there, nothing
+    at or to the left of it is believed, and the caller is the trusted hop that passed it
+    on. When every entry is a trusted address, the caller is the left-most of them, a
+    host of the operator's own network. Empty list elements are ignored, as HTTP asks.
+    """
     return _client_ip(peer, forwarded_for, tuple(trusted))
 
 
 @lru_cache(maxsize=ANSWERS_KEPT)
 def _client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[IPNetwork, ...]) -> str:
-    peer_ip = _parse(peer)
-    if peer_ip is None:
+    caller = _parse(peer)
+    if caller is None:
         return UNKNOWN_IP
-    if not forwarded_for or not _is_trusted(peer_ip, trusted):
-        return str(peer_ip)
-    for entry in forwarded_for.split(","):
-        address = _parse(entry.strip())
-        if address is not None and not _is_trusted(address, trusted):
-            return str(address)
-    return str(peer_ip)
+    entries = [entry.strip() for entry in (forwarded_for or "").split(",")]
+    for entry in reversed([entry for entry in entries if entry]):
+        if not _is_trusted(caller, trusted):
+            break
+        address = _parse(entry)
+        if address is None:
+            break
+        caller = address
+    return str(caller)
 
 
 @lru_cache(maxsize=ANSWERS_KEPT)

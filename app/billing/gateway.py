@@ -112,8 +112,9 @@ class PaymentGateway(Protocol):
         ...
 
     def verify_event(self, payload: bytes, signature: str | None) -> WebhookEvent:
-        """The event, if the signature is the endpoint secret's and recent enough;
-        `InvalidWebhook` otherwise."""
+        """The event, if the signature is the endpoint secret's and recent enough and
+        the body is an event; `InvalidWebhook` otherwise, or `MalformedJson` for a signed
+        body that is not JSON."""
         ...
 
     async def sync_price(self, price: CatalogPrice) -> str:

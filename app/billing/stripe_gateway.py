@@ -3,7 +3,6 @@ and a pinned API version, so that the shapes read here never change under us."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -19,6 +18,7 @@ from app.billing.gateway import (
     WebhookEvent,
 )
 from app.core.errors import InvalidWebhook, StripeRejected, StripeUnavailable
+from app.core.json import read_json
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -116,26 +116,25 @@ class StripeGateway:
             raise _failure(exc) from exc
 
     def verify_event(self, payload: bytes, signature: str | None) -> WebhookEvent:
+        """The signature is checked on the bytes received, before anything reads them;
+        then the service's one JSON reader reads them."""
         if not signature:
             raise InvalidWebhook("The Stripe-Signature header is missing.")
         try:
-            self._client.construct_event(
-                payload, signature, self._webhook_secret, tolerance=self._tolerance
+            stripe.WebhookSignature.verify_header(
+                payload, signature, self._webhook_secret, self._tolerance
             )
-            event = json.loads(payload)
+        except (stripe.SignatureVerificationError, ValueError) as exc:  # or not UTF-8
+            raise InvalidWebhook() from exc
+        event = read_json(payload)
+        try:
             return WebhookEvent(
                 id=str(event["id"]),
                 type=str(event["type"]),
                 created=int(event["created"]),
                 object=dict(event["data"]["object"]),
             )
-        except (
-            stripe.SignatureVerificationError,
-            ValueError,  # not JSON, or not UTF-8
-            KeyError,
-            TypeError,
-            AttributeError,  # JSON, but not an object
-        ) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # not an event
             raise InvalidWebhook() from exc
 
     async def sync_price(self, price: CatalogPrice) -> str:

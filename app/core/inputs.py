@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema
 
 from app.core.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
+# Core schema types validated strictly wherever they occur in an input model.
+STRICT_SCALARS = frozenset({"int", "bool"})
+
+
+def _with_strict_scalars(schema: CoreSchema) -> CoreSchema:
+    """A copy of `schema` whose integers and booleans accept only their own JSON type
+    (a copy, so that no schema pydantic keeps for another model is changed). Nested
+    input models apply the rule to their own fields."""
+    strict = copy.deepcopy(schema)
+    pending: list[Any] = [strict]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") in STRICT_SCALARS:
+                node["strict"] = True
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return strict
 
 
 class InputModel(BaseModel):
@@ -18,6 +39,12 @@ class InputModel(BaseModel):
 
     No text may hold a NUL character: PostgreSQL cannot store one, and no name, e-mail
     or key needs it.
+
+    Numbers and booleans are strict (SPEC §7), wherever they occur in the model: an
+    integer is a JSON integer, not `"1"`, `true` or `1.0`, and a boolean is `true` or
+    `false`. Pydantic's lax mode would read all of those, and a client that sends them
+    has mixed up its fields. Only these types are strict: ids, instants and URLs arrive
+    as JSON strings and are still parsed from them, on both transports.
     """
 
     model_config = ConfigDict(
@@ -26,6 +53,12 @@ class InputModel(BaseModel):
         str_strip_whitespace=True,
         frozen=True,
     )
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
+    ) -> CoreSchema:
+        return _with_strict_scalars(handler(source))
 
     @field_validator("*")
     @classmethod

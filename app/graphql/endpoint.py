@@ -22,7 +22,8 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from app.container import Container
-from app.core.errors import AppError, InvalidInput, MalformedJson, MethodNotAllowed, NotFound
+from app.core.errors import AppError, InvalidInput, MethodNotAllowed, NotFound
+from app.core.json import read_json
 from app.graphql.context import GraphQLContext
 from app.graphql.errors import is_rendered, render_error, render_request_error
 from app.graphql.schema import build_schema
@@ -67,10 +68,9 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         return orjson.dumps(data)
 
     def parse_json(self, data: str | bytes) -> Any:
-        try:
-            value = self.decode_json(data)
-        except ValueError as exc:  # not JSON, or not even text
-            raise MalformedJson("The request is not valid JSON.") from exc
+        """A request body, or the `variables` and `extensions` of a GET, by the service's
+        one JSON reader: what it refuses is `MALFORMED_JSON`."""
+        value = read_json(data)
         if not isinstance(value, dict | list):
             raise InvalidInput("A GraphQL request is a JSON object with a `query` string.")
         return value

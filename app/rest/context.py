@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -10,15 +9,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.auth.principal import Principal, known_principal
 from app.container import Container, Services
-from app.core.errors import InvalidInput, MalformedJson
+from app.core.errors import InvalidInput
 from app.core.inputs import parse_input, parse_uuid
+from app.core.json import read_json
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,7 +62,7 @@ class RestCall:
         return parse_input(model, await self.json())
 
     async def json(self) -> Any:
-        return parse_json(await self.request.body())
+        return read_json(await self.request.body())
 
     def path_uuid(self, name: str) -> uuid.UUID:
         return parse_uuid(self.request.path_params[name], name)
@@ -102,18 +101,3 @@ class RestCall:
             page=1 if page is None else page,
             page_size=DEFAULT_PAGE_SIZE if size is None else size,
         )
-
-
-def parse_json(raw: bytes) -> Any:
-    """orjson for speed; what it refuses (NaN, huge integers, UTF-16, lone surrogates) is
-    read by the standard library's parser, so the accepted documents stay the same."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    if not raw.strip():
-        raise MalformedJson("The request body is empty; a JSON object is expected.")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedJson() from exc

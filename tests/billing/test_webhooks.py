@@ -15,7 +15,9 @@ from app.billing.service import current_subscription
 from tests.rest.test_errors import assert_error
 from tests.support.api import Api
 from tests.support.clock import MovableClock
+from tests.support.deep_json import PAST_THE_PARSERS, assert_no_failure_logged, nested, too_deep
 from tests.support.fake_stripe import Delivery, FakeStripe, sign
+from tests.support.logs import Records
 from tests.support.stripe import (
     StripeCustomer,
     checkout,
@@ -77,8 +79,6 @@ class TestAuthenticity:
                 b"\xff\xfe\x00 not utf-8",
                 {"Stripe-Signature": sign(b"\xff\xfe\x00 not utf-8", secret)},
             ),
-            (b"", {"Stripe-Signature": sign(b"", secret)}),
-            (b"not json", {"Stripe-Signature": sign(b"not json", secret)}),
             (b"[]", {"Stripe-Signature": sign(b"[]", secret)}),
             (b"null", {"Stripe-Signature": sign(b"null", secret)}),
             (b'{"id": "evt_1"}', {"Stripe-Signature": sign(b'{"id": "evt_1"}', secret)}),
@@ -88,6 +88,26 @@ class TestAuthenticity:
                 stripe_api.client, Delivery(event["id"], event["type"], body, headers)
             )
             assert_error(response, 400, "INVALID_WEBHOOK")
+        assert await claimed_events(stripe_api) == 0
+
+    async def test_a_signed_body_that_is_not_json_is_malformed(
+        self,
+        stripe_api: Api,
+        fake_stripe: FakeStripe,
+        event: dict[str, Any],
+        error_log: Records,
+    ) -> None:
+        """Read by the service's one JSON reader, as every request body is."""
+        obj = {**event["data"]["object"], "metadata": "nested"}
+        in_the_event = json.dumps({**event, "data": {"object": obj}}).encode()
+        in_the_event = in_the_event.replace(b'"nested"', nested(PAST_THE_PARSERS))
+        for body in [*too_deep('"id"'), in_the_event, b"", b"not json"]:
+            headers = {"Stripe-Signature": sign(body, fake_stripe.webhook_secret)}
+            response = await post_delivery(
+                stripe_api.client, Delivery(event["id"], event["type"], body, headers)
+            )
+            assert_error(response, 400, "MALFORMED_JSON")
+        assert_no_failure_logged(error_log)
         assert await claimed_events(stripe_api) == 0
 
 

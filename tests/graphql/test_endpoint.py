@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 
+import httpx
 import pytest
 from strawberry.extensions import ValidationCache
 
 from app.customers.service import CustomerService
-from tests.graphql.conftest import GraphQL
+from tests.graphql.conftest import CREATE_CUSTOMER, GraphQL
+from tests.support.api import ANONYMOUS
+from tests.support.deep_json import PAST_THE_PARSERS, assert_no_failure_logged, nested, too_deep
 from tests.support.logs import Records
 
 AppWith = Callable[..., AbstractAsyncContextManager[GraphQL]]
+
+
+def assert_request_error(response: httpx.Response, status: int, code: str) -> None:
+    """Refused at the HTTP level: GraphQL-shaped, with REST's headers too."""
+    assert response.status_code == status, response.text
+    [error] = response.json()["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["status"]) == (code, status)
+    assert response.headers["x-error-id"] == error["extensions"]["errorId"]
+    assert response.headers["x-error"] == error["message"]
 
 
 class TestErrors:
@@ -185,6 +198,29 @@ class TestHttp:
         # Refused at the HTTP level: with REST's headers too.
         assert response.headers["x-error-id"] == error["extensions"]["errorId"]
         assert response.headers["x-error"] == error["message"]
+
+    @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+    async def test_json_nested_deeper_than_allowed(
+        self, gql: GraphQL, error_log: Records, signed_in: bool
+    ) -> None:
+        caller = gql.user() if signed_in else ANONYMOUS
+        create = b'{"query": %s, "variables": {"input": {"name": %s}}}' % (
+            json.dumps(CREATE_CUSTOMER).encode(),
+            nested(PAST_THE_PARSERS),
+        )
+        bodies = [*too_deep('"query"'), create]
+        headers = {**caller.headers, "content-type": "application/json"}
+        for body in bodies:
+            response = await gql.api.client.post("/graphql", content=body, headers=headers)
+            assert_request_error(response, 400, "MALFORMED_JSON")
+        for variables in too_deep('"input"'):
+            params = {"query": "{ __typename }", "variables": variables.decode()}
+            response = await gql.api.client.get("/graphql", params=params, headers=caller.headers)
+            assert_request_error(response, 400, "MALFORMED_JSON")
+        assert_no_failure_logged(error_log)
+        if signed_in:
+            error = await gql.error("{ customer { id } }", caller)
+            assert error["extensions"]["code"] == "NO_CUSTOMER"
 
     async def test_other_methods(self, gql: GraphQL) -> None:
         response = await gql.api.client.put("/graphql", json={"query": "{ __typename }"})

@@ -15,6 +15,7 @@ from app.auth.principal import Access
 from app.customers.service import CustomerService
 from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
 from tests.support.api import ADDRESS, Api
+from tests.support.deep_json import assert_no_failure_logged, too_deep
 from tests.support.logs import Records
 
 
@@ -45,6 +46,21 @@ class TestMalformedRequests:
             )
             assert_error(response, 400, "MALFORMED_JSON")
         assert (await api.call("GET", "/customer", owner)).status_code == 404
+
+    async def test_json_nested_deeper_than_allowed(self, api: Api, error_log: Records) -> None:
+        team = await api.team()
+        for body in too_deep('"userID"'):
+            response = await api.call(
+                "POST",
+                "/customer/member",
+                team.owner,
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            assert_error(response, 400, "MALFORMED_JSON")
+        assert_no_failure_logged(error_log)
+        members = (await api.call("GET", "/customer/members", team.owner)).json()
+        assert members["pagination"]["totalCount"] == 1
 
     async def test_wrong_json_types(self, api: Api) -> None:
         team = await api.team()

@@ -136,6 +136,13 @@ class TestDecisions:
         assert [answers[2]["error"][k] for k in ("status", "allowed", "limit")] == [403, False, 0]
         assert [answers[i]["currentUsage"] for i in (0, 9, 10)] == [1, 1, 3]
 
+    async def test_numbers_are_strict_in_each_request(self, meter: Meter) -> None:
+        loose = [{**meter.body(PER_MONTH), "amount": value} for value in ("1", True, 1.5)]
+        answers = decisions(await batch(meter, [*loose, meter.body(PER_MONTH)]))
+        assert codes(answers) == ["INVALID_INPUT"] * 3 + ["OK"]
+        assert {answer["error"]["param"] for answer in answers[:3]} == {"amount"}
+        assert answers[3]["currentUsage"] == 1
+
     async def test_the_answer_is_200_when_every_request_is_refused(self, meter: Meter) -> None:
         answers = decisions(await batch(meter, [meter.body(TRANSCRIPTIONS)] * 3))
         assert codes(answers) == ["FEATURE_DISABLED"] * 3

@@ -18,7 +18,9 @@ from app.auth.tokens import mint_token
 from tests.rest.test_errors import assert_error
 from tests.support.api import ANONYMOUS, SECRET, Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
-from tests.support.metering import Meter, decision, metered_customer
+from tests.support.deep_json import assert_no_failure_logged, too_deep
+from tests.support.logs import Records
+from tests.support.metering import Meter, decision, ledger_events, metered_customer
 
 FEATURE = "ai-api/chat_completions_per_minute"
 PATHS = ["/limits/consume", "/limits/check"]
@@ -54,6 +56,14 @@ class TestBadInput:
             assert_error(response, 400, "MALFORMED_JSON")
         await assert_nothing_counted(meter)
 
+    async def test_json_nested_deeper_than_allowed(
+        self, meter: Meter, path: str, error_log: Records
+    ) -> None:
+        for body in too_deep('"serviceName"'):
+            assert_error(await post(meter, path, content=body), 400, "MALFORMED_JSON")
+        assert_no_failure_logged(error_log)
+        await assert_nothing_counted(meter)
+
     async def test_wrong_types_name_the_field(self, meter: Meter, path: str) -> None:
         cases: list[tuple[Any, str | None]] = [
             ([1], None),
@@ -69,6 +79,17 @@ class TestBadInput:
             error = assert_error(response, 400, "INVALID_INPUT")
             assert error.get("param") == param, error
         await assert_nothing_counted(meter)
+
+    @pytest.mark.parametrize("amount", ["1", True, 1.5, 1.0])
+    async def test_numbers_are_strict(
+        self, meter: Meter, path: str, amount: Any, sqlite_database_url: str
+    ) -> None:
+        """SPEC §7: a number sent as a string, a boolean or a fraction is not read as one."""
+        response = await post(meter, path, json=meter.body(FEATURE, amount=amount))
+        assert assert_error(response, 400, "INVALID_INPUT")["param"] == "amount"
+        await assert_nothing_counted(meter)
+        await meter.api.container.ledger.flush()
+        assert await ledger_events(sqlite_database_url, meter.customer_id) == []
 
     async def test_unknown_things_are_404(self, meter: Meter, path: str) -> None:
         cases = [

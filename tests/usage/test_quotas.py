@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.rest.test_errors import assert_error
 from tests.support.api import Api, Caller
 
 INSTANCES = "/quotas/compute-api/max_instances"  # free 0, pro 3, enterprise_max -1
@@ -45,6 +47,9 @@ async def release(
     return await api.call("POST", f"{path}/release", caller or metered(api), json=body)
 
 
+Send = Callable[[Api, dict[str, Any]], Awaitable[httpx.Response]]
+
+
 async def customer_on(api: Api, tier: str) -> tuple[str, Caller]:
     owner = api.user()
     customer_id: str = (await api.customer(owner))["id"]
@@ -59,6 +64,14 @@ async def quota_events(api: Api, owner: Caller) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     events: list[dict[str, Any]] = response.json()["events"]
     return events
+
+
+async def held(api: Api, owner: Caller) -> int:
+    """What the owner's customer holds of the quota, as its usage report says."""
+    report = (await api.call("GET", "/quotas/usage", owner)).json()
+    features = report["services"]["compute-api"]["features"]
+    used: int = next(f["currentUsage"] for f in features if f["featureKey"] == "max_instances")
+    return used
 
 
 def usage(used: int, limit: int) -> dict[str, Any]:
@@ -214,6 +227,31 @@ class TestRelease:
             (-2, True, "quota"),
             (2, True, "quota"),
         ]
+
+
+class TestStrictNumbers:
+    """SPEC §7: an amount sent as a string, a boolean or a fraction is not read as one."""
+
+    @pytest.mark.parametrize("amount", ["1", True, 1.5, 1.0])
+    @pytest.mark.parametrize("send", [allocate, release])
+    async def test_are_400_and_change_nothing(self, api: Api, send: Send, amount: Any) -> None:
+        customer_id, owner = await customer_on(api, "pro")
+        await allocate(api, {"customerId": customer_id, "amount": 2})
+        response = await send(api, {"customerId": customer_id, "amount": amount})
+        assert assert_error(response, 400, "INVALID_INPUT")["param"] == "amount"
+        assert await held(api, owner) == 2
+        assert [e["amount"] for e in await quota_events(api, owner)] == [2]
+
+    @pytest.mark.parametrize("amount", ["1", True, 1.5])
+    async def test_graphql_refuses_them_too(self, api: Api, amount: Any) -> None:
+        customer_id, owner = await customer_on(api, "pro")
+        body = await api.graphql(ALLOCATE, metered(api), customerId=customer_id, amount=amount)
+        [error] = body["errors"]
+        assert error["extensions"]["status"] == 400
+        assert "$amount" in error["message"]
+        assert body["data"] is None
+        assert await held(api, owner) == 0
+        assert await quota_events(api, owner) == []
 
 
 class TestLedger:

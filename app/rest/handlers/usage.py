@@ -19,7 +19,7 @@ from app.auth.principal import Access, Principal, known_principal
 from app.container import Container
 from app.core.errors import AppError
 from app.core.inputs import parse_input
-from app.rest.context import parse_json
+from app.core.json import read_json
 from app.rest.errors import error_body, error_response
 from app.usage.consume import ConsumeBatch, ConsumeRequest, ConsumeService, Decision
 from app.usage.headers import raw_headers
@@ -42,7 +42,7 @@ class MeteringEndpoint(Generic[M]):
         try:
             principal = known_principal(scope) or await container.credentials.of_scope(scope)
             Access.METERED.check(principal)
-            data = parse_input(self._model, parse_json(await read_body(receive)))
+            data = parse_input(self._model, read_json(await read_body(receive)))
             answer, answer_headers = await self._operation(
                 container.services.consume, principal, data
             )
