@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from app.container import Container
 from app.core.errors import AppError
@@ -25,6 +27,25 @@ from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_e
 from app.rest.openapi import openapi_document
 from app.rest.routes import BASE_PATH, direct_routes, rest_routes
 from app.settings import Settings
+
+YOUNG_GENERATION_OBJECTS = 20_000
+
+
+class Service(Starlette):
+    """Starlette, with the app's own `UnexpectedErrorMiddleware` as its outermost layer in
+    place of Starlette's `ServerErrorMiddleware`: both turn an escaped exception into a
+    500, and every response would pass through the two of them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        handlers = {
+            key: handler
+            for key, handler in self.exception_handlers.items()
+            if key not in (500, Exception)
+        }
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 async def openapi(_request: Request) -> Response:
@@ -42,8 +63,11 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await container.start()
         # What start-up allocated lives as long as the process: keep it out of every
-        # garbage collection from now on.
+        # garbage collection from now on. Every request then allocates a few hundred
+        # short-lived objects, nearly none in cycles: the default young generation of 700
+        # ran a collection every few requests, for 3-4% of the hot path's CPU.
         gc.freeze()
+        gc.set_threshold(YOUNG_GENERATION_OBJECTS, *gc.get_threshold()[1:])
         try:
             yield
         finally:
@@ -58,7 +82,7 @@ def create_app(
         Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),
         *rest_routes(),
     ]
-    app = Starlette(
+    app = Service(
         routes=routes,
         middleware=[
             Middleware(UnexpectedErrorMiddleware),

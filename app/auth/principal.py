@@ -71,7 +71,7 @@ class Principal:
 
     def require_role(self, *roles: PlatformRole) -> uuid.UUID:
         user_id = self.require_user()
-        if not self.roles.intersection(roles):
+        if self.roles.isdisjoint(roles):
             raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.")
         return user_id
 

@@ -51,7 +51,9 @@ class CatalogCache:
 
     async def require(self, service_name: str, feature_key: str) -> CatalogEntry:
         """The feature, or the 404 naming what is unknown: the service or the feature."""
-        entry = await self.entry(service_name, feature_key)
+        if self._stale:
+            await self.refresh()
+        entry = self._entries.get((service_name, feature_key))
         if entry is not None:
             return entry
         if service_name not in await self.services():
@@ -70,16 +72,16 @@ class CatalogCache:
         self, entry: CatalogEntry, tier_name: str, customer_id: uuid.UUID | None
     ) -> int:
         """The customer's override if billing_admin set one, else its tier's value."""
+        # On every decision's path: the loaded overrides are read without another await.
         if customer_id is not None:
-            overrides = await self._customer_overrides(customer_id)
+            overrides = self._overrides.get(customer_id)
+            if overrides is None:
+                overrides = await self._load_overrides(customer_id)
             if entry.id in overrides:
                 return overrides[entry.id]
         return entry.spec.value_for(tier_name)
 
-    async def _customer_overrides(self, customer_id: uuid.UUID) -> dict[uuid.UUID, int]:
-        cached = self._overrides.get(customer_id)
-        if cached is not None:
-            return cached
+    async def _load_overrides(self, customer_id: uuid.UUID) -> dict[uuid.UUID, int]:
         generation = self._generation
         async with self._db.transaction(write=False) as session:
             rows = await session.execute(

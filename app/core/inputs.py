@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
 from pydantic.alias_generators import to_camel
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, core_schema
 
 from app.core.errors import InvalidInput
 
@@ -17,21 +17,41 @@ M = TypeVar("M", bound=BaseModel)
 STRICT_SCALARS = frozenset({"int", "bool"})
 
 
-def _with_strict_scalars(schema: CoreSchema) -> CoreSchema:
-    """A copy of `schema` whose integers and booleans accept only their own JSON type
-    (a copy, so that no schema pydantic keeps for another model is changed). Nested
-    input models apply the rule to their own fields."""
-    strict = copy.deepcopy(schema)
-    pending: list[Any] = [strict]
+def _with_input_rules(schema: CoreSchema) -> CoreSchema:
+    """A copy of `schema` whose integers and booleans accept only their own JSON type, and
+    whose texts refuse NUL characters (a copy, so that no schema pydantic keeps for
+    another model is changed). Nested input models apply the rules to their own fields.
+
+    The rules go into the schema, so pydantic-core applies them where the values are:
+    no Python runs for a field that holds no text."""
+    ruled = copy.deepcopy(schema)
+    pending: list[Any] = [ruled]
     while pending:
         node = pending.pop()
         if isinstance(node, dict):
-            if node.get("type") in STRICT_SCALARS:
+            kind = node.get("type")
+            if kind in STRICT_SCALARS:
                 node["strict"] = True
+            elif kind == "str":
+                _refuse_nul(node)
+                continue
             pending.extend(node.values())
         elif isinstance(node, list):
             pending.extend(node)
-    return strict
+    return ruled
+
+
+def _refuse_nul(node: dict[str, Any]) -> None:
+    """Turn a `str` schema node, in place, into that schema followed by the NUL check."""
+    text = dict(node)
+    node.clear()
+    node.update(core_schema.no_info_after_validator_function(_without_nul, cast(CoreSchema, text)))
+
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
 
 
 class InputModel(BaseModel):
@@ -58,24 +78,7 @@ class InputModel(BaseModel):
     def __get_pydantic_core_schema__(
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
     ) -> CoreSchema:
-        return _with_strict_scalars(handler(source))
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul_characters(cls, value: Any) -> Any:
-        if _holds_nul(value):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-def _holds_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
-    return False  # nested models checked themselves
+        return _with_input_rules(handler(source))
 
 
 def parse_input(model: type[M], data: Any) -> M:

@@ -10,7 +10,9 @@ from app.rest.errors import error_response
 
 class BodyLimitMiddleware:
     """Pure ASGI: a declared length over the limit is answered at once; a streamed body
-    is counted as it arrives and refused as soon as it passes the limit."""
+    is counted as it arrives and refused as soon as it passes the limit. A body of a
+    declared length within the limit is passed as it is: the server reads no more than
+    the declared length (unless the request is also chunked, which is then counted)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -20,9 +22,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await error_response(self._error())(scope, receive, send)
+            return
+        if declared is not None and not chunked:
+            await self.app(scope, receive, send)
             return
         received = 0
 
@@ -41,11 +46,17 @@ class BodyLimitMiddleware:
         return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None when absent or unreadable), and whether a
+    Transfer-Encoding is sent too."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                chunked = True  # an unreadable length: count what arrives
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked

@@ -7,6 +7,7 @@ in-process caches, counters from the counter storage, and the ledger is written 
 from __future__ import annotations
 
 import ipaddress
+import math
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -208,7 +209,8 @@ class ConsumeService:
     async def consume(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
-        await self._ledger.admit()
+        if self._ledger.behind:
+            await self._ledger.admit()
         if data.idempotency_key is None:
             return _outcome(await self._consume(entry, subject, data.amount))
         return _outcome(await self._once(entry, subject, data))
@@ -216,7 +218,8 @@ class ConsumeService:
     async def check(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
-        plan = await self._plan(entry, subject, data.amount, self._clock())
+        limit = await self._limit(entry, subject)
+        plan = self._plan(entry, subject, data.amount, limit, self._clock())
         current = (await self._counters.read([plan.key]))[0]
         limit = plan.limit
         allowed = limit == UNLIMITED or (limit != DISABLED and current + plan.amount <= limit)
@@ -237,7 +240,8 @@ class ConsumeService:
                 principal.require_metering(item.service_name)
                 entry, subject = await self._resolve(item)
                 if item.idempotency_key is None:
-                    run[index] = await self._plan(entry, subject, item.amount, now)
+                    limit = await self._limit(entry, subject)
+                    run[index] = self._plan(entry, subject, item.amount, limit, now)
                     continue
                 await self._decide_run(run, now, outcomes)
                 run = {}
@@ -274,8 +278,9 @@ class ConsumeService:
         return asdict(await self._consume(entry, subject, amount))
 
     async def _consume(self, entry: CatalogEntry, subject: Subject, amount: int) -> Decision:
+        limit = await self._limit(entry, subject)
         now = self._clock()
-        plan = await self._plan(entry, subject, amount, now)
+        plan = self._plan(entry, subject, amount, limit, now)
         charge = plan.charge()
         result = await self._counters.consume(charge.key, amount, charge.limit, charge.expiry)
         # No await between the counter's answer and the ledger's row: a rebuild after a
@@ -283,16 +288,18 @@ class ConsumeService:
         self._ledger.record(plan.row(result.allowed, now))
         return plan.decision(result.allowed, result.count)
 
-    async def _plan(
-        self, entry: CatalogEntry, subject: Subject, amount: int, now: datetime
+    async def _limit(self, entry: CatalogEntry, subject: Subject) -> int:
+        return await self._catalog.value(entry, subject.tier_name, subject.customer_id)
+
+    def _plan(
+        self, entry: CatalogEntry, subject: Subject, amount: int, limit: int, now: datetime
     ) -> _Plan:
         window = entry.spec.window or Window.MONTH
         bounds = self._bounds(window, now)
-        limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
         key = counter_key(
             subject.key, entry.spec.service_name, entry.spec.feature_key, bounds.start_ts
         )
-        reset_in = max(1, int(-(-(bounds.end - now).total_seconds() // 1)))
+        reset_in = max(1, math.ceil(bounds.end_ts - now.timestamp()))
         return _Plan(entry, subject, amount, window, bounds, limit, key, reset_in)
 
     def _bounds(self, window: Window, now: datetime) -> _Bounds:
