@@ -17,7 +17,8 @@ run: $(VENV)/install.stamp
 test: $(VENV)/install-dev.stamp redis-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The tests start a throwaway redis-server of their own; install the binary when missing.
+# The tests and the bench start a throwaway redis-server of their own; install the binary
+# when missing.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
 	  echo "installing redis-server (needed by the tests)"; \
@@ -34,9 +35,10 @@ redis-server:
 	}
 
 # Requests per second and latencies of the hot paths against baselines (see bench/): one
-# uvicorn worker per target pinned to one core, the load generator to another; figures
-# also in bench-results.json. Options through BENCH_ARGS, e.g. BENCH_ARGS="--duration 20".
-bench: $(VENV)/install-bench.stamp wrk
+# uvicorn worker per target pinned to one core, the load generator to another; two workers
+# on a throwaway redis-server for the over-admission count; figures also in
+# bench-results.json. Options through BENCH_ARGS, e.g. BENCH_ARGS="--duration 20".
+bench: $(VENV)/install-bench.stamp wrk redis-server
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The load generator; without it the bench falls back to its own, slower one.

@@ -28,6 +28,7 @@ from app.core.invalidation import Invalidator
 from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.customers.team import Team
+from app.ops.self_limit import SelfLimit
 from app.settings import Settings
 from app.tiers.service import TierService
 from app.usage.consume import ConsumeService
@@ -98,6 +99,7 @@ class Container:
         self.credentials = CredentialBackend(
             settings, self.db, TokenVerifier(settings, self.jwt_secret), self.identity, api_keys
         )
+        self.self_limit = SelfLimit(settings, self.credentials, self.counters, clock)
         self._subscribe_caches()
 
     def _subscribe_caches(self) -> None:

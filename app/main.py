@@ -32,9 +32,9 @@ YOUNG_GENERATION_OBJECTS = 20_000
 
 
 class Service(Starlette):
-    """Starlette, with the app's own `UnexpectedErrorMiddleware` as its outermost layer in
-    place of Starlette's `ServerErrorMiddleware`: both turn an escaped exception into a
-    500, and every response would pass through the two of them."""
+    """Starlette, with the app's own `UnexpectedErrorMiddleware` in place of Starlette's
+    `ServerErrorMiddleware`: both turn an escaped exception into a 500, and every response
+    would pass through the two of them."""
 
     def build_middleware_stack(self) -> ASGIApp:
         handlers = {
@@ -85,10 +85,11 @@ def create_app(
     app = Service(
         routes=routes,
         middleware=[
-            Middleware(UnexpectedErrorMiddleware),
-            Middleware(SelfLimitMiddleware, container=container),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            # The hot paths, ahead of the rest: they do what the rest does themselves.
             Middleware(DirectRoutes, routes=direct_routes()),
+            Middleware(UnexpectedErrorMiddleware),
+            Middleware(SelfLimitMiddleware, self_limit=container.self_limit),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={AppError: app_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,

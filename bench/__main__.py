@@ -18,8 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     parser.add_argument(
-        "--strict", action="store_true", help="exit 1 when a ratio misses its target"
+        "--rounds", type=int, default=3, help="alternating rounds of consume and bare"
     )
+    parser.add_argument(
+        "--no-profile", action="store_true", help="no profile of the service on a miss"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
     options = Options(
         duration=args.duration,
@@ -28,12 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         loader=args.loader,
         targets=tuple(args.targets),
         out=args.out,
+        rounds=args.rounds,
+        profile=not args.no_profile,
     )
     results = run(options)
     report(results)
     print(f"\nwritten to {options.out}")
-    failed = [name for name, ratio in results.ratios().items() if not ratio["met"]]
-    return 1 if args.strict and failed else 0
+    return 1 if args.strict and results.missed() else 0
 
 
 if __name__ == "__main__":

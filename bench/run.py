@@ -1,56 +1,98 @@
 """The benchmark: every target measured in one run, the table, and `bench-results.json`.
 
-| target  | what is loaded                                                                  |
-|---------|---------------------------------------------------------------------------------|
-| consume | `POST /api/billing/v1/limits/consume`, a billing_service caller, unlimited tier |
-| bare    | a bare Starlette endpoint: same JSON request parsed, same answer shape          |
-| slowapi | the bare endpoint behind slowapi's decorator (`slowapi_asgi`, `slowapi_http`:   |
-|         | behind its ASGI and its BaseHTTPMiddleware middleware, for information)         |
-| usage   | the GraphQL usage query (30 features) as the customer's owner                   |
-| static  | the same query against a Strawberry schema with a static resolver               |
+| target       | what is loaded                                                              |
+|--------------|-----------------------------------------------------------------------------|
+| consume      | `POST /limits/consume`, a billing_service caller, unlimited tier            |
+| bare         | a bare Starlette endpoint: same JSON request parsed, same answer shape      |
+| slowapi      | the bare endpoint behind slowapi's decorator (`slowapi_asgi`, `slowapi_http`: |
+|              | behind its ASGI and its BaseHTTPMiddleware middleware, for information)     |
+| batch        | `POST /limits/consume/batch` of 100 consumes: decisions per second          |
+| limited      | consumes of a limited feature, all allowed (the answers carry RateLimit)    |
+| refused      | consumes of the same feature by a caller over its limit: every answer a 429 |
+| storm        | a caller sending 10x its limit (`storm`) beside a normal caller             |
+|              | (`storm_normal`), half the connections each                                 |
+| usage        | the GraphQL usage query (30 features) as the customer's owner               |
+| static       | the same query against a Strawberry schema with a static resolver           |
+| workers      | `billing serve --workers 2` on one Redis, a caller over its limit: the      |
+|              | consumes allowed beyond the limit are counted                               |
+
+consume and bare, the headline, are measured in alternating rounds and each reported by
+its median round, so that a passing disturbance of the machine moves neither alone.
+Every service target runs on one uvicorn worker pinned to one core, the load generator
+on another; `workers` shares its core between its two workers and Redis.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-import tempfile
+import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from app.auth.tokens import mint_token
 from bench.baselines import CONSUME_PATH, GRAPHQL_PATH
+from bench.goals import CHECKS, RATIOS
 from bench.load import LoadResult, Request, run_load, wrk_available
-from bench.servers import Served, cores, serving
+from bench.profile import profile
+from bench.servers import Served, cores, serving, serving_workers
+from bench.service import (
+    BATCH_SIZE,
+    FEATURE,
+    LIMITED,
+    Callers,
+    allowed_in_ledger,
+    graphql_body,
+    post,
+    service_env,
+)
 
-API = "/api/billing/v1"
-SECRET = "bench-signing-secret-0123456789-0123456789-0123456789-0123456789"
-TIER = "enterprise_max"  # every rate limit unlimited: no consume is ever refused
-SELF_LIMIT = "1000000000/minute"  # the service's own limit runs, but never refuses
-FEATURE = {"serviceName": "ai-api", "featureKey": "chat_completions_per_minute"}
-USAGE_QUERY = """query Usage {
-  usage {
-    identifier identifierType totalFeatures fetchedAt
-    features {
-      serviceName featureKey tierName window description
-      currentUsage limit remaining resetAt isLocked
-    }
-  }
-}"""
-TARGETS = ("consume", "bare", "slowapi", "slowapi_asgi", "slowapi_http", "usage", "static")
-# numerator, denominator, the least acceptable ratio of their requests per second
-RATIOS = {
-    "consume/bare": ("consume", "bare", 0.70),
-    "consume/slowapi": ("consume", "slowapi", 2.0),
-    "usage/static": ("usage", "static", 0.8),
+TARGETS = (
+    "consume",
+    "bare",
+    "slowapi",
+    "slowapi_asgi",
+    "slowapi_http",
+    "batch",
+    "limited",
+    "refused",
+    "storm",
+    "usage",
+    "static",
+    "workers",
+)
+BASELINES = {
+    "bare": "bare",
+    "slowapi": "slowapi",
+    "slowapi_asgi": "slowapi_asgi",
+    "slowapi_http": "slowapi_http",
+    "static": "static_graphql",
 }
+SERVICE_TARGETS = {"consume", "batch", "limited", "refused", "storm", "usage"}
+STORM_OVER_LIMIT = 10  # the storm's caller sends this many times its limit
+# The table's rows: each target's figures, the storm's two callers apart.
+ROWS = (
+    "consume",
+    "bare",
+    "slowapi",
+    "slowapi_asgi",
+    "slowapi_http",
+    "batch",
+    "limited",
+    "refused",
+    "storm",
+    "storm_normal",
+    "usage",
+    "static",
+    "workers",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +103,8 @@ class Options:
     loader: str = "auto"
     targets: tuple[str, ...] = TARGETS
     out: Path = Path("bench-results.json")
+    rounds: int = 3
+    profile: bool = True
 
 
 @dataclass
@@ -69,22 +113,39 @@ class Results:
     started_at: float = field(default_factory=time.time)
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     def record(self, target: str, result: LoadResult, **extra: Any) -> None:
         self.figures[target] = {**result.as_json(), **extra}
 
     def ratios(self) -> dict[str, dict[str, Any]]:
         answer: dict[str, dict[str, Any]] = {}
-        for name, (top, bottom, target) in RATIOS.items():
-            if top in self.figures and bottom in self.figures:
-                value = self.figures[top]["rps"] / self.figures[bottom]["rps"]
+        for name, ratio in RATIOS.items():
+            value = ratio.value(self.figures)
+            if value is not None:
                 answer[name] = {
                     "value": round(value, 3),
-                    "target": target,
-                    "met": value >= target,
-                    "by_cpu": _cpu_ratio(self.figures[top], self.figures[bottom]),
+                    "target": ratio.least,
+                    "met": value >= ratio.least,
+                    "by_cpu": ratio.by_cpu(self.figures),
                 }
         return answer
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        answer: dict[str, dict[str, Any]] = {}
+        for name, check in CHECKS.items():
+            value = check.value(self.figures)
+            if value is not None:
+                answer[name] = {
+                    "value": value,
+                    "target": check.expected,
+                    "met": value == check.expected,
+                }
+        return answer
+
+    def missed(self) -> list[str]:
+        goals = {**self.ratios(), **self.checks()}
+        return [name for name, goal in goals.items() if not goal["met"]]
 
     def as_json(self) -> dict[str, Any]:
         server_cpu, loader_cpu = cores()
@@ -102,20 +163,20 @@ class Results:
                 "warmup_s": self.options.warmup,
                 "connections": self.options.connections,
                 "loader": self.options.loader,
+                "rounds": self.options.rounds,
             },
             "targets": self.figures,
             "skipped": self.skipped,
             "ratios": self.ratios(),
+            "checks": self.checks(),
+            "notes": self.notes,
         }
 
 
-def _cpu_ratio(top: dict[str, Any], bottom: dict[str, Any]) -> float | None:
-    """The same ratio from the server's CPU time per request: the requests per second one
-    core would serve, undisturbed by other work on the machine."""
-    numerator, denominator = top["server_cpu_us_per_request"], bottom["server_cpu_us_per_request"]
-    if not numerator or not denominator:
-        return None
-    return round(float(denominator) / float(numerator), 3)
+@dataclass(frozen=True, slots=True)
+class Measured:
+    result: LoadResult
+    cpu_us_per_request: float | None
 
 
 class Bench:
@@ -123,138 +184,253 @@ class Bench:
         self.options = options
         self.results = Results(options)
         self.server_cpu, self.loader_cpu = cores()
+        self.wanted = set(options.targets)
 
     def run(self) -> Results:
-        wanted = set(self.options.targets)
-        if wanted & {"consume", "usage"}:
-            self._service(wanted)
-        baselines = {
-            "bare": "bare",
-            "slowapi": "slowapi",
-            "slowapi_asgi": "slowapi_asgi",
-            "slowapi_http": "slowapi_http",
-            "static": "static_graphql",
-        }
-        for target, factory in baselines.items():
-            if target in wanted:
-                self._baseline(target, factory)
+        with ExitStack() as stack:
+            service: tuple[Served, Callers] | None = None
+            if self.wanted & SERVICE_TARGETS:
+                service = self._serve_service(stack)
+            self._headline(service)
+            for target in (t for t in BASELINES if t != "bare" and t in self.wanted):
+                with self._baseline(target) as server:
+                    self._measure_once(target, server, self._baseline_request(target, server))
+            if service is not None:
+                self._service_targets(*service)
+                self._profile_misses(*service)
+        if "workers" in self.wanted:
+            self._workers()
         return self.results
 
-    def measure(self, target: str, server: Served, request: Request) -> None:
+    # Measuring
+
+    def measure(self, server: Served, request: Request, duration: float) -> Measured:
         """Requests per second and latencies seen by the client; and the server's CPU time
         per request, which other work on the machine disturbs less."""
         if self.options.warmup > 0:
             self._load(request, self.options.warmup)
         cpu_before = server.cpu_seconds()
-        result = self._load(request, self.options.duration)
+        result = self._load(request, duration)
         cpu = server.cpu_seconds() - cpu_before
         per_request = round(cpu / result.requests * 1e6, 1) if result.requests else None
-        self.results.record(target, result, server_cpu_us_per_request=per_request)
+        return Measured(result, per_request)
 
-    def _load(self, request: Request, duration: float) -> LoadResult:
+    def _measure_once(self, target: str, server: Served, request: Request, **extra: Any) -> None:
+        measured = self.measure(server, request, self.options.duration)
+        self._record(target, measured, **extra)
+
+    def _record(self, target: str, measured: Measured, **extra: Any) -> None:
+        self.results.record(
+            target, measured.result, server_cpu_us_per_request=measured.cpu_us_per_request, **extra
+        )
+
+    def _load(
+        self, request: Request, duration: float, connections: int | None = None
+    ) -> LoadResult:
         return run_load(
             request,
             duration=duration,
-            connections=self.options.connections,
+            connections=connections or self.options.connections,
             loader=self.options.loader,
             cpu=self.loader_cpu,
         )
 
-    def _service(self, wanted: set[str]) -> None:
+    # The headline: consume and bare, in alternating rounds
+
+    def _headline(self, service: tuple[Served, Callers] | None) -> None:
+        rounds: dict[str, list[Measured]] = {"consume": [], "bare": []}
+        with ExitStack() as stack:
+            plans: list[tuple[str, Served, Request]] = []
+            if service is not None and "consume" in self.wanted:
+                server, callers = service
+                plans.append(("consume", server, callers.consume(callers.customer())))
+            if "bare" in self.wanted:
+                bare = stack.enter_context(self._baseline("bare"))
+                plans.append(("bare", bare, self._baseline_request("bare", bare)))
+            for _ in range(max(1, self.options.rounds)):
+                for target, server, request in plans:
+                    rounds[target].append(self.measure(server, request, self.options.duration))
+        for target, measured in rounds.items():
+            if measured:
+                median = statistics.median_low(m.result.rps for m in measured)
+                chosen = next(m for m in measured if m.result.rps == median)
+                self._record(target, chosen, rounds_rps=[m.result.rps for m in measured])
+
+    # The service's own targets
+
+    @contextmanager
+    def _service_server(self) -> Iterator[tuple[Served, Callers]]:
         with (
             service_env() as env,
             serving("app.main:app", env=env, cpu=self.server_cpu, ready_path="/readyz") as server,
         ):
-            callers = prepare_service(server.url)
-            if "consume" in wanted:
-                body = json.dumps({**FEATURE, "customerId": callers.customer_id}).encode()
-                consume = post(server.url + API + "/limits/consume", body, callers.service)
-                self.measure("consume", server, consume)
-            if "usage" in wanted:
-                self._usage(server, callers.owner)
+            yield server, Callers.of(server.url)
 
-    def _usage(self, server: Served, owner: dict[str, str]) -> None:
-        url = server.url
-        probe = httpx.post(url + GRAPHQL_PATH, json={"query": USAGE_QUERY}, headers=owner)
+    def _serve_service(self, stack: ExitStack) -> tuple[Served, Callers]:
+        return stack.enter_context(self._service_server())
+
+    def _service_targets(self, server: Served, callers: Callers) -> None:
+        if "batch" in self.wanted:
+            self._measure_once(
+                "batch",
+                server,
+                callers.batch(callers.customer()),
+                decisions_per_request=BATCH_SIZE,
+            )
+            figures = self.results.figures["batch"]
+            figures["decisions_per_s"] = round(figures["rps"] * BATCH_SIZE, 1)
+        for target, limit in (("limited", 1_000_000_000), ("refused", 1)):
+            if target in self.wanted:
+                customer = callers.customer()
+                callers.limit(customer, limit)
+                self._measure_once(target, server, callers.consume(customer, LIMITED))
+        if "storm" in self.wanted:
+            self._storm(server, callers)
+        if "usage" in self.wanted:
+            self._usage(server, callers)
+
+    def _storm(self, server: Served, callers: Callers) -> None:
+        """A caller sending `STORM_OVER_LIMIT` times its limit, beside a normal caller, on
+        half the connections each: the normal caller's latency is what the storm costs."""
+        normal = callers.consume(callers.customer())
+        half = max(1, self.options.connections // 2)
+        # The storm caller's likely share of the server, measured on an unlimited caller
+        # of the same feature beside the normal one, sets its limit.
+        sizing = callers.consume(callers.customer(), LIMITED)
+        _, share = self._together([(normal, half), (sizing, half)], max(1.0, self.options.warmup))
+        storm_customer = callers.customer()
+        callers.limit(
+            storm_customer, max(1, round(share.rps * self.options.duration / STORM_OVER_LIMIT))
+        )
+        storm = callers.consume(storm_customer, LIMITED)
+        cpu_before = server.cpu_seconds()
+        normal_result, storm_result = self._together(
+            [(normal, half), (storm, half)], self.options.duration
+        )
+        cpu = server.cpu_seconds() - cpu_before
+        requests = normal_result.requests + storm_result.requests
+        per_request = round(cpu / requests * 1e6, 1) if requests else None
+        self.results.record("storm_normal", normal_result, server_cpu_us_per_request=per_request)
+        allowed = max(1, storm_result.requests - storm_result.non_2xx)
+        self.results.record(
+            "storm",
+            storm_result,
+            server_cpu_us_per_request=per_request,
+            times_its_limit=round(storm_result.requests / allowed, 1),
+        )
+
+    def _together(self, loads: list[tuple[Request, int]], duration: float) -> list[LoadResult]:
+        with ThreadPoolExecutor(len(loads)) as pool:
+            runs = [pool.submit(self._load, request, duration, n) for request, n in loads]
+            return [run.result() for run in runs]
+
+    def _usage(self, server: Served, callers: Callers) -> None:
+        callers.customer(owner=callers.owner)
+        request = callers.usage()
+        probe = httpx.post(request.url, content=request.body, headers=dict(request.headers or {}))
         body = probe.json()
         if probe.status_code != 200 or body.get("errors"):
             self.results.skipped["usage"] = f"the usage query failed: {probe.text[:500]}"
             return
         assert body["data"]["usage"]["totalFeatures"] >= 30, body
-        self.measure("usage", server, post(url + GRAPHQL_PATH, graphql_body(), owner))
+        self._measure_once("usage", server, callers.usage())
 
-    def _baseline(self, target: str, factory: str) -> None:
-        app = f"bench.baselines:{factory}"
+    def _profile_misses(self, server: Served, callers: Callers) -> None:
+        """For each missed goal whose measured side is the service, where its CPU went."""
+        if not self.options.profile:
+            return
+
+        def over_its_limit() -> Request:
+            customer = callers.customer()
+            callers.limit(customer, 1)
+            return callers.consume(customer, LIMITED)
+
+        sides: dict[str, Callable[[], Request]] = {
+            "consume": lambda: callers.consume(callers.customer()),
+            "refused": over_its_limit,
+            "batch": lambda: callers.batch(callers.customer()),
+            "usage": callers.usage,
+        }
+        for name in self.results.missed():
+            ratio = RATIOS.get(name)
+            target = ratio.top if ratio else None
+            target = "consume" if target == "storm_normal" else target
+            if target not in sides:
+                continue
+            seconds = min(self.options.duration, 10.0)
+            load = partial(self._load, sides[target](), seconds)
+            self.results.notes[name] = [
+                f"profile of the service under the {target} load:",
+                *profile(server.pid, seconds, load),
+            ]
+
+    # Baselines
+
+    @contextmanager
+    def _baseline(self, target: str) -> Iterator[Served]:
+        app = f"bench.baselines:{BASELINES[target]}"
         with serving(app, factory=True, cpu=self.server_cpu, ready_path="/") as server:
-            if target == "static":
-                request = post(server.url + GRAPHQL_PATH, graphql_body(), {})
-            else:
-                body = json.dumps({**FEATURE, "customerId": str(uuid.uuid4())}).encode()
-                request = post(server.url + CONSUME_PATH, body, {})
-            self.measure(target, server, request)
+            yield server
+
+    @staticmethod
+    def _baseline_request(target: str, server: Served) -> Request:
+        if target == "static":
+            return post(server.url + GRAPHQL_PATH, graphql_body(), {})
+        body = json.dumps({**FEATURE, "customerId": "7d0c1f4e-0000-4000-8000-000000000001"})
+        return post(server.url + CONSUME_PATH, body.encode(), {})
+
+    # Several workers on one Redis
+
+    def _over_the_limit(self, callers: Callers, server: Served) -> tuple[str, int, Measured]:
+        """A customer whose limit is half what the load will send, loaded."""
+        warm = callers.consume(callers.customer())
+        expected = self._load(warm, max(1.0, self.options.warmup)).rps * self.options.duration
+        limit = max(1, round(expected / 2))
+        customer = callers.customer()
+        callers.limit(customer, limit)
+        over = callers.consume(customer, LIMITED)
+        return customer, limit, self.measure(server, over, self.options.duration)
+
+    def _workers(self) -> None:
+        """Two workers sharing Redis, a caller far over its limit: every consume allowed
+        beyond the limit, as the ledger records them, is over-admission."""
+        try:
+            with redis_server() as redis_url, service_env(redis_url) as env:
+                with serving_workers(env, 2, cpu=self.server_cpu) as server:
+                    callers = Callers.of(server.url)
+                    customer, limit, measured = self._over_the_limit(callers, server)
+                # Stopped gracefully: the ledger holds every decision.
+                allowed = allowed_in_ledger(env, customer)
+        except Unavailable as exc:
+            self.results.skipped["workers"] = str(exc)
+            return
+        self._record(
+            "workers",
+            measured,
+            limit=limit,
+            allowed=allowed,
+            over_admitted=max(0, allowed - limit),
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class Callers:
-    customer_id: str
-    owner: dict[str, str]
-    service: dict[str, str]
+class Unavailable(RuntimeError):
+    """What a target needs is missing from the machine."""
 
 
 @contextmanager
-def service_env() -> Iterator[dict[str, str]]:
-    with tempfile.TemporaryDirectory(prefix="billing-bench-") as data_dir:
-        yield {
-            "BILLING_DATA_DIR": data_dir,
-            "BILLING_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir}/billing.sqlite3",
-            "BILLING_JWT_SECRET": SECRET,
-            "BILLING_RATE_LIMIT_STORAGE": "memory://",
-            "BILLING_SELF_LIMIT_ANONYMOUS": SELF_LIMIT,
-            "BILLING_SELF_LIMIT_USER": SELF_LIMIT,
-            "BILLING_LOG_LEVEL": "WARNING",
-        }
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server (the tests' own: loopback, no persistence, stopped by PID)."""
+    from tests.support.redis import RedisServer
 
-
-def bearer(
-    user_id: uuid.UUID, email: str | None, roles: list[str], services: list[str] | None = None
-) -> dict[str, str]:
-    token = mint_token(SECRET, user_id=user_id, email=email, roles=roles, services=services)
-    return {"Authorization": f"Bearer {token}"}
-
-
-def prepare_service(url: str) -> Callers:
-    """A customer on the unlimited tier; its owner; a metered service's caller (no e-mail,
-    as service accounts have none)."""
-    owner = bearer(uuid.uuid4(), "owner@bench.example", [])
-    admin = bearer(uuid.uuid4(), None, ["billing_admin"])
-    service = bearer(uuid.uuid4(), None, ["billing_service"], services=["*"])
-    with httpx.Client(base_url=url + API, timeout=30) as client:
-        address = {
-            "street": "1 Bench Road",
-            "city": "Leeds",
-            "state": "West Yorkshire",
-            "postalCode": "LS1",
-            "country": "GB",
-        }
-        created = client.post(
-            "/customer",
-            headers=owner,
-            json={"name": "Bench", "email": "bench@bench.example", "billingAddress": address},
-        )
-        created.raise_for_status()
-        customer_id = created.json()["id"]
-        client.put(
-            f"/admin/customer/{customer_id}/tier", headers=admin, json={"tierName": TIER}
-        ).raise_for_status()
-    return Callers(customer_id, owner, service)
-
-
-def graphql_body() -> bytes:
-    return json.dumps({"query": USAGE_QUERY}).encode()
-
-
-def post(url: str, body: bytes, headers: dict[str, str]) -> Request:
-    return Request(url, "POST", body, {**headers, "Content-Type": "application/json"})
+    try:
+        server = RedisServer()
+        server.start()
+    except RuntimeError as exc:
+        raise Unavailable(str(exc)) from exc
+    try:
+        yield server.url()
+    finally:
+        server.stop()
 
 
 def report(results: Results, write: Callable[[str], None] = print) -> None:
@@ -262,7 +438,7 @@ def report(results: Results, write: Callable[[str], None] = print) -> None:
         f"{'target':<14}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
         f"{'cpu us/req':>12}{'errors':>8}{'non-2xx':>9}"
     )
-    for target in TARGETS:
+    for target in ROWS:
         figures = results.figures.get(target)
         if figures is None:
             reason = results.skipped.get(target, "not run")
@@ -275,19 +451,53 @@ def report(results: Results, write: Callable[[str], None] = print) -> None:
             f"{figures['server_cpu_us_per_request'] or 0:>12.1f}"
             f"{figures['errors']:>8}{figures['non_2xx']:>9}"
         )
+    _report_extras(results, write)
     write("")
-    write(f"{'ratio of req/s':<17}{'measured':>10}{'target':>9}  result   (by server cpu/req)")
+    write(f"{'goal':<17}{'measured':>10}{'target':>9}  result   (by server cpu)")
     ratios = results.ratios()
-    for name, (_, _, least) in RATIOS.items():
-        ratio = ratios.get(name)
-        if ratio is None:
-            write(f"{name:<17}{'-':>10}{'>=' + str(least):>9}  not measured")
-        else:
-            verdict = "met" if ratio["met"] else "MISSED"
-            by_cpu = "-" if ratio["by_cpu"] is None else f"{ratio['by_cpu']:.2f}"
-            write(
-                f"{name:<17}{ratio['value']:>10.2f}{'>=' + str(least):>9}  {verdict:<8} ({by_cpu})"
-            )
+    for name, ratio in RATIOS.items():
+        measured = ratios.get(name)
+        if measured is None:
+            write(f"{name:<17}{'-':>10}{'>=' + format(ratio.least, '.2f'):>9}  not measured")
+            continue
+        verdict = "met" if measured["met"] else "MISSED"
+        by_cpu = "-" if measured["by_cpu"] is None else f"{measured['by_cpu']:.2f}"
+        write(
+            f"{name:<17}{measured['value']:>10.2f}{'>=' + format(ratio.least, '.2f'):>9}"
+            f"  {verdict:<8} ({by_cpu})"
+        )
+    checks = results.checks()
+    for name, check in CHECKS.items():
+        measured = checks.get(name)
+        if measured is None:
+            write(f"{name:<17}{'-':>10}{'==' + str(check.expected):>9}  not measured")
+            continue
+        verdict = "met" if measured["met"] else "MISSED"
+        write(f"{name:<17}{measured['value']:>10}{'==' + str(check.expected):>9}  {verdict}")
+    for name, lines in results.notes.items():
+        write("")
+        write(f"{name} missed; {lines[0]}")
+        for line in lines[1:]:
+            write(line)
+
+
+def _report_extras(results: Results, write: Callable[[str], None]) -> None:
+    figures = results.figures
+    if "batch" in figures:
+        decisions = figures["batch"]["decisions_per_s"]
+        write(f"batch: {decisions:.0f} decisions/s in batches of {BATCH_SIZE}")
+    if "storm" in figures:
+        write(f"storm: its caller sent {figures['storm']['times_its_limit']}x its limit")
+    if "workers" in figures:
+        workers = figures["workers"]
+        write(
+            f"workers: limit {workers['limit']}, {workers['allowed']} allowed in the ledger,"
+            f" {workers['over_admitted']} over"
+        )
+    for target in ("consume", "bare"):
+        rounds = figures.get(target, {}).get("rounds_rps")
+        if rounds:
+            write(f"{target} rounds (req/s): {', '.join(f'{rps:.0f}' for rps in rounds)}")
 
 
 def run(options: Options) -> Results:

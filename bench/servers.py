@@ -45,9 +45,24 @@ class Served:
     pid: int
 
     def cpu_seconds(self) -> float:
-        """CPU time the server has used so far (user and system), from /proc."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time the server and its worker processes have used so far (user and
+        system), from /proc."""
+        return sum(_cpu_seconds(pid) for pid in _family(self.pid))
+
+
+def _family(pid: int) -> list[int]:
+    """The process and its descendants."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = children.read_text().split() if children.exists() else []
+    return [pid, *(member for child in found for member in _family(int(child)))]
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # it ended meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -89,6 +104,31 @@ def serving(
         try:
             _wait_ready(process, url + ready_path, stderr)
             yield Served(url, process.pid)
+        finally:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def serving_workers(env: Mapping[str, str], workers: int, *, cpu: int | None) -> Iterator[Served]:
+    """`billing serve --workers N` on a free port, until every worker has started."""
+    port = free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            pinned(command, cpu),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            while _text(stderr).count("Application startup complete") < workers:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the workers did not start: {_text(stderr)}")
+                time.sleep(0.1)
+            yield Served(f"http://127.0.0.1:{port}", process.pid)
         finally:
             _stop(process)
 

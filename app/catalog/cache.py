@@ -44,11 +44,6 @@ class CatalogCache:
         self._entries = {entry.spec.key: entry for entry in entries}
         self._stale = generation != self._generation
 
-    async def entry(self, service_name: str, feature_key: str) -> CatalogEntry | None:
-        if self._stale:
-            await self.refresh()
-        return self._entries.get((service_name, feature_key))
-
     async def require(self, service_name: str, feature_key: str) -> CatalogEntry:
         """The feature, or the 404 naming what is unknown: the service or the feature."""
         if self._stale:

@@ -6,7 +6,20 @@ anything that is not an `AppError` is an internal error and is never shown.
 
 from __future__ import annotations
 
+import random
 from typing import Any, ClassVar
+
+
+def new_error_id() -> str:
+    """A fresh random UUID (version 4) for one error answered (SPEC §4). It tells one
+    occurrence from another in the logs and needs no secrecy, so it comes from the
+    process's pseudo-random generator (reseeded in forked processes): a storm of
+    refusals should not cost a system call each."""
+    bits = random.getrandbits(128)
+    bits = (bits & ~(0xC000 << 48)) | 0x8000 << 48  # the RFC 4122 variant
+    bits = (bits & ~(0xF000 << 64)) | 4 << 76  # version 4
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class AppError(Exception):

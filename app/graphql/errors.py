@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
-from app.core.errors import AppError, InternalError
+from app.core.errors import AppError, InternalError, new_error_id
 from app.ops.logging import log_error
 
 logger = logging.getLogger("app.errors")
@@ -103,7 +102,7 @@ def _internal_error(error: GraphQLError) -> GraphQLError:
 
 
 def _extensions(code: str, status: int) -> dict[str, Any]:
-    return {"code": code, "status": status, "errorId": str(uuid.uuid4())}
+    return {"code": code, "status": status, "errorId": new_error_id()}
 
 
 def _replace(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

@@ -23,6 +23,7 @@ from app.graphql.usage_types import (
     consume_outcome,
 )
 from app.usage.consume import ConsumeBatch, ConsumeRequest
+from app.usage.consume import Decision as DecisionResult  # the domain's; `Decision` is the type
 
 
 async def limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
@@ -98,7 +99,7 @@ async def consume(
         ip=ip,
         idempotencyKey=idempotency_key,
     )
-    return Decision.of(await info.context.services.consume.consume(principal, data=data))
+    return _allowed(await info.context.services.consume.consume(principal, data=data))
 
 
 async def check(
@@ -119,7 +120,7 @@ async def check(
         customerId=customer_id,
         ip=ip,
     )
-    return Decision.of(await info.context.services.consume.check(principal, data=data))
+    return _allowed(await info.context.services.consume.check(principal, data=data))
 
 
 @strawberry.input(description="One consume of a batch; the arguments of `consume`.")
@@ -149,6 +150,14 @@ async def consume_batch(info: Info, requests: list[ConsumeInput]) -> list[Consum
     data = parse_input(ConsumeBatch, {"requests": [request.to_wire() for request in requests]})
     outcomes = await info.context.services.consume.consume_batch(principal, data=data)
     return [consume_outcome(outcome) for outcome in outcomes]
+
+
+def _allowed(decision: DecisionResult) -> Decision:
+    """A refused decision is the error it carries, in the error's extensions."""
+    refusal = decision.refusal()
+    if refusal is not None:
+        raise refusal
+    return Decision.of(decision)
 
 
 def _consume_request(**arguments: object) -> ConsumeRequest:

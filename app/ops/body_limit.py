@@ -43,7 +43,33 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     def _error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+        return too_large(self.max_bytes)
+
+
+def too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
+    """The whole body of a request, under the same limit as `BodyLimitMiddleware`: for
+    endpoints served ahead of it. `PayloadTooLarge` as soon as it is passed."""
+    declared, _ = _framing(scope)
+    if declared is not None and declared > max_bytes:
+        raise too_large(max_bytes)
+    chunks: list[bytes] = []
+    received = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > max_bytes:
+            raise too_large(max_bytes)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
 
 
 def _framing(scope: Scope) -> tuple[int | None, bool]:

@@ -34,12 +34,12 @@ from limits.aio.strategies import STRATEGIES, RateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.client_ip import client_ip, rate_key
-from app.auth.credentials import credential_headers
-from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE
-from app.container import Container
+from app.auth.credentials import CredentialBackend, credential_headers
+from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE, Principal
 from app.core.clock import Clock
 from app.core.errors import AppError, TooManyRequests
 from app.rest.errors import error_response
+from app.settings import Settings
 from app.usage.counters import CounterStore, storage_of
 from app.usage.headers import rate_limit_headers, raw_headers
 
@@ -105,42 +105,58 @@ def strategy(name: str, counters: CounterStore, clock: Clock) -> Strategy:
     return LibraryStrategy(limiter(storage_of(counters)))
 
 
-class SelfLimitMiddleware:
-    """Pure ASGI. Over the budget: 429 with the REST error body (`TOO_MANY_REQUESTS`) and
-    `Retry-After`; every counted response carries `RateLimit-Policy` and `RateLimit`."""
+@dataclass(slots=True)
+class Admission:
+    """What the service's own limit made of a request: who is calling (or why their
+    credentials failed), and either the RateLimit headers its answer carries or the
+    refusal that is its answer."""
+
+    principal: Principal | None
+    credential_error: AppError | None
+    headers: dict[str, str]
+    refusal: AppError | None = None
+
+    def caller(self) -> Principal:
+        """The caller; credentials that failed fail here, where the transport renders."""
+        if self.credential_error is not None:
+            raise self.credential_error
+        assert self.principal is not None
+        return self.principal
+
+
+class SelfLimit:
+    """Authenticates a request's caller, once, and counts it against its budget."""
 
     def __init__(
-        self, app: ASGIApp, container: Container, exempt: Iterable[str] = EXEMPT_PATHS
+        self,
+        settings: Settings,
+        credentials: CredentialBackend,
+        counters: CounterStore,
+        clock: Clock,
     ) -> None:
-        settings = container.settings
-        self.app = app
-        self._credentials = container.credentials
+        self._credentials = credentials
         self._trusted = settings.trusted_proxy_networks
         self._anonymous = parse(settings.self_limit_anonymous)
         self._user = parse(settings.self_limit_user)
         service = settings.self_limit_service
         self._service = parse(service) if service else None
-        self._strategy = strategy(settings.self_limit_strategy, container.counters, container.clock)
-        self._exempt = frozenset(exempt)
+        self._strategy = strategy(settings.self_limit_strategy, counters, clock)
         self._warned_at = -math.inf
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._exempt:
-            await self.app(scope, receive, send)
-            return
-        kind, caller, item = await self._caller(scope)
-        if item is None:  # a metered service without a budget of its own
-            await self.app(scope, receive, send)
-            return
+    async def admit(self, scope: Scope) -> Admission:
+        """The caller is left in the request's state for the transport as well."""
+        admission, budget = await self._caller(scope)
+        if budget is None:  # a metered service without a budget of its own
+            return admission
+        kind, caller, item = budget
         try:
             verdict = await self._strategy.hit(item, kind, caller)
         except Exception as exc:
             # The limit protects the service; an unreachable counter storage must not
             # take down the endpoints that do not need it. Metering fails on its own.
             self._warn_unavailable(exc)
-            await self.app(scope, receive, send)
-            return
-        headers = rate_limit_headers(
+            return admission
+        admission.headers = rate_limit_headers(
             POLICY,
             limit=item.amount,
             remaining=verdict.remaining,
@@ -150,24 +166,18 @@ class SelfLimitMiddleware:
         )
         if not verdict.allowed:
             message = f"Too many requests: retry in {verdict.reset_in} seconds."
-            error = TooManyRequests(message, headers=headers)
-            await error_response(error, error.headers)(scope, receive, send)
-            return
-        raw = raw_headers(headers)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *raw]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+            admission.refusal = TooManyRequests(message, headers=admission.headers)
+        return admission
 
     def _warn_unavailable(self, exc: Exception) -> None:
         if time.monotonic() - self._warned_at >= WARN_EVERY_SECONDS:
             self._warned_at = time.monotonic()
             logger.warning("own rate limit skipped: the counter storage failed", exc_info=exc)
 
-    async def _caller(self, scope: Scope) -> tuple[str, str, RateLimitItem | None]:
+    async def _caller(
+        self, scope: Scope
+    ) -> tuple[Admission, tuple[str, str, RateLimitItem] | None]:
+        """The caller, and the budget it spends: (kind, key, limit), or none."""
         headers = credential_headers(scope)
         client = scope.get("client")
         peer = client[0] if client else None
@@ -178,10 +188,46 @@ class SelfLimitMiddleware:
         except AppError as exc:
             state[CREDENTIAL_ERROR_STATE] = exc
             ip = client_ip(peer, headers.get("x-forwarded-for"), self._trusted)
-            return "ip", rate_key(ip), self._anonymous
+            return Admission(None, exc, {}), ("ip", rate_key(ip), self._anonymous)
         state[PRINCIPAL_STATE] = principal
+        admission = Admission(principal, None, {})
         if principal.user_id is None:
-            return "ip", rate_key(principal.client_ip), self._anonymous
+            return admission, ("ip", rate_key(principal.client_ip), self._anonymous)
         if principal.is_metered_service:
-            return "service", str(principal.user_id), self._service
-        return "user", str(principal.user_id), self._user
+            if self._service is None:
+                return admission, None
+            return admission, ("service", str(principal.user_id), self._service)
+        return admission, ("user", str(principal.user_id), self._user)
+
+
+class SelfLimitMiddleware:
+    """Pure ASGI. Over the budget: 429 with the REST error body (`TOO_MANY_REQUESTS`) and
+    `Retry-After`; every counted response carries `RateLimit-Policy` and `RateLimit`."""
+
+    def __init__(
+        self, app: ASGIApp, self_limit: SelfLimit, exempt: Iterable[str] = EXEMPT_PATHS
+    ) -> None:
+        self.app = app
+        self._self_limit = self_limit
+        self._exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._exempt:
+            await self.app(scope, receive, send)
+            return
+        admission = await self._self_limit.admit(scope)
+        if admission.refusal is not None:
+            error = admission.refusal
+            await error_response(error, error.headers)(scope, receive, send)
+            return
+        if not admission.headers:
+            await self.app(scope, receive, send)
+            return
+        raw = raw_headers(admission.headers)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *raw]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

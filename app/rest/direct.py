@@ -8,10 +8,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class DirectRoutes:
-    """Pure ASGI: a request whose method and path are one of `routes` goes straight to its
-    endpoint (an ASGI app that renders its own errors), past Starlette's exception
-    middleware and its router, which cost a metering call more than its own work does.
-    Everything else, other methods on the same paths included, goes on to the router."""
+    """Pure ASGI, the outermost layer: a request whose method and path are one of `routes`
+    goes straight to its endpoint, an ASGI app that does the work of the layers it skips
+    (the service's own limit, the body limit, rendering its errors and unexpected
+    failures), which cost a metering call more than its own work does. Everything else,
+    other methods on the same paths included, goes on through the middleware."""
 
     def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], ASGIApp]) -> None:
         self.app = app

@@ -2,6 +2,8 @@
 
 Nothing here touches the database: subjects, tiers, the catalog and overrides come from
 in-process caches, counters from the counter storage, and the ledger is written behind.
+A decision is data, allowed or refused; a transport answers a refused one with the error
+it carries (`Decision.refusal`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from app.auth.principal import METERED_ROLES, Principal
 from app.catalog.cache import CatalogCache
@@ -101,7 +110,8 @@ class Decision:
         )
 
     def refusal(self) -> AppError | None:
-        """The error a refused decision is, carrying it, for the transports to render."""
+        """The error a refused decision is answered with, carrying the decision: what a
+        transport renders (SPEC §7, "body of a refused consume")."""
         if self.allowed:
             return None
         if self.limit == DISABLED:
@@ -119,6 +129,25 @@ class ConsumeBatch(InputModel):
 # What each request of a batch came to: its decision (allowed or refused), or the error
 # it is (invalid, outside the caller's scope, unknown feature or customer).
 Outcome = Decision | AppError
+
+
+_BATCH_REQUESTS = TypeAdapter(list[ConsumeRequest])
+
+
+def _requests(raw: list[Any]) -> list[ConsumeRequest | AppError]:
+    """A batch's requests, read in one validation when all are valid; otherwise each on
+    its own, so that an invalid one is that request's error."""
+    try:
+        return list(_BATCH_REQUESTS.validate_python(raw))
+    except ValidationError:
+        return [_request(item) for item in raw]
+
+
+def _request(raw: Any) -> ConsumeRequest | AppError:
+    try:
+        return parse_input(ConsumeRequest, raw)
+    except AppError as error:
+        return error
 
 
 def counter_key(subject_key: str, service_name: str, feature_key: str, window_start: int) -> str:
@@ -154,6 +183,18 @@ class _Plan:
     limit: int
     key: str
     reset_in: int
+
+    def of_amount(self, amount: int) -> _Plan:
+        return _Plan(
+            self.entry,
+            self.subject,
+            amount,
+            self.window,
+            self.bounds,
+            self.limit,
+            self.key,
+            self.reset_in,
+        )
 
     def charge(self) -> Charge:
         # A disabled feature counts nothing: a limit of 0 refuses any amount and still
@@ -212,8 +253,8 @@ class ConsumeService:
         if self._ledger.behind:
             await self._ledger.admit()
         if data.idempotency_key is None:
-            return _outcome(await self._consume(entry, subject, data.amount))
-        return _outcome(await self._once(entry, subject, data))
+            return await self._consume(entry, subject, data.amount)
+        return await self._once(entry, subject, data)
 
     async def check(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_metering(data.service_name)
@@ -223,33 +264,51 @@ class ConsumeService:
         current = (await self._counters.read([plan.key]))[0]
         limit = plan.limit
         allowed = limit == UNLIMITED or (limit != DISABLED and current + plan.amount <= limit)
-        return _outcome(plan.decision(allowed, current))
+        return plan.decision(allowed, current)
 
     async def consume_batch(self, principal: Principal, *, data: ConsumeBatch) -> list[Outcome]:
         """Each request decided on its own and atomically, in order, with one round trip
         to the counters for each run of requests without an idempotency key and one
-        ledger append for the batch."""
+        ledger append for each run. What requests share (the caller's scope, the feature,
+        the subject, the limit) is worked out once per batch."""
         principal.require_role(*METERED_ROLES)
-        await self._ledger.admit()
+        if self._ledger.behind:
+            await self._ledger.admit()
         now = self._clock()
         outcomes: list[Outcome | None] = [None] * len(data.requests)
         run: dict[int, _Plan] = {}
-        for index, request in enumerate(data.requests):
-            try:
-                item = parse_input(ConsumeRequest, request)
-                principal.require_metering(item.service_name)
-                entry, subject = await self._resolve(item)
-                if item.idempotency_key is None:
-                    limit = await self._limit(entry, subject)
-                    run[index] = self._plan(entry, subject, item.amount, limit, now)
-                    continue
+        plans: dict[tuple[object, ...], _Plan | AppError] = {}
+        for index, item in enumerate(_requests(data.requests)):
+            if isinstance(item, AppError):
+                outcomes[index] = item
+                continue
+            key = (item.service_name, item.feature_key, item.customer_id, item.user_id, item.ip)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = await self._batch_plan(principal, item, now)
+            if isinstance(plan, AppError):
+                outcomes[index] = plan
+            elif item.idempotency_key is None:
+                run[index] = plan.of_amount(item.amount)
+            else:
                 await self._decide_run(run, now, outcomes)
                 run = {}
-                outcomes[index] = await self._once(entry, subject, item)
-            except AppError as error:
-                outcomes[index] = error
+                outcomes[index] = await self._once(plan.entry, plan.subject, item)
         await self._decide_run(run, now, outcomes)
         return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _batch_plan(
+        self, principal: Principal, item: ConsumeRequest, now: datetime
+    ) -> _Plan | AppError:
+        """The plan of the batch's requests like `item` (its amount aside), or the error
+        they all are."""
+        try:
+            principal.require_metering(item.service_name)
+            entry, subject = await self._resolve(item)
+            limit = await self._limit(entry, subject)
+        except AppError as error:
+            return error
+        return self._plan(entry, subject, item.amount, limit, now)
 
     async def _decide_run(
         self, run: dict[int, _Plan], now: datetime, outcomes: list[Outcome | None]
@@ -329,11 +388,3 @@ class ConsumeService:
             return await self._subjects.for_user(data.user_id)
         assert data.ip is not None
         return self._subjects.anonymous(data.ip)
-
-
-def _outcome(decision: Decision) -> Decision:
-    """A refusal is an error carrying the decision, for both transports to render."""
-    refusal = decision.refusal()
-    if refusal is not None:
-        raise refusal
-    return decision

@@ -251,8 +251,8 @@ def _value(column: Column[Any], dialect: Dialect) -> Callable[[Row], Any]:
     convert = _converter(column.type, dialect)
     if convert is None:
         return itemgetter(name)
-    if name == "occurred_at":  # its own for every row
-        return lambda row: None if row[name] is None else convert(row[name])
+    if name == "occurred_at":  # its own for every decision; shared by a batch's
+        return _last_converted(name, convert)
     converted: dict[Any, Any] = {None: None}
 
     def value(row: Row) -> Any:
@@ -264,6 +264,18 @@ def _value(column: Column[Any], dialect: Dialect) -> Callable[[Row], Any]:
                 converted[None] = None
             known = converted[raw] = convert(raw)
         return known
+
+    return value
+
+
+def _last_converted(name: str, convert: Callable[[Any], Any]) -> Callable[[Row], Any]:
+    last: list[Any] = [None, None]  # the last value read, and what it converted to
+
+    def value(row: Row) -> Any:
+        raw = row[name]
+        if raw is not last[0]:
+            last[0], last[1] = raw, None if raw is None else convert(raw)
+        return last[1]
 
     return value
 

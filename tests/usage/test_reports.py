@@ -474,8 +474,7 @@ class TestQuotaUsage:
 
 async def hold(api: Api, customer_id: str, service: str, feature: str, used: int) -> None:
     """Resources the customer holds, written where allocations keep them."""
-    entry = await api.container.catalog.entry(service, feature)
-    assert entry is not None
+    entry = await api.container.catalog.require(service, feature)
     async with api.container.db.transaction() as session:
         row = QuotaCounter(customer_id=uuid.UUID(customer_id), feature_id=entry.id, used=used)
         session.add(row)

@@ -2,8 +2,11 @@
 transaction, no database.
 
 The service's hot path, so they are plain ASGI apps: `DirectRoutes` hands them their
-requests ahead of Starlette's router, and no Request or Response object is built on the
-way. The answer is rendered with orjson, the same bytes `JSONResponse` would send.
+requests ahead of the middleware and Starlette's router, and each does in one frame what
+the middleware would have done (`MeteringEndpoint.__call__`), through the same pieces:
+the service's own limit, the body limit, the 500 of an unexpected error. No Request or
+Response object is built on the way; answers are rendered with orjson, the same bytes
+`JSONResponse` would send.
 """
 
 from __future__ import annotations
@@ -15,19 +18,20 @@ import orjson
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.principal import Access, Principal, known_principal
+from app.auth.principal import Access, Principal
 from app.container import Container
 from app.core.errors import AppError
 from app.core.inputs import parse_input
 from app.core.json import read_json
-from app.rest.errors import error_body, error_response
+from app.ops.body_limit import read_body
+from app.rest.errors import RawHeaders, error_body, rendered_error, unexpected_error
 from app.usage.consume import ConsumeBatch, ConsumeRequest, ConsumeService, Decision
 from app.usage.headers import raw_headers
 
 M = TypeVar("M", bound=BaseModel)
-# An operation's answer: the JSON body and the response headers.
-Answer = tuple[object, dict[str, str]]
-Operation = Callable[[ConsumeService, Principal, M], Awaitable[Answer]]
+# What an operation answers, ready to send: status, headers, body.
+Reply = tuple[int, RawHeaders, bytes]
+Operation = Callable[[ConsumeService, Principal, M], Awaitable[Reply]]
 JSON = (b"content-type", b"application/json")
 
 
@@ -38,54 +42,64 @@ class MeteringEndpoint(Generic[M]):
         self._operation = operation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        container: Container = scope["app"].state.container
         try:
-            principal = known_principal(scope) or await container.credentials.of_scope(scope)
+            status, headers, body = await self._answer(scope, receive)
+        except Exception as exc:
+            status, (headers, body) = 500, unexpected_error(scope, exc)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Reply:
+        container: Container = scope["app"].state.container
+        admission = await container.self_limit.admit(scope)
+        if admission.refusal is not None:
+            return error_reply(admission.refusal)
+        try:
+            principal = admission.caller()
             Access.METERED.check(principal)
-            data = parse_input(self._model, read_json(await read_body(receive)))
-            answer, answer_headers = await self._operation(
+            raw = await read_body(scope, receive, container.settings.max_body_bytes)
+            data = parse_input(self._model, read_json(raw))
+            status, headers, body = await self._operation(
                 container.services.consume, principal, data
             )
         except AppError as error:
-            await error_response(error, error.headers)(scope, receive, send)
-            return
-        body = orjson.dumps(answer)
-        headers = [
-            JSON,
-            (b"content-length", str(len(body)).encode()),
-            *raw_headers(answer_headers),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            status, headers, body = error_reply(error)
+        if admission.headers:
+            headers = [*headers, *raw_headers(admission.headers)]
+        return status, headers, body
 
 
-async def read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)
+def json_reply(answer: object, headers: dict[str, str] | None = None) -> Reply:
+    """200 with `answer` rendered by orjson: the bytes `JSONResponse` would send."""
+    body = orjson.dumps(answer)
+    length = (b"content-length", str(len(body)).encode())
+    return 200, [JSON, length, *raw_headers(headers or {})], body
 
 
-def _decided(decision: Decision) -> Answer:
-    return decision.body(), decision.headers("feature")
+def error_reply(error: AppError) -> Reply:
+    return (error.status, *rendered_error(error, error.headers))
 
 
-async def _consume(service: ConsumeService, caller: Principal, data: ConsumeRequest) -> Answer:
-    return _decided(await service.consume(caller, data=data))
+def decision_reply(decision: Decision) -> Reply:
+    """A decision, or the error its refusal is (429, 403), rendered without raising it:
+    a storm of refusals costs no more than the decisions it refuses."""
+    refusal = decision.refusal()
+    if refusal is not None:
+        return error_reply(refusal)
+    return json_reply(decision.body(), decision.headers("feature"))
 
 
-async def _check(service: ConsumeService, caller: Principal, data: ConsumeRequest) -> Answer:
-    return _decided(await service.check(caller, data=data))
+async def _consume(service: ConsumeService, caller: Principal, data: ConsumeRequest) -> Reply:
+    return decision_reply(await service.consume(caller, data=data))
 
 
-async def _batch(service: ConsumeService, caller: Principal, data: ConsumeBatch) -> Answer:
+async def _check(service: ConsumeService, caller: Principal, data: ConsumeRequest) -> Reply:
+    return decision_reply(await service.check(caller, data=data))
+
+
+async def _batch(service: ConsumeService, caller: Principal, data: ConsumeBatch) -> Reply:
     outcomes = await service.consume_batch(caller, data=data)
-    return {"decisions": [batch_item(outcome) for outcome in outcomes]}, {}
+    return json_reply({"decisions": [batch_item(outcome) for outcome in outcomes]})
 
 
 def batch_item(outcome: Decision | AppError) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""What the bench measures against: each goal compares figures measured in the same run.
+
+| goal              | measured                                                | target  |
+|-------------------|---------------------------------------------------------|---------|
+| consume/bare      | consume req/s over a bare Starlette endpoint's          | >= 0.70 |
+| consume/slowapi   | consume req/s over the same endpoint behind slowapi     | >= 1.5  |
+| usage/static      | the GraphQL usage query over a static Strawberry schema | >= 0.8  |
+| batch/consume     | decisions/s in batches of 100 over single consumes      | >= 10   |
+| refused/limited   | req/s when every consume is refused (429) over when     | >= 1.0  |
+|                   | every consume of the same limited feature is allowed    |         |
+| storm p99         | plain consume's p99 over a normal caller's p99 beside a | >= 0.83 |
+|                   | caller at 10x its limit (within 20%)                    |         |
+| over-admission    | consumes allowed beyond the limit by two workers on one | == 0    |
+|                   | Redis                                                   |         |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Figures = dict[str, dict[str, Any]]
+
+
+def _rps(figures: dict[str, Any]) -> float:
+    return float(figures["rps"])
+
+
+def _decisions(figures: dict[str, Any]) -> float:
+    return float(figures.get("decisions_per_s", figures["rps"]))
+
+
+def _speed(figures: dict[str, Any]) -> float:
+    """Faster is larger: the inverse of the 99th percentile latency."""
+    return 1.0 / max(float(figures["latency_ms"]["p99"]), 1e-9)
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    top: str
+    bottom: str
+    least: float
+    measure: Callable[[dict[str, Any]], float] = _rps
+    per_request: int = 1  # decisions per request of each side, for the CPU ratio
+
+    def value(self, figures: Figures) -> float | None:
+        if self.top not in figures or self.bottom not in figures:
+            return None
+        return self.measure(figures[self.top]) / self.measure(figures[self.bottom])
+
+    def by_cpu(self, figures: Figures) -> float | None:
+        """The same ratio from the server's CPU time per decision: what one core would
+        serve, undisturbed by other work on the machine (for throughput ratios)."""
+        if self.measure is _speed:
+            return None
+        top = _cpu_per_decision(figures[self.top])
+        bottom = _cpu_per_decision(figures[self.bottom])
+        return None if not top or not bottom else round(bottom / top, 3)
+
+
+def _cpu_per_decision(figures: dict[str, Any]) -> float | None:
+    cpu = figures.get("server_cpu_us_per_request")
+    return None if not cpu else float(cpu) / figures.get("decisions_per_request", 1)
+
+
+RATIOS: dict[str, Ratio] = {
+    "consume/bare": Ratio("consume", "bare", 0.70),
+    "consume/slowapi": Ratio("consume", "slowapi", 1.5),
+    "usage/static": Ratio("usage", "static", 0.8),
+    "batch/consume": Ratio("batch", "consume", 10.0, _decisions),
+    "refused/limited": Ratio("refused", "limited", 1.0),
+    "storm p99": Ratio("storm_normal", "consume", 1 / 1.2, _speed),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A figure that must equal a value."""
+
+    target: str
+    field: str
+    expected: int
+
+    def value(self, figures: Figures) -> int | None:
+        found = figures.get(self.target, {}).get(self.field)
+        return None if found is None else int(found)
+
+
+CHECKS: dict[str, Check] = {
+    "over-admission": Check("workers", "over_admitted", 0),
+}
