@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.run import TARGETS, Options, report, run
+from bench.report import report
+from bench.run import TARGETS, Options, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -160,3 +160,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGKILL)
         process.wait()
+
+
+class Unavailable(RuntimeError):
+    """What a target needs is missing from the machine."""
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server (the tests' own: loopback, no persistence, stopped by PID)."""
+    from tests.support.redis import RedisServer
+
+    try:
+        server = RedisServer()
+        server.start()
+    except RuntimeError as exc:
+        raise Unavailable(str(exc)) from exc
+    try:
+        yield server.url()
+    finally:
+        server.stop()
