@@ -12,7 +12,8 @@ from app.auth.apikeys import ApiKeyService
 from app.auth.client_ip import client_ip
 from app.auth.identity import IdentityService
 from app.auth.principal import CredentialKind, Principal
-from app.auth.tokens import TokenVerifier
+from app.auth.tokens import Claims, TokenVerifier
+from app.auth.users import Grants
 from app.core.db import Database
 from app.core.errors import AmbiguousCredentials, IncompleteApiKey, InvalidToken
 from app.models import ApiKey
@@ -20,6 +21,7 @@ from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 API_KEY_CACHE_SIZE = 100_000
+PRINCIPAL_CACHE_SIZE = 10_000
 
 
 class CredentialBackend:
@@ -38,6 +40,7 @@ class CredentialBackend:
         self._api_keys = api_keys
         self._clock = db.clock
         self._keys: dict[str, ApiKey] = {}
+        self._principals: dict[str, tuple[Claims, Grants, Principal]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, headers: Mapping[str, str], peer: str | None) -> Principal:
@@ -68,7 +71,13 @@ class CredentialBackend:
         granted = await self._identity.sign_in(
             claims.user_id, claims.email, email_verified=claims.email_verified
         )
-        return Principal(
+        # The same token from the same address, with its claims and grants still the ones
+        # remembered (both caches hand out the same objects until something changes), is
+        # the same caller: a metered service's every request is one such repeat.
+        known = self._principals.get(token)
+        if known is not None and (known[0], known[1], known[2].client_ip) == (claims, granted, ip):
+            return known[2]
+        principal = Principal(
             client_ip=ip,
             kind=CredentialKind.BEARER,
             user_id=claims.user_id,
@@ -77,6 +86,10 @@ class CredentialBackend:
             roles=claims.roles | granted.roles,
             services=claims.services | granted.services,
         )
+        if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
+            self._principals.clear()
+        self._principals[token] = (claims, granted, principal)
+        return principal
 
     async def _api_key(self, key: str, secret: str, ip: str) -> Principal:
         api_key = self._api_keys.check(await self._known_key(key), secret)

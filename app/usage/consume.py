@@ -259,7 +259,7 @@ class ConsumeService:
     async def check(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
-        limit = await self._limit(entry, subject)
+        limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
         plan = self._plan(entry, subject, data.amount, limit, self._clock())
         current = (await self._counters.read([plan.key]))[0]
         limit = plan.limit
@@ -305,7 +305,7 @@ class ConsumeService:
         try:
             principal.require_metering(item.service_name)
             entry, subject = await self._resolve(item)
-            limit = await self._limit(entry, subject)
+            limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
         except AppError as error:
             return error
         return self._plan(entry, subject, item.amount, limit, now)
@@ -337,7 +337,7 @@ class ConsumeService:
         return asdict(await self._consume(entry, subject, amount))
 
     async def _consume(self, entry: CatalogEntry, subject: Subject, amount: int) -> Decision:
-        limit = await self._limit(entry, subject)
+        limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
         now = self._clock()
         plan = self._plan(entry, subject, amount, limit, now)
         charge = plan.charge()
@@ -346,9 +346,6 @@ class ConsumeService:
         # loss of the counters sees this decision either waiting or recorded.
         self._ledger.record(plan.row(result.allowed, now))
         return plan.decision(result.allowed, result.count)
-
-    async def _limit(self, entry: CatalogEntry, subject: Subject) -> int:
-        return await self._catalog.value(entry, subject.tier_name, subject.customer_id)
 
     def _plan(
         self, entry: CatalogEntry, subject: Subject, amount: int, limit: int, now: datetime
