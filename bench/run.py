@@ -346,6 +346,7 @@ class Bench:
             self.results.notes[name] = [
                 f"profile of the service under the {target} load:",
                 *profile(server.pid, seconds, load),
+                *([f"why: {ratio.when_missed}"] if ratio and ratio.when_missed else []),
             ]
 
     # Baselines
