@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from redis.asyncio import BlockingConnectionPool
+from redis.exceptions import RedisError
 
 from app.core.errors import CountersUnavailable
 
@@ -305,19 +306,25 @@ class RedisCounters:
     async def _decide(self, call: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
         """`call`'s answer once it was made on intact counters. A first element of -1
         (a script's) or None (MGET's flag) says they were lost: rebuilt, then tried again."""
-        for _ in range(RECOVERIES_PER_DECISION):
-            call_id = next(self._call_ids)
-            self._calls[call_id] = time.time()
-            try:
-                answer = await call()
-            finally:
-                del self._calls[call_id]
-            if answer and answer[0] not in (-1, None):
-                return answer
-            if self.recover is None:
-                raise CountersUnavailable("The counter storage lost its counters.")
-            await self.recover()
+        try:
+            for _ in range(RECOVERIES_PER_DECISION):
+                answer = await self._call(call)
+                if answer and answer[0] not in (-1, None):
+                    return answer
+                if self.recover is None:
+                    raise CountersUnavailable("The counter storage lost its counters.")
+                await self.recover()
+        except RedisError as exc:  # Redis is away: nothing is decided, and it says so
+            raise CountersUnavailable("The counter storage cannot be reached.") from exc
         raise CountersUnavailable("The counter storage keeps losing its counters.")
+
+    async def _call(self, call: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+        call_id = next(self._call_ids)
+        self._calls[call_id] = time.time()
+        try:
+            return await call()
+        finally:
+            del self._calls[call_id]
 
     def oldest_call(self) -> float | None:
         """When the oldest decision still waiting for Redis started (unix seconds)."""

@@ -167,7 +167,10 @@ class CounterGuard:
         for task in (*self._tasks, self._recovery):
             await cancel(task)
         if self._counters.shared:
-            await self._counters.drop_fields(WRITERS, [self._process])
+            try:
+                await self._counters.drop_fields(WRITERS, [self._process])
+            except Exception:  # Redis away: the entry lapses by itself
+                logger.warning("could not withdraw from the counter storage's writers")
 
     async def ensure_intact(self) -> None:
         if not await self._counters.has_flag(INTACT_FLAG):

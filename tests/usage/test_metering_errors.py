@@ -21,6 +21,7 @@ from tests.support.clock import MovableClock
 from tests.support.deep_json import assert_no_failure_logged, too_deep
 from tests.support.logs import Records
 from tests.support.metering import Meter, decision, ledger_events, metered_customer
+from tests.support.redis import RedisServer
 
 FEATURE = "ai-api/chat_completions_per_minute"
 PATHS = ["/limits/consume", "/limits/check"]
@@ -157,3 +158,30 @@ class TestCallers:
         assert response.headers["content-type"] == "application/json"
         policies = response.headers.get_list("RateLimit-Policy")
         assert [policy.split(";")[0] for policy in policies] == ['"feature"']
+
+
+class TestCounterStorageAway:
+    async def test_a_redis_that_went_away_is_503_and_admits_nothing(
+        self, sqlite_database_url: str, tmp_path: Path, error_log: Records
+    ) -> None:
+        """Decisions need the counters: without them the answer is a 503 the client may
+        retry, never a 500 and never an allowed consume."""
+        redis = RedisServer()
+        redis.start()
+        try:
+            settings = settings_for(sqlite_database_url, tmp_path, rate_limit_storage=redis.url())
+            async with running_api(settings) as api:
+                meter = await metered_customer(api, "free")
+                assert (await meter.consume(FEATURE)).status_code == 200
+                redis.stop()
+                for path in ("/limits/consume", "/limits/check"):
+                    response = await post(meter, path, json=meter.body(FEATURE))
+                    assert_error(response, 503, "COUNTERS_UNAVAILABLE")
+                batch = await post(
+                    meter, "/limits/consume/batch", json={"requests": [meter.body(FEATURE)]}
+                )
+                assert_error(batch, 503, "COUNTERS_UNAVAILABLE")  # no decision could be made
+                api.expect_server_errors = True
+        finally:
+            redis.stop()
+        assert not [r for r in error_log.records if r.exc_info], "an unexpected error"
