@@ -38,7 +38,7 @@ from app.usage.ledger import Ledger
 from app.usage.quotas import QuotaService
 from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
-from app.usage.sole_process import SoleProcess
+from app.usage.serving_lock import ServingLock
 from app.usage.subjects import SubjectCache
 
 logger = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ class Container:
         self.catalog = CatalogCache(self.db)
         self.subjects = SubjectCache(self.db)
         self.counters = counter_store(settings.rate_limit_storage)
-        # Process-local counters: this process must be the only one on its database.
-        self.sole_process = None if self.counters.shared else SoleProcess(self.db)
+        # Exclusive on process-local counters: no other process may serve the database.
+        self.serving_lock = ServingLock(self.db, exclusive=not self.counters.shared)
         self.ledger = Ledger(self.db)
         self.counter_guard = CounterGuard(self.db, self.counters, clock, self.ledger)
         gateway = StripeGateway(settings) if settings.stripe_configured else None
@@ -115,8 +115,7 @@ class Container:
         subscribe(invalidation.API_KEY, self.credentials.forget_api_key)
 
     async def start(self) -> None:
-        if self.sole_process is not None:
-            await self.sole_process.acquire()
+        await self.serving_lock.acquire()
         if self.settings.migrate_on_start:
             from app.core.migrate import upgrade_database
 
@@ -149,8 +148,7 @@ class Container:
         await self.invalidator.stop()
         await self.counter_guard.stop()
         await self.counters.close()
-        if self.sole_process is not None:
-            await self.sole_process.release()
+        await self.serving_lock.release()
         await self.db.dispose()
 
 

@@ -84,7 +84,9 @@ class CredentialBackend:
             email=claims.email,
             email_verified=claims.email_verified,
             roles=claims.roles | granted.roles,
-            services=claims.services | granted.services,
+            # A token that names its services is scoped to them, whatever its user was
+            # granted for the API keys.
+            services=claims.services or granted.services,
         )
         if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
             self._principals.clear()

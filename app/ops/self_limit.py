@@ -38,6 +38,7 @@ from app.auth.credentials import CredentialBackend, credential_headers
 from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE, Principal
 from app.core.clock import Clock
 from app.core.errors import AppError, TooManyRequests
+from app.rest.direct import route_path
 from app.rest.errors import error_response
 from app.settings import Settings
 from app.usage.counters import CounterStore, storage_of
@@ -212,7 +213,7 @@ class SelfLimitMiddleware:
         self._exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._exempt:
+        if scope["type"] != "http" or route_path(scope) in self._exempt:
             await self.app(scope, receive, send)
             return
         admission = await self._self_limit.admit(scope)

@@ -20,8 +20,18 @@ class DirectRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            endpoint = self._routes.get((scope["method"], scope["path"]))
+            endpoint = self._routes.get((scope["method"], route_path(scope)))
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path within the app: behind a root path (`--root-path`), the path
+    the client asked for starts with it, as Starlette's router strips it."""
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :] or "/"
+    return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -267,10 +268,12 @@ class ConsumeService:
         return plan.decision(allowed, current)
 
     async def consume_batch(self, principal: Principal, *, data: ConsumeBatch) -> list[Outcome]:
-        """Each request decided on its own and atomically, in order, with one round trip
-        to the counters for each run of requests without an idempotency key and one
-        ledger append for each run. What requests share (the caller's scope, the feature,
-        the subject, the limit) is worked out once per batch."""
+        """Each request decided on its own and atomically, in order, as of the batch's
+        arrival (its windows are the ones then current), with one round trip to the
+        counters for each run of requests without an idempotency key and one ledger
+        append for each run. What requests share (the caller's scope, the feature, the
+        subject, the limit) is worked out once per batch. A request that fails, alone or
+        with its run (the counters away), is that error in its place."""
         principal.require_role(*METERED_ROLES)
         if self._ledger.behind:
             await self._ledger.admit()
@@ -293,9 +296,16 @@ class ConsumeService:
             else:
                 await self._decide_run(run, now, outcomes)
                 run = {}
-                outcomes[index] = await self._once(plan.entry, plan.subject, item)
+                outcomes[index] = await self._decided_once(plan, item)
         await self._decide_run(run, now, outcomes)
         return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _decided_once(self, plan: _Plan, item: ConsumeRequest) -> Outcome:
+        """A batch's request with an idempotency key; its failure is its own outcome."""
+        try:
+            return await self._once(plan.entry, plan.subject, item)
+        except AppError as error:
+            return error
 
     async def _batch_plan(
         self, principal: Principal, item: ConsumeRequest, now: datetime
@@ -315,12 +325,18 @@ class ConsumeService:
     ) -> None:
         if not run:
             return
-        results = await self._counters.consume_many([plan.charge() for plan in run.values()])
+        started = time.time()
+        try:
+            results = await self._counters.consume_many([p.charge() for p in run.values()])
+        except AppError as error:  # nothing counted: each of the run's requests is refused
+            for index in run:
+                outcomes[index] = error
+            return
         rows: list[Row] = []
         for (index, plan), result in zip(run.items(), results, strict=True):
             outcomes[index] = plan.decision(result.allowed, result.count)
             rows.append(plan.row(result.allowed, now))
-        self._ledger.record_many(rows)  # before any await, as `_consume` records its row
+        self._ledger.record_many(rows, started)  # as `_consume` records its row
 
     async def _once(self, entry: CatalogEntry, subject: Subject, data: ConsumeRequest) -> Decision:
         """The first decision made under the request's idempotency key."""
@@ -341,10 +357,12 @@ class ConsumeService:
         now = self._clock()
         plan = self._plan(entry, subject, amount, limit, now)
         charge = plan.charge()
+        started = time.time()
         result = await self._counters.consume(charge.key, amount, charge.limit, charge.expiry)
-        # No await between the counter's answer and the ledger's row: a rebuild after a
-        # loss of the counters sees this decision either waiting or recorded.
-        self._ledger.record(plan.row(result.allowed, now))
+        # No await between the counters' answer and the row, which counts as unwritten
+        # since the decision began: a rebuild after a loss of the counters sees this
+        # decision either waiting for the counters (`oldest_call`) or in the ledger.
+        self._ledger.record(plan.row(result.allowed, now), started)
         return plan.decision(result.allowed, result.count)
 
     def _plan(

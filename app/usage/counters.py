@@ -14,8 +14,10 @@ round trip as the counters: a decision never counts on lost counters. It asks th
 from __future__ import annotations
 
 import itertools
+import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,8 +27,10 @@ from redis.exceptions import RedisError
 
 from app.core.errors import CountersUnavailable
 
+logger = logging.getLogger(__name__)
 UNLIMITED = -1
 REDIS_CONNECTIONS = 64
+REDIS_TIMEOUT_SECONDS = 5.0
 # Present while the counters are intact (see `app.usage.reseed`).
 INTACT_FLAG = "rl:intact"
 # A decision that finds the counters lost again after this many rebuilds gives up.
@@ -75,6 +79,16 @@ end
 return math.max(current, total)
 """
 
+# KEYS[1] flag, KEYS[2] lock; ARGV token, expiry seconds: set the flag only while the
+# lock holds the token.
+FLAG_HOLDING_SCRIPT = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], 1, 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 
 @dataclass(slots=True)  # one for every decision: not frozen, which costs more to build
 class Consumed:
@@ -114,6 +128,10 @@ class CounterStore(Protocol):
     async def fields(self, table: str) -> dict[str, str]: ...
     async def drop_fields(self, table: str, fields: Sequence[str]) -> None: ...
     def oldest_call(self) -> float | None: ...
+    async def server_time(self) -> float: ...
+    async def set_flag_holding(self, key: str, expiry: int, *, lock: str, token: str) -> bool: ...
+    async def eviction_policy(self) -> str | None: ...
+    async def restarted(self) -> bool: ...
     async def close(self) -> None: ...
 
 
@@ -123,7 +141,14 @@ def counter_store(uri: str) -> CounterStore:
         return MemoryCounters()
     if scheme in ("redis", "rediss"):
         # A blocking pool: a burst of requests waits for a connection instead of failing.
-        pool = BlockingConnectionPool.from_url(uri, max_connections=REDIS_CONNECTIONS, timeout=10)
+        pool = BlockingConnectionPool.from_url(
+            uri,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=10,
+            # An unreachable host fails a decision in seconds, not minutes.
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
         storage = RedisStorage(
             f"async+{uri}",
             implementation="redispy",
@@ -263,6 +288,18 @@ class MemoryCounters:
         """Never awaiting: a decision and its ledger row happen in one step."""
         return None
 
+    async def server_time(self) -> float:
+        return time.time()
+
+    async def set_flag_holding(self, key: str, expiry: int, *, lock: str, token: str) -> bool:
+        return await self.get_text(lock) == token and await self.set_flag(key, expiry)
+
+    async def eviction_policy(self) -> None:
+        return None  # it keeps what it is given for as long as the process lives
+
+    async def restarted(self) -> bool:
+        return False  # it restarts with the process, which rebuilds it at start
+
     async def close(self) -> None:
         await self.storage.reset()
 
@@ -276,6 +313,8 @@ class RedisCounters:
         self.client: Any = storage.bridge.get_connection()  # type: ignore[attr-defined]
         self._consume = self.client.register_script(CONSUME_SCRIPT)
         self._seed = self.client.register_script(SEED_SCRIPT)
+        self._flag_holding = self.client.register_script(FLAG_HOLDING_SCRIPT)
+        self._run_id: str | None = None
         self._flag = self._key(INTACT_FLAG)
         self.recover: Recover | None = None
         # When each decision now waiting for Redis started: its ledger row is not written
@@ -319,6 +358,8 @@ class RedisCounters:
         raise CountersUnavailable("The counter storage keeps losing its counters.")
 
     async def _call(self, call: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+        """`call`, known to be under way until it returns: a call that found the counters
+        lost is over before its decision waits for their rebuild."""
         call_id = next(self._call_ids)
         self._calls[call_id] = time.time()
         try:
@@ -329,6 +370,34 @@ class RedisCounters:
     def oldest_call(self) -> float | None:
         """When the oldest decision still waiting for Redis started (unix seconds)."""
         return min(self._calls.values(), default=None)
+
+    async def server_time(self) -> float:
+        """Redis's clock (unix seconds): one clock for every process that shares it."""
+        seconds, microseconds = await self.client.time()
+        return float(seconds) + float(microseconds) / 1e6
+
+    async def set_flag_holding(self, key: str, expiry: int, *, lock: str, token: str) -> bool:
+        return bool(await self._flag_holding([self._key(key), self._key(lock)], [token, expiry]))
+
+    async def eviction_policy(self) -> str | None:
+        """The maxmemory policy when Redis may evict keys (a memory limit and a policy
+        other than `noeviction`); None when it keeps everything, or will not say."""
+        try:
+            config = await self.client.config_get("maxmemory*")
+        except RedisError:  # CONFIG is disabled on some managed servers
+            logger.warning("the counter storage's eviction policy could not be read")
+            return None
+        values = {_text(name): _text(value) for name, value in config.items()}
+        policy = values.get("maxmemory-policy", "noeviction")
+        limited = values.get("maxmemory", "0") != "0"
+        return policy if limited and policy != "noeviction" else None
+
+    async def restarted(self) -> bool:
+        """Whether Redis restarted since this was last asked (its run id changed)."""
+        run_id = (await self.client.info("server")).get("run_id")
+        restarted = self._run_id is not None and run_id != self._run_id
+        self._run_id = run_id
+        return restarted
 
     async def hit(self, key: str, expiry: int) -> int:
         """One more hit on a counter without a limit of its own; the count after it."""
@@ -344,18 +413,24 @@ class RedisCounters:
     async def has_flag(self, key: str) -> bool:
         return bool(await self.client.exists(self._key(key)))
 
+    # Texts keep the answers to idempotency keys: a request fails with 503 without them.
+
     async def put_text(self, key: str, value: str, expiry: int) -> bool:
-        return bool(await self.client.set(self._key(key), value, ex=expiry, nx=True))
+        with _reachable():
+            return bool(await self.client.set(self._key(key), value, ex=expiry, nx=True))
 
     async def replace_text(self, key: str, value: str, expiry: int) -> None:
-        await self.client.set(self._key(key), value, ex=expiry)
+        with _reachable():
+            await self.client.set(self._key(key), value, ex=expiry)
 
     async def get_text(self, key: str) -> str | None:
-        value = await self.client.get(self._key(key))
+        with _reachable():
+            value = await self.client.get(self._key(key))
         return value.decode() if isinstance(value, bytes) else value
 
     async def delete(self, key: str) -> None:
-        await self.client.delete(self._key(key))
+        with _reachable():
+            await self.client.delete(self._key(key))
 
     async def put_field(self, table: str, field: str, value: str) -> None:
         await self.client.hset(self._key(table), field, value)
@@ -370,6 +445,14 @@ class RedisCounters:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    try:
+        yield
+    except RedisError as exc:
+        raise CountersUnavailable("The counter storage cannot be reached.") from exc
 
 
 def _text(value: bytes | str) -> str:

@@ -9,14 +9,17 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.core.errors import Conflict
 from app.usage.counters import CounterStore
 
 PENDING = "pending"
 KEEP_SECONDS = 24 * 3600
 WAIT_SECONDS = 10.0
 # A first attempt that never stores its answer (its process died, the store failed) must
-# not block its key for a day: the mark lapses, sooner than a repeat stops waiting.
-PENDING_SECONDS = 5
+# not block its key for a day: the mark lapses. Not before any first attempt could still
+# be deciding, though (a rebuild of lost counters makes a decision wait up to 15 seconds,
+# a ledger that is behind up to 5), or a repeat would decide a second time.
+PENDING_SECONDS = 30
 
 
 class IdempotencyStore:
@@ -49,4 +52,4 @@ class IdempotencyStore:
                 answer: dict[str, Any] = json.loads(stored)
                 return answer
             await asyncio.sleep(0.01)
-        raise TimeoutError(f"the first request with idempotency key {key!r} did not finish")
+        raise Conflict("The first request with this idempotency key is still being decided.")

@@ -123,17 +123,21 @@ class Ledger:
         self._task: asyncio.Task[None] | None = None
         self._warned_at = -WARN_EVERY_SECONDS
 
-    def record(self, row: Row) -> None:
+    def record(self, row: Row, started: float | None = None) -> None:
         """Append one event (the columns of `UsageEvent`, as `ledger_row` gives them);
-        never waits."""
-        if not self._buffer:
-            self._buffered_at = time.time()
+        never waits. `started`: when the decision it records began (unix seconds), if it
+        waited for the counters: the row counts as unwritten since then."""
+        self._stamp(started)
         self._buffer.append(row)
 
-    def record_many(self, rows: list[Row]) -> None:
-        if rows and not self._buffer:
-            self._buffered_at = time.time()
+    def record_many(self, rows: list[Row], started: float | None = None) -> None:
+        self._stamp(started)
         self._buffer.extend(rows)
+
+    def _stamp(self, started: float | None) -> None:
+        at = time.time() if started is None else started
+        if not self._buffer or at < self._buffered_at:
+            self._buffered_at = at
 
     @property
     def behind(self) -> bool:
@@ -159,7 +163,8 @@ class Ledger:
         return Lag(unwritten, round(max(seconds, 0.0), 3))
 
     def written_through(self) -> float:
-        """Every row recorded before this instant (unix seconds) is written."""
+        """Every decision recorded here and started before this instant (unix seconds)
+        has its rows written."""
         return self._oldest() if self._buffer or self._writing else time.time()
 
     def _oldest(self) -> float:
@@ -177,6 +182,8 @@ class Ledger:
 
     async def stop(self) -> None:
         await cancel(self._task)
+        async with self._lock:  # a write under way finishes, or puts its rows back
+            pass
         while self._buffer:
             await self.flush()
 

@@ -52,10 +52,11 @@ WRITERS = "rl:writers"  # process id -> "<heartbeat> <written through>" (unix se
 REBUILD_LOCK = "rl:rebuilding"
 HEARTBEAT_SECONDS = 0.1
 # Every live process has published again this long after a loss (which erased the table).
-SETTLE_SECONDS = 0.5
+SETTLE_SECONDS = 0.5  # five heartbeats
 WRITER_TIMEOUT_SECONDS = 2.0
-WAIT_FOR_WRITERS_SECONDS = 5.0  # a process whose database writes fail is not waited longer
-REBUILD_LOCK_SECONDS = 30
+WAIT_FOR_WRITERS_SECONDS = 5.0
+# Shorter than a decision waits: a rebuilder that died frees the rebuild for another.
+REBUILD_LOCK_SECONDS = 10
 RECOVER_TIMEOUT_SECONDS = 15.0
 POLL_SECONDS = 0.02
 WARN_EVERY_SECONDS = 60.0
@@ -159,6 +160,8 @@ class CounterGuard:
 
     async def start(self) -> None:
         if self._counters.shared:
+            await self._refuse_eviction()
+            await self._counters.restarted()  # the instance whose counters are checked now
             await self._publish()
             self._tasks = [asyncio.create_task(self._beat()), asyncio.create_task(self._watch())]
         await self.ensure_intact()
@@ -168,8 +171,8 @@ class CounterGuard:
             await cancel(task)
         if self._counters.shared:
             try:
-                await self._counters.drop_fields(WRITERS, [self._process])
-            except Exception:  # Redis away: the entry lapses by itself
+                await asyncio.wait_for(self._counters.drop_fields(WRITERS, [self._process]), 1)
+            except Exception:  # Redis away or slow: the entry lapses by itself
                 logger.warning("could not withdraw from the counter storage's writers")
 
     async def ensure_intact(self) -> None:
@@ -178,12 +181,16 @@ class CounterGuard:
 
     async def recover(self) -> None:
         """Once the counters are intact again. Every decision of this process that found
-        them lost waits on the same recovery."""
+        them lost waits on the same recovery, for `RECOVER_TIMEOUT_SECONDS` at most."""
         if self._recovery is None or self._recovery.done():
-            self._recovery = asyncio.create_task(self._recover(time.time()))
-        await asyncio.shield(self._recovery)
+            self._recovery = asyncio.create_task(self._recover())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._recovery), RECOVER_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise CountersUnavailable() from None
 
-    async def _recover(self, lost_at: float) -> None:
+    async def _recover(self) -> None:
+        lost_at = await self._counters.server_time()
         deadline = time.monotonic() + RECOVER_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if await self._counters.has_flag(INTACT_FLAG):
@@ -191,7 +198,7 @@ class CounterGuard:
             token = uuid.uuid4().hex
             if await self._counters.put_text(REBUILD_LOCK, token, REBUILD_LOCK_SECONDS):
                 try:
-                    await self._rebuild(lost_at)
+                    await self._rebuild(lost_at, token)
                 finally:
                     if await self._counters.get_text(REBUILD_LOCK) == token:
                         await self._counters.delete(REBUILD_LOCK)
@@ -199,28 +206,35 @@ class CounterGuard:
             await asyncio.sleep(POLL_SECONDS)
         raise CountersUnavailable()
 
-    async def _rebuild(self, lost_at: float) -> None:
+    async def _rebuild(self, lost_at: float, token: str) -> None:
         if self._counters.shared:
             await self._wait_for_writers(lost_at)
         touched = await reseed_counters(self._db, self._counters, self._clock, self._ledger)
-        await self._counters.set_flag(INTACT_FLAG, FLAG_SECONDS)
-        logger.info("counters re-seeded from the ledger", extra={"counters": touched})
+        # Only while this rebuild still holds the lock: a storage lost again meanwhile
+        # (which took the lock with it) is rebuilt again, not marked intact half-seeded.
+        if await self._counters.set_flag_holding(
+            INTACT_FLAG, FLAG_SECONDS, lock=REBUILD_LOCK, token=token
+        ):
+            logger.info("counters re-seeded from the ledger", extra={"counters": touched})
 
     async def _wait_for_writers(self, lost_at: float) -> None:
-        await asyncio.sleep(max(0.0, lost_at + SETTLE_SECONDS - time.time()))
+        """Until every live process has written the rows of its decisions begun before
+        the loss; a rebuild without them would count too little, so past the deadline
+        none is made (the decisions waiting answer 503 and the next one tries again)."""
+        await asyncio.sleep(max(0.0, lost_at + SETTLE_SECONDS - await self._counters.server_time()))
         deadline = time.monotonic() + WAIT_FOR_WRITERS_SECONDS
         while behind := [p for p, through in (await self._writers()).items() if through < lost_at]:
             if time.monotonic() > deadline:
                 logger.warning(
-                    "rebuilding counters without the unwritten ledger rows of %d processes",
+                    "counters not rebuilt: %d processes have not written their ledger",
                     len(behind),
                 )
-                return
+                raise CountersUnavailable()
             await asyncio.sleep(HEARTBEAT_SECONDS / 2)
 
     async def _writers(self) -> dict[str, float]:
         """Live processes by how far their ledger is written; the silent ones dropped."""
-        now, live, gone = time.time(), {}, []
+        now, live, gone = await self._counters.server_time(), {}, []
         for process, value in (await self._counters.fields(WRITERS)).items():
             beat, through = (float(part) for part in value.split())
             if now - beat > WRITER_TIMEOUT_SECONDS:
@@ -231,17 +245,42 @@ class CounterGuard:
         return live
 
     async def _publish(self) -> None:
+        """This process's heartbeat and how far its ledger is written, on the storage's
+        clock (which every process reads alike), from this process's clock and its
+        offset, measured now."""
+        before = time.time()
+        server = await self._counters.server_time()
+        offset = server - (before + time.time()) / 2
         through = self._ledger.written_through()
         waiting = self._counters.oldest_call()
         if waiting is not None:
             through = min(through, waiting)
-        await self._counters.put_field(WRITERS, self._process, f"{time.time()} {through}")
+        through += offset
+        await self._counters.put_field(WRITERS, self._process, f"{server} {through}")
+
+    async def _refuse_eviction(self) -> None:
+        """Counters are worth keeping only whole: a storage that may evict some of them
+        under memory pressure would let those start again from zero, unnoticed."""
+        policy = await self._counters.eviction_policy()
+        if policy is not None:
+            raise RuntimeError(
+                f"The counter storage (BILLING_RATE_LIMIT_STORAGE) evicts keys when it is "
+                f"full (maxmemory-policy {policy}): a counter evicted alone would start again "
+                f"from zero. Set its maxmemory-policy to noeviction, or its maxmemory to 0."
+            )
+
+    async def _check(self) -> None:
+        """The flag, and a restart of the storage: one restored from a snapshot brings
+        the flag back with counters older than the ledger, so it is rebuilt."""
+        if await self._counters.restarted():
+            await self._counters.delete(INTACT_FLAG)
+        await self.ensure_intact()
 
     async def _beat(self) -> None:
         await self._every(HEARTBEAT_SECONDS, self._publish, "publishing the ledger's progress")
 
     async def _watch(self) -> None:
-        await self._every(CHECK_SECONDS, self.ensure_intact, "checking the counter storage")
+        await self._every(CHECK_SECONDS, self._check, "checking the counter storage")
 
     @staticmethod
     async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:

@@ -177,6 +177,24 @@ class TestMeteredServices:
         assert Settings(self_limit_service="").self_limit_service is None
 
 
+async def test_behind_a_root_path_the_hot_paths_count_once(
+    settings: Settings, clock: MovableClock
+) -> None:
+    """Served under a prefix (`--root-path`), consume is still served ahead of the
+    middleware: one count and one set of RateLimit headers, as everywhere else."""
+    async with running_api(settings, clock, root_path="/billing") as api:
+        body = {"serviceName": "ai-api", "featureKey": "models_list_per_minute", "ip": "1.2.3.4"}
+        response = await api.call(
+            "POST",
+            "/limits/consume",
+            api.admin(),
+            json=body,
+            headers={"X-Forwarded-For": "198.51.100.1"},
+        )
+    assert response.json()["error"]["code"] == "FEATURE_DISABLED", response.text
+    assert response.headers.get_list("RateLimit") == [f'"self";r={USER_BUDGET - 1};t=45']
+
+
 async def test_processes_share_budgets_through_redis_only(
     settings: Settings, clock: MovableClock
 ) -> None:

@@ -164,12 +164,18 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
 
 
 @asynccontextmanager
-async def running_api(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Api]:
+async def running_api(
+    settings: Settings, clock: Clock | None = None, *, root_path: str = ""
+) -> AsyncIterator[Api]:
+    """`root_path`: the app served under that prefix, as `uvicorn --root-path` does."""
     container = Container(settings, clock=clock or utcnow)
     app = create_app(settings, container=container)
     async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=("203.0.113.7", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        transport = httpx.ASGITransport(
+            app=manager.app, client=("203.0.113.7", 40000), root_path=root_path
+        )
+        base_url = "http://testserver" + root_path
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             api = Api(client, container)
             yield api
             api.assert_no_server_errors()

@@ -69,6 +69,19 @@ class RedisServer:
     def start(self, timeout: float = 15.0) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="billing-redis-"))
         self.port = free_port()
+        self._launch(timeout)
+
+    def restart(self, timeout: float = 15.0) -> None:
+        """Stop the server by its PID and start it again on the same port and directory:
+        it comes back with what its last `SAVE` wrote there, as a Redis restored from a
+        snapshot does."""
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout)
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
+        assert self.root is not None
         command = [
             self.binary,
             "--bind",

@@ -185,7 +185,12 @@ class TestLedger:
         ledger = api.container.ledger
         appends: list[int] = []
         record_many = ledger.record_many
-        ledger.record_many = lambda rows: (appends.append(len(rows)), record_many(rows))[-1]  # type: ignore[method-assign]
+
+        def counted(rows: list[dict[str, Any]], started: float | None = None) -> None:
+            appends.append(len(rows))
+            record_many(rows, started)
+
+        ledger.record_many = counted  # type: ignore[method-assign]
         decisions(await batch(meter, [meter.body(PER_MONTH)] * 50))
         assert appends == [50]
         assert ledger.lag().rows == 50

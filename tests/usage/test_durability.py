@@ -38,6 +38,7 @@ from tests.support.databases import sqlite_url
 from tests.support.metering import (
     DAY_FEATURE,
     Meter,
+    decision,
     ledger_events,
     ledger_total,
     metered_customer,
@@ -66,6 +67,17 @@ async def eventually(
         if answer == expected or time.monotonic() > deadline:
             return answer
         await asyncio.sleep(0.1)
+
+
+async def usage_once_reachable(meter: Meter, feature: str) -> int | None:
+    """The feature's counter, or None while the counter storage cannot be reached."""
+    response = await meter.check(feature)
+    if response.status_code == 503:
+        meter.api.expect_server_errors = True
+        return None
+    assert response.status_code in (200, 429), response.text
+    usage: int = decision(response)["currentUsage"]
+    return usage
 
 
 async def usages(meter: Meter, features: list[str]) -> dict[str, int]:
@@ -173,6 +185,55 @@ class TestFlushedRedis:
         assert await meter.usage(MONTH) == 7
 
 
+class TestRedisRestoredFromASnapshot:
+    async def test_counters_older_than_the_ledger_are_rebuilt(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """A Redis restarted from a snapshot brings back the intact flag with the counters
+        of that moment: what was consumed since is in the ledger only. The restart is
+        noticed (its run id) and the counters rebuilt."""
+        redis = RedisServer()
+        redis.start()
+        try:
+            settings = settings_for(database_url, tmp_path, rate_limit_storage=redis.url())
+            async with running_api(settings) as api:
+                meter = await metered_customer(api, "free")
+                assert (await meter.consume(MONTH, 3)).status_code == 200
+                with redis.client() as client:
+                    client.save()  # the snapshot: 3, and the flag
+                assert (await meter.consume(MONTH, 4)).status_code == 200
+                await api.container.ledger.flush()
+
+                redis.restart()
+
+                # A decision may meet the restart itself (503, to retry); none counts on
+                # the snapshot's counters for more than the check's interval.
+                read = partial(usage_once_reachable, meter, MONTH)
+                assert await eventually(read, 7, RESEED_WITHIN_SECONDS) == 7
+        finally:
+            redis.stop()
+
+
+class TestEvictingRedis:
+    async def test_a_redis_that_may_evict_counters_is_refused_at_start(
+        self, database_url: str, redis_url: str, redis_server: RedisServer, tmp_path: Path
+    ) -> None:
+        settings = settings_for(database_url, tmp_path, rate_limit_storage=redis_url)
+        with redis_server.client() as client:
+            client.config_set("maxmemory", "100mb")
+            client.config_set("maxmemory-policy", "volatile-lru")
+            try:
+                with pytest.raises(RuntimeError, match="maxmemory-policy volatile-lru"):
+                    async with running_api(settings):
+                        pass
+                client.config_set("maxmemory-policy", "noeviction")
+                async with running_api(settings) as api:  # a limit that evicts nothing
+                    assert (await api.client.get("/readyz")).status_code == 200
+            finally:
+                client.config_set("maxmemory", "0")
+                client.config_set("maxmemory-policy", "noeviction")
+
+
 def ledger_rows(amounts: range) -> list[dict[str, object]]:
     now = datetime.now(UTC)
     return [
@@ -224,6 +285,45 @@ class TestLedger:
         async with database.transaction(write=False) as session:
             amounts = await session.scalars(select(col(UsageEvent.amount)))
             assert sorted(amounts) == [1, 2, 3, 4]
+        await database.dispose()
+
+    async def test_a_stop_waits_for_the_write_under_way(self, sqlite_database_url: str) -> None:
+        """Every row already taken by the background write, none after it: the stop must
+        still wait for that write rather than return with the rows in its hands."""
+        database = Database(sqlite_database_url)
+        ledger = Ledger(database, flush_seconds=0.01)
+        path = sqlite_database_url.split("///", 1)[1]
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            await ledger.start()
+            for row in ledger_rows(range(1, 4)):
+                ledger.record(row)
+            await asyncio.sleep(0.2)  # the background write has them, and waits
+            stopping = asyncio.create_task(ledger.stop())
+            await asyncio.sleep(0.05)
+            assert not stopping.done()
+        finally:
+            blocker.execute("COMMIT")
+            blocker.close()
+        await asyncio.wait_for(stopping, 30)
+
+        async with database.transaction(write=False) as session:
+            assert sorted(await session.scalars(select(col(UsageEvent.amount)))) == [1, 2, 3]
+        await database.dispose()
+
+    async def test_a_row_counts_as_unwritten_since_its_decision_began(
+        self, sqlite_database_url: str
+    ) -> None:
+        """A rebuild after a loss of shared counters waits for the rows of decisions begun
+        before it, however late they reach the ledger."""
+        database = Database(sqlite_database_url)
+        ledger = Ledger(database)
+        began = time.time() - 30
+        ledger.record(ledger_rows(range(1, 2))[0], began)
+        assert ledger.written_through() == began
+        await ledger.flush()
+        assert ledger.written_through() > began + 29
         await database.dispose()
 
 

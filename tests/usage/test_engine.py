@@ -248,6 +248,26 @@ class TestIdempotency:
             response = await target.consume(feature, 2, idempotencyKey="shared")
             assert response.json()["currentUsage"] == 2
 
+    async def test_a_repeat_while_the_first_is_still_deciding_is_a_retryable_conflict(
+        self, api: Api, meter: Meter, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A first attempt still under way (its mark kept beside the counters) past the
+        repeat's patience: 409, never a second decision and never a 500."""
+        monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.2)
+        repeat = meter.body(PER_MONTH, idempotencyKey="slow")
+        customer = f"customer:{meter.customer_id}"
+        key = f"idem:{customer}:ai-api:chat_completions_per_month:slow"
+        await api.container.counters.put_text(key, idempotency.PENDING, 60)
+
+        single = await api.call("POST", "/limits/consume", meter.service, json=repeat)
+        batch = await api.call(
+            "POST", "/limits/consume/batch", meter.service, json={"requests": [repeat]}
+        )
+
+        assert (single.status_code, decision(single)["code"]) == (409, "CONFLICT")
+        assert batch.json()["decisions"][0]["error"]["code"] == "CONFLICT"
+        assert await meter.usage(PER_MONTH) == 0
+
     async def test_a_first_attempt_that_never_stored_its_answer_does_not_block_the_key(
         self, api: Api, meter: Meter, monkeypatch: pytest.MonkeyPatch
     ) -> None:

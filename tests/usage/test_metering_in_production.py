@@ -362,6 +362,21 @@ class TestSeveralWorkers:
             assert STORAGE in str(refused.value)
             assert httpx.get(url + "/readyz").status_code == 200  # the first serves on
 
+    def test_a_process_on_its_own_counters_beside_processes_on_redis_is_refused(
+        self, database_url: str, redis_url: str, tmp_path: Path
+    ) -> None:
+        """Whichever starts first, a process that would count alone never serves beside
+        processes that share their counters."""
+        alone = server_env(database_url, tmp_path)
+        shared = server_env(database_url, tmp_path, **{STORAGE: redis_url})
+        for first, second in ((shared, alone), (alone, shared)):
+            with run_servers(1, first):
+                with pytest.raises(ServerFailed) as refused, run_servers(1, second, timeout=30):
+                    pass
+                assert STORAGE in str(refused.value)
+        with run_servers(2, shared) as urls:  # processes sharing Redis serve together
+            assert all(httpx.get(url + "/readyz").status_code == 200 for url in urls)
+
     async def test_workers_sharing_redis_hold_every_limit(
         self, sqlite_database_url: str, redis_url: str, tmp_path: Path
     ) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import jwt
 import pytest
 
 from app.auth.principal import PlatformRole
+from app.auth.tokens import mint_token
 from tests.support.api import SECRET, Api, Caller, running_api, settings_for
 from tests.support.metering import metered_customer
 
@@ -166,6 +168,15 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def token_of(user: Caller, services: list[str] | None = None) -> Caller:
+    """A billing_service token of `user`, naming `services` (or none)."""
+    user_id = uuid.UUID(user.user_id)
+    token = mint_token(
+        SECRET, user_id=user_id, email=None, roles=["billing_service"], services=services
+    )
+    return Caller(user_id, None, bearer(token))
+
+
 def billing(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *arguments],
@@ -214,6 +225,17 @@ class TestOperatorCommands:
             answers = await scope_calls(fresh, key, customer_id)
             assert answers["consume ai-api"] == (200, None)
             assert answers["consume search-api"] == (403, "FORBIDDEN")
+
+        # Tokens of that same user: one naming its services keeps to them, whatever the
+        # user was granted for its API keys; one naming none meters what was granted.
+        naming, naming_none = token_of(user, services=["search-api"]), token_of(user)
+        month = {"serviceName": "ai-api", "featureKey": "chat_completions_per_month"}
+        body = {**month, "customerId": customer_id}
+        async with running_api(settings_for(database_url, tmp_path)) as fresh:
+            kept = await fresh.call("POST", "/limits/consume", naming, json=body)
+            by_grant = await fresh.call("POST", "/limits/consume", naming_none, json=body)
+        assert code_of(kept) == (403, "FORBIDDEN")
+        assert code_of(by_grant) == (200, None)
 
         revoked = await asyncio.to_thread(
             billing, *grant, "--service", "ai-api", "--revoke", env=env
