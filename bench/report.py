@@ -6,24 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.goals import CHECKS, RATIOS
-from bench.run import Results
+from bench.run import TARGETS, Results
 from bench.service import BATCH_SIZE
 
 # The table's rows: each target's figures, the storm's two callers apart.
-ROWS = (
-    "consume",
-    "bare",
-    "slowapi",
-    "slowapi_asgi",
-    "slowapi_http",
-    "batch",
-    "limited",
-    "refused",
-    "storm",
-    "storm_normal",
-    "usage",
-    "static",
-    "workers",
+ROWS = tuple(
+    row for target in TARGETS for row in (target, *("storm_normal",) * (target == "storm"))
 )
 
 

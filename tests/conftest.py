@@ -11,6 +11,8 @@
 - `postgres_cluster`: the session's PostgreSQL server, started on first use.
 - `redis_server`: the session's throwaway Redis server, started on first use;
   `redis_url`: its URL, with every key flushed before the test.
+- `storage`: a counter storage URI; tests using it run once per storage, `[memory]` and
+  `[redis]` (a flushed `redis_url`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,14 @@ def redis_url(redis_server: RedisServer) -> str:
     """A Redis shared by nothing else: counters of earlier tests are gone."""
     redis_server.flush()
     return redis_server.url()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    url: str = request.getfixturevalue("redis_url")
+    return url
 
 
 @pytest.fixture(scope="session")

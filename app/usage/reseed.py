@@ -7,15 +7,19 @@ decision after it, which counts nothing and asks the guard here to rebuild:
 
 1. One process takes the rebuild's lock; the others wait for the flag to come back.
 2. The rebuilder waits until every serving process has written its ledger rows of the
-   decisions made before the loss. Each process publishes, beside the counters, the
-   instant up to which its rows are written (`written_through`, held back by decisions
-   still waiting for Redis); a process silent for `WRITER_TIMEOUT_SECONDS` is gone, and
-   with it the rows it had not written.
+   decisions begun before the loss. Each process publishes, beside the counters and on
+   Redis's clock, the instant up to which its rows are written (`written_through`, held
+   back by decisions still waiting for Redis); a process silent for
+   `WRITER_TIMEOUT_SECONDS` is gone, and with it the rows it had not written. One that
+   does not catch up in time leaves the counters lost (decisions answer 503).
 3. It raises each counter of a current window to the ledger's allowed total, its own
-   unwritten rows included, then sets the flag. Decisions waiting for it go on.
+   unwritten rows included, then sets the flag, if it still holds the lock (a loss
+   during the rebuild took the lock too). Decisions waiting for it go on.
 
 Seeding only raises counters, so a rebuild after the flag alone was lost counts nothing
-twice. Until the flag is back no decision counts, so none admits beyond a limit.
+twice. Until the flag is back no decision counts, so none admits beyond a limit. A
+Redis restarted from a snapshot brings the flag back with old counters: its new run id,
+looked at every second, has the flag dropped and the counters rebuilt.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import redis
@@ -153,3 +153,14 @@ class RedisServer:
                 shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
             self.process = None
+
+
+@contextlib.contextmanager
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis server of the test's own, which it may stop or restart."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

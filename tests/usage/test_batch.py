@@ -34,14 +34,6 @@ mutation($requests: [ConsumeInput!]!) {
 """
 
 
-@pytest.fixture(params=["memory", "redis"])
-def storage(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory://"
-    url: str = request.getfixturevalue("redis_url")
-    return url
-
-
 @pytest.fixture
 async def api(
     sqlite_database_url: str, tmp_path: Path, clock: MovableClock, storage: str

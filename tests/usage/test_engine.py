@@ -26,14 +26,6 @@ PER_MONTH = "ai-api/chat_completions_per_month"  # free 100
 TRANSCRIPTIONS = "ai-api/audio_transcriptions_per_month"  # free 0 (disabled), pro 100
 
 
-@pytest.fixture(params=["memory", "redis"])
-def storage(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory://"
-    url: str = request.getfixturevalue("redis_url")
-    return url
-
-
 @pytest.fixture
 async def api(
     sqlite_database_url: str, tmp_path: Path, clock: MovableClock, storage: str

@@ -21,7 +21,7 @@ from tests.support.clock import MovableClock
 from tests.support.deep_json import assert_no_failure_logged, too_deep
 from tests.support.logs import Records
 from tests.support.metering import Meter, decision, ledger_events, metered_customer
-from tests.support.redis import RedisServer
+from tests.support.redis import own_redis
 
 FEATURE = "ai-api/chat_completions_per_minute"
 PATHS = ["/limits/consume", "/limits/check"]
@@ -166,9 +166,7 @@ class TestCounterStorageAway:
     ) -> None:
         """Decisions need the counters: without them the answer is a 503 the client may
         retry, never a 500 and never an allowed consume."""
-        redis = RedisServer()
-        redis.start()
-        try:
+        with own_redis() as redis:
             settings = settings_for(sqlite_database_url, tmp_path, rate_limit_storage=redis.url())
             async with running_api(settings) as api:
                 meter = await metered_customer(api, "free")
@@ -184,6 +182,4 @@ class TestCounterStorageAway:
                 assert batch.status_code == 200
                 assert batch.json()["decisions"][0]["error"]["code"] == "COUNTERS_UNAVAILABLE"
                 api.expect_server_errors = True
-        finally:
-            redis.stop()
         assert not [r for r in error_log.records if r.exc_info], "an unexpected error"

@@ -125,14 +125,6 @@ class TestWindowBounds:
         assert seconds_until(utc(2027, 3, 10, 12, 35), now) == seconds
 
 
-@pytest.fixture(params=["memory", "redis"])
-def storage(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory://"
-    url: str = request.getfixturevalue("redis_url")
-    return url
-
-
 @pytest.fixture
 async def api(
     sqlite_database_url: str, tmp_path: Path, clock: MovableClock, storage: str
