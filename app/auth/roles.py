@@ -45,7 +45,6 @@ class TeamAction(Enum):
     VIEW = "view"
     LIST_MEMBERS = "list_members"
     MANAGE_MEMBERS = "manage_members"
-    LEAVE = "leave"
     OWNER_ONLY = "owner_only"
 
 
@@ -55,7 +54,6 @@ PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
     TeamAction.VIEW: _ANY,
     TeamAction.LIST_MEMBERS: _MANAGERS,
     TeamAction.MANAGE_MEMBERS: _MANAGERS,
-    TeamAction.LEAVE: frozenset({MemberRole.ADMIN, MemberRole.USER}),
     TeamAction.OWNER_ONLY: frozenset({MemberRole.OWNER}),
 }
 

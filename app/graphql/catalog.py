@@ -46,8 +46,8 @@ class CatalogFeature:
         return cls(
             service_name=spec.service_name,
             feature_key=spec.feature_key,
-            kind=FeatureKind(spec.kind.value),
-            window=Window(spec.window.value) if spec.window else None,
+            kind=spec.kind,
+            window=spec.window,
             description=spec.description,
             values=[TierValue(tier_name=name, value=v) for name, v in spec.values.items()],
         )
@@ -84,8 +84,8 @@ class FeatureOverride:
             customer_id=strawberry.ID(str(view.customer_id)),
             service_name=spec.service_name,
             feature_key=spec.feature_key,
-            kind=FeatureKind(spec.kind.value),
-            window=Window(spec.window.value) if spec.window else None,
+            kind=spec.kind,
+            window=spec.window,
             value=view.value,
             tier_name=view.tier_name,
             tier_value=view.tier_value,
@@ -105,8 +105,8 @@ class TierFeature:
         return cls(
             service_name=item.service_name,
             feature_key=item.feature_key,
-            kind=FeatureKind(item.kind.value),
-            window=Window(item.window.value) if item.window else None,
+            kind=item.kind,
+            window=item.window,
             value=item.value,
         )
 

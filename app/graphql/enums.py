@@ -1,58 +1,41 @@
-"""GraphQL enums. They mirror the domain's enums by value (a test keeps them in step), so
-domain packages stay free of Strawberry."""
+"""The domain's enums under their GraphQL names: one enum per concept on both transports.
+
+`strawberry.enum` registers each domain `enum.Enum` as it is, so the domain packages stay
+free of Strawberry; a GraphQL value's name is the member's name.
+"""
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 import strawberry
 
 from app.auth.roles import MemberRole
+from app.catalog.model import FeatureKind, Window
+from app.customers.schemas import SubscriptionStatus
+from app.usage.ledger import UsageEventType
+from app.usage.reports import IdentifierType
 
+strawberry.enum(MemberRole, name="Role", description="Team roles, most powerful first.")
+strawberry.enum(
+    SubscriptionStatus,
+    description="The state of a customer's subscription, as Stripe reports it.",
+)
+strawberry.enum(Window, description="The window a rate limit counts in; aligned to the UTC clock.")
+strawberry.enum(
+    IdentifierType,
+    description="Whose usage a report shows: a signed-in user's, or an address's.",
+)
+strawberry.enum(
+    FeatureKind, description="A rate limit counts uses in a window; a quota, resources held."
+)
+strawberry.enum(UsageEventType, description="What a granular usage event records.")
 
-@strawberry.enum(description="Team roles, most powerful first.")
-class Role(StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    USER = "user"
+Role = MemberRole
 
-    def to_domain(self) -> MemberRole:
-        return MemberRole(self.value)
-
-
-@strawberry.enum(description="The state of a customer's subscription, as Stripe reports it.")
-class SubscriptionStatus(StrEnum):
-    NONE = "none"
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    CANCELED = "canceled"
-    UNPAID = "unpaid"
-    INCOMPLETE = "incomplete"
-
-
-@strawberry.enum(description="The window a rate limit counts in; aligned to the UTC clock.")
-class Window(StrEnum):
-    MINUTE = "minute"
-    HOUR = "hour"
-    DAY = "day"
-    MONTH = "month"
-
-
-@strawberry.enum(description="Whose usage a report shows: a signed-in user's, or an address's.")
-class IdentifierType(StrEnum):
-    USER = "user"
-    IP = "ip"
-
-
-@strawberry.enum(description="A rate limit counts uses in a window; a quota, resources held.")
-class FeatureKind(StrEnum):
-    RATE = "rate"
-    QUOTA = "quota"
-
-
-@strawberry.enum(description="What a granular usage event records.")
-class UsageEventType(StrEnum):
-    RATE_LIMIT = "rate_limit"
-    QUOTA = "quota"
-    UNIQUE_LIMIT = "unique_limit"
+__all__ = [
+    "FeatureKind",
+    "IdentifierType",
+    "Role",
+    "SubscriptionStatus",
+    "UsageEventType",
+    "Window",
+]

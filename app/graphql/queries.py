@@ -7,7 +7,6 @@ import strawberry
 from app.auth.principal import Access
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.customers.schemas import SubscriptionStatus as DomainStatus
 from app.graphql import billing, events, usage_resolvers
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
@@ -54,10 +53,9 @@ async def admin_customers(
 ) -> Page[CustomerSummary] | None:
     principal = await info.context.principal(Access.ADMIN)
     request = PageRequest(page, page_size)
-    wanted = DomainStatus(status.value) if status is not None else None
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_customers(
-            session, principal, page=request, tier_name=tier_name, status=wanted
+            session, principal, page=request, tier_name=tier_name, status=status
         )
     return Page.of(rows, CustomerSummary.of)
 

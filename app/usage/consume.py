@@ -41,12 +41,12 @@ from app.core.inputs import InputModel, parse_input
 from app.usage.counters import Charge, CounterStore
 from app.usage.headers import rate_limit_headers
 from app.usage.idempotency import IdempotencyStore
-from app.usage.ledger import Ledger, Row, ledger_row
+from app.usage.ledger import Ledger, Row, UsageEventType, ledger_row
 from app.usage.subjects import Subject, SubjectCache
 from app.usage.windows import window_bounds
 
 EXPIRY_SLACK_SECONDS = 60
-RATE_LIMIT_EVENT = "rate_limit"
+RATE_LIMIT_EVENT = UsageEventType.RATE_LIMIT.value
 MAX_BATCH = 1000  # requests in one batch (SPEC §5.8)
 
 

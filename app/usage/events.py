@@ -20,10 +20,11 @@ from app.auth.roles import TeamAction
 from app.core.errors import CustomerNotFound, InvalidInput
 from app.customers.service import current_seat
 from app.models import Customer, UsageEvent
+from app.usage.ledger import UsageEventType
 
 NEWEST = 100
-LIMIT_EVENTS = ("rate_limit", "unique_limit")
-QUOTA_EVENTS = ("quota",)
+LIMIT_EVENTS = (UsageEventType.RATE_LIMIT.value, UsageEventType.UNIQUE_LIMIT.value)
+QUOTA_EVENTS = (UsageEventType.QUOTA.value,)
 EVENT_TYPES = (*LIMIT_EVENTS, *QUOTA_EVENTS)
 
 

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from operator import itemgetter
 from typing import Any
 
@@ -45,6 +46,16 @@ from app.models import UsageEvent
 from app.models.base import UtcDateTime
 
 logger = logging.getLogger(__name__)
+
+
+class UsageEventType(StrEnum):
+    """What a ledger row records (`UsageEvent.type`)."""
+
+    RATE_LIMIT = "rate_limit"
+    QUOTA = "quota"
+    UNIQUE_LIMIT = "unique_limit"
+
+
 LEDGER: Table = UsageEvent.__table__  # type: ignore[attr-defined]
 Row = dict[str, Any]
 FLUSH_SECONDS = 0.1

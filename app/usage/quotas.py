@@ -40,11 +40,11 @@ from app.core.inputs import InputModel
 from app.models import QuotaCounter, UsageEvent
 from app.usage.counters import CounterStore
 from app.usage.idempotency import IdempotencyStore
-from app.usage.ledger import Ledger, ledger_row
+from app.usage.ledger import Ledger, UsageEventType, ledger_row
 from app.usage.reports import QuotaUsage
 from app.usage.subjects import Subject, SubjectCache
 
-QUOTA_EVENT = "quota"
+QUOTA_EVENT = UsageEventType.QUOTA.value
 RELEASE_ATTEMPTS = 5
 
 

@@ -9,9 +9,6 @@ from typing import Any
 
 import pytest
 
-from app.auth.roles import MemberRole
-from app.customers.schemas import SubscriptionStatus as DomainStatus
-from app.graphql.enums import Role, SubscriptionStatus
 from tests.graphql.conftest import ADD_MEMBER, CREATE_CUSTOMER, GraphQL
 from tests.support.api import ADDRESS, ANONYMOUS, Caller
 from tests.support.clock import MovableClock
@@ -457,12 +454,6 @@ class TestAdmin:
             "TIER_NOT_FOUND",
             404,
         )
-
-
-class TestEnums:
-    def test_they_mirror_the_domain(self) -> None:
-        assert [r.value for r in Role] == [r.value for r in MemberRole]
-        assert [s.value for s in SubscriptionStatus] == [s.value for s in DomainStatus]
 
 
 async def test_timestamps_are_utc_with_z(gql: GraphQL) -> None:

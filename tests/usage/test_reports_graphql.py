@@ -7,9 +7,6 @@ from typing import Any
 
 import pytest
 
-from app.catalog.model import Window as DomainWindow
-from app.graphql.enums import IdentifierType, Window
-from app.usage.reports import IdentifierType as DomainIdentifierType
 from tests.support.api import ANONYMOUS, Api, Caller
 from tests.usage.test_reports import CHAT, CLIENT_IP, FEEDS, consume, customer_on, get, hold
 
@@ -60,11 +57,6 @@ def rest_usage(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def graphql_usage(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**row, "window": row["window"].lower()} for row in report["features"]]
-
-
-def test_enums_mirror_the_domain() -> None:
-    assert [w.value for w in Window] == [w.value for w in DomainWindow]
-    assert [t.value for t in IdentifierType] == [t.value for t in DomainIdentifierType]
 
 
 class TestReports:
