@@ -75,6 +75,14 @@ class TierFeature:
     value: int
 
 
+@dataclass(frozen=True, slots=True)
+class TierOffer:
+    """A tier with what it allows of every feature of the catalog."""
+
+    tier: Tier
+    features: list[TierFeature]
+
+
 class CatalogService:
     def __init__(self, catalog: CatalogCache) -> None:
         self._catalog = catalog
@@ -158,11 +166,14 @@ class CatalogService:
         if deleted:
             invalidate(session, invalidation.OVERRIDES, customer_id)
 
-    async def tier_features(self, tier_names: Iterable[str]) -> dict[str, list[TierFeature]]:
-        """Each tier's value of every feature, 0 where the tier does not name it; from the
+    async def tier_features(self, tier_name: str) -> list[TierFeature]:
+        """The tier's value of every feature, 0 where the tier does not name it; from the
         catalog in memory."""
         entries = sorted(await self._catalog.entries(), key=lambda entry: entry.spec.key)
-        return {name: [_tier_feature(entry.spec, name) for entry in entries] for name in tier_names}
+        return [_tier_feature(entry.spec, tier_name) for entry in entries]
+
+    async def offers(self, tiers: Iterable[Tier]) -> list[TierOffer]:
+        return [TierOffer(tier, await self.tier_features(tier.name)) for tier in tiers]
 
 
 def _tier_feature(spec: FeatureSpec, tier_name: str) -> TierFeature:

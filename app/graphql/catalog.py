@@ -195,6 +195,5 @@ async def clear_feature_override(
 
 async def tier_features(root: Any, info: Info) -> list[TierFeature]:
     """The `features` of a `Tier`, from the catalog in memory."""
-    name: str = root.name
-    features = await info.context.services.catalog.tier_features([name])
-    return [TierFeature.of(item) for item in features[name]]
+    features = await info.context.services.catalog.tier_features(root.name)
+    return [TierFeature.of(item) for item in features]

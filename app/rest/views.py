@@ -6,7 +6,7 @@ schemas from the same declarations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, NotRequired, TypeVar
 
@@ -16,11 +16,11 @@ from typing_extensions import TypedDict
 from app.admin.service import CustomerSummary
 from app.auth.apikeys import IssuedApiKey
 from app.billing.service import BillingStatus
-from app.catalog.service import TierFeature
+from app.catalog.service import TierOffer
 from app.core.clock import iso_z
 from app.core.pagination import Page
 from app.customers.schemas import CustomerDetails, MemberView, OwnershipTransfer
-from app.models import ApiKey, Customer, Invitation, Tier
+from app.models import ApiKey, Customer, Invitation
 from app.rest.catalog_views import TierFeatureOut, tier_feature
 from app.usage.consume import MAX_BATCH, ConsumeRequest
 
@@ -329,7 +329,8 @@ def customers_page(page: Page[CustomerSummary]) -> CustomersPageOut:
     }
 
 
-def tier(row: Tier, features: Sequence[TierFeature] = ()) -> TierOut:
+def tier(offer: TierOffer) -> TierOut:
+    row = offer.tier
     return {
         "id": str(row.id),
         "name": row.name,
@@ -341,12 +342,12 @@ def tier(row: Tier, features: Sequence[TierFeature] = ()) -> TierOut:
         "isActive": row.is_active,
         "isDefault": row.is_default,
         "sortOrder": row.sort_order,
-        "features": [tier_feature(item) for item in features],
+        "features": [tier_feature(item) for item in offer.features],
     }
 
 
-def tiers(rows: list[Tier], features: Mapping[str, Sequence[TierFeature]]) -> TiersOut:
-    return {"tiers": [tier(row, features.get(row.name, ())) for row in rows]}
+def tiers(offers: list[TierOffer]) -> TiersOut:
+    return {"tiers": [tier(offer) for offer in offers]}
 
 
 def api_key(row: ApiKey) -> ApiKeyOut:

@@ -76,8 +76,7 @@ async def list_tiers(request: Request) -> Response:
     active = call.query_bool("active")
     async with call.read() as session:
         tiers = await call.services.tiers.list(session, call.principal, active=active)
-    features = await call.services.catalog.tier_features(tier.name for tier in tiers)
-    return JSONResponse(views.tiers(tiers, features))
+    return JSONResponse(views.tiers(await call.services.catalog.offers(tiers)))
 
 
 async def set_default_tier(request: Request) -> Response:
@@ -85,8 +84,8 @@ async def set_default_tier(request: Request) -> Response:
     tier_id = call.path_uuid("tierID")
     async with call.write() as session:
         tier = await call.services.tiers.set_default(session, call.principal, tier_id=tier_id)
-    features = await call.services.catalog.tier_features([tier.name])
-    return JSONResponse(views.tier(tier, features[tier.name]))
+    (offer,) = await call.services.catalog.offers([tier])
+    return JSONResponse(views.tier(offer))
 
 
 async def set_customer_tier(request: Request) -> Response:
