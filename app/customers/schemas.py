@@ -39,7 +39,10 @@ def _role(value: Any) -> MemberRole:
 
 
 RoleInput = Annotated[MemberRole, BeforeValidator(_role)]
-UserIdField = Field(default=None, validation_alias=AliasChoices("userID", "userId", "user_id"))
+# SPEC's spelling, then GraphQL's argument (its errors name it). Every model also takes
+# its field's own name.
+USER_ID = AliasChoices("userID", "userId")
+UserIdField = Field(default=None, validation_alias=USER_ID)
 
 
 class BillingAddress(InputModel):
@@ -91,7 +94,7 @@ class AddMember(InputModel):
 
 
 class ChangeMemberRole(InputModel):
-    user_id: uuid.UUID = Field(validation_alias=AliasChoices("userID", "userId", "user_id"))
+    user_id: uuid.UUID = Field(validation_alias=USER_ID)
     role: RoleInput
 
 
@@ -100,9 +103,7 @@ class TransferOwnership(InputModel):
 
     new_owner_user_id: uuid.UUID | None = Field(
         default=None,
-        validation_alias=AliasChoices(
-            "newOwnerUserID", "newOwnerUserId", "userID", "userId", "new_owner_user_id"
-        ),
+        validation_alias=AliasChoices("newOwnerUserID", "userID", "newOwnerUserId"),
     )
     email: EmailStr | None = None
 

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import (
-    AliasChoices,
     Field,
     TypeAdapter,
     ValidationError,
@@ -54,12 +53,8 @@ class ConsumeRequest(InputModel):
     service_name: str = Field(min_length=1, max_length=64)
     feature_key: str = Field(min_length=1, max_length=64)
     amount: int = Field(default=1, ge=1, le=1_000_000_000)
-    user_id: uuid.UUID | None = Field(
-        default=None, validation_alias=AliasChoices("userId", "userID", "user_id")
-    )
-    customer_id: uuid.UUID | None = Field(
-        default=None, validation_alias=AliasChoices("customerId", "customerID", "customer_id")
-    )
+    user_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
     ip: str | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -50,12 +50,8 @@ RELEASE_ATTEMPTS = 5
 
 class QuotaRequest(InputModel):
     amount: int = Field(default=1, ge=1, le=1_000_000_000)
-    user_id: uuid.UUID | None = Field(
-        default=None, validation_alias=AliasChoices("userId", "userID", "user_id")
-    )
-    customer_id: uuid.UUID | None = Field(
-        default=None, validation_alias=AliasChoices("customerId", "customerID", "customer_id")
-    )
+    user_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
