@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TypeAlias
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.auth.principal import Access, Principal, known_principal
-from app.container import Container, Services
+from app.auth.call import ContainerCall, caller
+from app.auth.principal import Access, Principal
+from app.container import Container
 from app.core.errors import AppError
 
 
-class GraphQLContext:
+class GraphQLContext(ContainerCall):
     """Per request. The caller is authenticated on first use, once, however many fields
     ask for it: a document that needs no caller (introspection) costs no lookup, and a
     credential error surfaces as a GraphQL error with the code REST would give."""
@@ -28,10 +26,6 @@ class GraphQLContext:
         self._principal: Principal | None = None
         self._failure: AppError | None = None
 
-    @property
-    def services(self) -> Services:
-        return self.container.services
-
     async def principal(
         self, access: Access = Access.USER, *, service_name: str | None = None
     ) -> Principal:
@@ -41,7 +35,7 @@ class GraphQLContext:
         async with self._lock:
             if self._principal is None and self._failure is None:
                 try:
-                    self._principal = await self._authenticate()
+                    self._principal = await caller(self.container, self.request.scope)
                 except AppError as exc:
                     self._failure = exc
         if self._failure is not None:
@@ -49,22 +43,6 @@ class GraphQLContext:
         assert self._principal is not None
         access.check(self._principal, service_name=service_name)
         return self._principal
-
-    async def _authenticate(self) -> Principal:
-        known = known_principal(self.request.scope)
-        if known is not None:
-            return known
-        return await self.container.credentials.of_scope(self.request.scope)
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        async with self.container.db.transaction() as session:
-            yield session
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.container.db.transaction(write=False) as session:
-            yield session
 
 
 Info: TypeAlias = strawberry.Info[GraphQLContext, None]

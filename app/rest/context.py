@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.auth.principal import Principal, known_principal
-from app.container import Container, Services
+from app.auth.call import ContainerCall, caller
+from app.auth.principal import Principal
+from app.container import Container
 from app.core.errors import InvalidInput
 from app.core.inputs import parse_input, parse_uuid
 from app.core.json import read_json
@@ -26,7 +24,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
 
 
 @dataclass(frozen=True, slots=True)
-class RestCall:
+class RestCall(ContainerCall):
     request: Request
     container: Container
     principal: Principal
@@ -38,25 +36,7 @@ class RestCall:
     @staticmethod
     async def principal_of(request: Request) -> Principal:
         """The caller, as the own rate limit authenticated them for this request."""
-        known = known_principal(request.scope)
-        if known is not None:
-            return known
-        container: Container = request.app.state.container
-        return await container.credentials.of_scope(request.scope)
-
-    @property
-    def services(self) -> Services:
-        return self.container.services
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        async with self.container.db.transaction() as session:
-            yield session
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.container.db.transaction(write=False) as session:
-            yield session
+        return await caller(request.app.state.container, request.scope)
 
     async def body(self, model: type[M]) -> M:
         return parse_input(model, await self.json())
