@@ -12,6 +12,7 @@ import strawberry
 
 from app.core.errors import AppError
 from app.graphql.enums import IdentifierType, Window
+from app.http.decisions import refusal
 from app.usage import reports
 from app.usage.consume import Decision as DecisionResult
 
@@ -120,7 +121,7 @@ class QuotaFeatureUsage:
             current_usage=item.current_usage,
             limit=item.limit,
             remaining=item.remaining,
-            reset_at=0,
+            reset_at=item.reset_at,
         )
 
 
@@ -197,5 +198,5 @@ ConsumeOutcome = Annotated[
 def consume_outcome(outcome: DecisionResult | AppError) -> Decision | ConsumeError:
     if isinstance(outcome, AppError):
         return ConsumeError.of(outcome)
-    refusal = outcome.refusal()
-    return Decision.of(outcome) if refusal is None else ConsumeError.of(refusal, outcome)
+    refused = refusal(outcome)
+    return Decision.of(outcome) if refused is None else ConsumeError.of(refused, outcome)
