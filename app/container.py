@@ -25,6 +25,7 @@ from app.core.clock import Clock, utcnow
 from app.core.db import Database
 from app.core.errors import Conflict
 from app.core.invalidation import Invalidator
+from app.customers.invitations import accept_invitation
 from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.customers.team import Team
@@ -95,7 +96,7 @@ class Container:
             events=EventService(),
             billing=billing,
         )
-        self.identity = IdentityService(self.db, clock)
+        self.identity = IdentityService(self.db, clock, accept_invitation)
         self.credentials = CredentialBackend(
             settings, self.db, TokenVerifier(settings, self.jwt_secret), self.identity, api_keys
         )

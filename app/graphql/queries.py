@@ -7,11 +7,11 @@ import strawberry
 from app.auth.principal import Access
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.customers.schemas import SubscriptionStatus as DomainStatus
 from app.graphql import billing, events, usage_resolvers
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import ApiKey, Customer, CustomerSummary, Invitation, Member, Page, Tier
+from app.models import SubscriptionStatus as DomainStatus
 
 
 async def customer(info: Info) -> Customer | None:

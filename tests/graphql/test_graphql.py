@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from app.auth.roles import MemberRole
-from app.customers.schemas import SubscriptionStatus as DomainStatus
 from app.graphql.enums import Role, SubscriptionStatus
+from app.models import SubscriptionStatus as DomainStatus
 from tests.graphql.conftest import ADD_MEMBER, CREATE_CUSTOMER, GraphQL
 from tests.support.api import ADDRESS, ANONYMOUS, Caller
 from tests.support.clock import MovableClock
