@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admin.service import AdminService
 from app.auth.apikeys import ApiKeyService
 from app.auth.credentials import CredentialBackend
 from app.auth.identity import IdentityService
+from app.auth.principal import Principal, known_principal
 from app.auth.tokens import TokenVerifier, load_or_create_secret
 from app.billing.outbox import StripeOutbox
 from app.billing.service import BillingService
@@ -25,6 +31,7 @@ from app.core.clock import Clock, utcnow
 from app.core.db import Database
 from app.core.errors import Conflict
 from app.core.invalidation import Invalidator
+from app.customers.invitations import accept_invitation
 from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.customers.team import Team
@@ -95,7 +102,7 @@ class Container:
             events=EventService(),
             billing=billing,
         )
-        self.identity = IdentityService(self.db, clock)
+        self.identity = IdentityService(self.db, clock, accept_invitation)
         self.credentials = CredentialBackend(
             settings, self.db, TokenVerifier(settings, self.jwt_secret), self.identity, api_keys
         )
@@ -165,3 +172,35 @@ def signing_secret(settings: Settings) -> str | None:
     if settings.uses_jwks:
         return None
     return settings.jwt_secret or load_or_create_secret(settings.data_dir)
+
+
+# What a request needs of the container on either transport: its caller, the services and
+# a transaction. Each transport's per-request object mixes `ContainerCall` in beside its
+# `container`.
+
+
+async def caller(container: Container, scope: Mapping[str, Any]) -> Principal:
+    """The caller of an ASGI request: as the own rate limit authenticated them, when it did."""
+    known = known_principal(scope)
+    if known is not None:
+        return known
+    return await container.credentials.of_scope(scope)
+
+
+class ContainerCall:
+    __slots__ = ()
+    container: Container
+
+    @property
+    def services(self) -> Services:
+        return self.container.services
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        async with self.container.db.transaction() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.container.db.transaction(write=False) as session:
+            yield session

@@ -17,13 +17,13 @@ from starlette.types import ASGIApp
 
 from app.container import Container
 from app.core.errors import AppError
+from app.http.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
 from app.ops.self_limit import SelfLimitMiddleware
 from app.ops.server_proxy import disable_uvicorn_proxy_headers
 from app.rest.direct import DirectRoutes
-from app.rest.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.rest.openapi import openapi_document
 from app.rest.routes import BASE_PATH, direct_routes, rest_routes
 from app.settings import Settings

@@ -17,10 +17,10 @@ from app.core.errors import CustomerNotFound
 from app.core.inputs import InputModel
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
-from app.customers.schemas import AddMember, CustomerDetails, MemberView, SubscriptionStatus
+from app.customers.schemas import AddMember, CustomerDetails, MemberView
 from app.customers.service import customer_details, delete_customer
 from app.customers.team import Team
-from app.models import Customer, Invitation, Membership, Tier
+from app.models import Customer, Invitation, Membership, SubscriptionStatus, Tier
 from app.tiers.service import find_tier, require_assignable
 
 

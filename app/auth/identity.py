@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.users import Grants, ensure_user, granted
 from app.core.clock import Clock
 from app.core.db import Database
-from app.customers.invitations import accept_invitation
 
 SIGN_IN_CACHE_SIZE = 100_000
+# Joins the team of the invitation waiting for a verified e-mail, in the sign-in's
+# transaction: the customers' rule, given by the container.
+AcceptInvitation = Callable[[AsyncSession, uuid.UUID, str, datetime], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +38,10 @@ class IdentityService:
     request after it is sent.
     """
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, accept_invitation: AcceptInvitation) -> None:
         self._db = db
         self._clock = clock
+        self._accept_invitation = accept_invitation
         self._cache: dict[uuid.UUID, _SignIn] = {}
         self._by_email: dict[str, set[uuid.UUID]] = {}
         self._pending: dict[uuid.UUID, asyncio.Future[Grants]] = {}
@@ -77,7 +84,7 @@ class IdentityService:
             await ensure_user(session, user_id, email, now)
             grants = await granted(session, user_id)
             if verified is not None:
-                await accept_invitation(session, user_id, verified, now)
+                await self._accept_invitation(session, user_id, verified, now)
         if len(self._cache) >= SIGN_IN_CACHE_SIZE:
             self._cache.clear()
             self._by_email.clear()

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.customers.schemas import SubscriptionStatus
+from app.models import SubscriptionStatus
 
 # The product's statuses (SPEC §3.1) are `SubscriptionStatus`; Stripe's others map onto them.
 KNOWN_STATUSES = frozenset(SubscriptionStatus)

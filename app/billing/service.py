@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.auth.roles import TeamAction
+from app.auth.seats import current_seat
 from app.billing import outbox
 from app.billing.gateway import (
     CheckoutRequest,
@@ -33,9 +34,7 @@ from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
 from app.core.errors import AlreadySubscribed, StripeNotConfigured, TierNotPurchasable
 from app.core.inputs import InputModel
-from app.customers.schemas import SubscriptionStatus
-from app.customers.service import current_seat
-from app.models import Customer, StripeEvent, Tier
+from app.models import Customer, StripeEvent, SubscriptionStatus, Tier
 from app.settings import Settings
 from app.tiers.service import default_tier, find_tier
 

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.auth.roles import TeamAction
+from app.auth.seats import current_seat
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
 from app.customers.schemas import AddMember, ChangeMemberRole, MemberView
-from app.customers.service import current_seat
 from app.customers.team import Team
 from app.models import Invitation
 

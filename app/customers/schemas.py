@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -22,16 +21,6 @@ from app.auth.roles import MemberRole
 from app.core.countries import ISO_3166_ALPHA2
 from app.core.inputs import InputModel
 from app.models import Customer, Tier
-
-
-class SubscriptionStatus(StrEnum):
-    NONE = "none"
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    CANCELED = "canceled"
-    UNPAID = "unpaid"
-    INCOMPLETE = "incomplete"
 
 
 def _role(value: Any) -> MemberRole:

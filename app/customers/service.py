@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, update
@@ -12,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Principal
-from app.auth.roles import MemberRole, TeamAction, authorize
+from app.auth.roles import MemberRole, TeamAction
+from app.auth.seats import current_seat
 from app.billing import outbox
 from app.core import audit, invalidation
 from app.core.clock import Clock
@@ -23,7 +23,6 @@ from app.core.errors import (
     CustomerNotFound,
     Forbidden,
     InvalidInput,
-    NoCustomer,
     NotAMember,
     OwnerCannotLeave,
 )
@@ -37,31 +36,6 @@ from app.customers.schemas import (
 from app.customers.team import Team
 from app.models import Customer, Membership, Tier, User
 from app.tiers.service import default_tier
-
-
-@dataclass(frozen=True, slots=True)
-class TeamSeat:
-    """The caller's place on their team."""
-
-    membership: Membership
-    customer: Customer
-
-    @property
-    def role(self) -> MemberRole:
-        return MemberRole(self.membership.role)
-
-
-async def current_seat(session: AsyncSession, principal: Principal, action: TeamAction) -> TeamSeat:
-    """The caller's team, authorised for `action`; callers with no team get 404."""
-    membership = await repo.membership_of(session, principal.require_user())
-    if membership is None:
-        raise NoCustomer()
-    customer = await session.get(Customer, membership.customer_id, populate_existing=True)
-    if customer is None:
-        raise NoCustomer()
-    seat = TeamSeat(membership, customer)
-    authorize(seat.role, action)
-    return seat
 
 
 async def customer_details(session: AsyncSession, customer: Customer) -> CustomerDetails:

@@ -8,9 +8,8 @@ from typing import TypeAlias
 import strawberry
 from starlette.requests import Request
 
-from app.auth.call import ContainerCall, caller
 from app.auth.principal import Access, Principal
-from app.container import Container
+from app.container import Container, ContainerCall, caller
 from app.core.errors import AppError
 
 

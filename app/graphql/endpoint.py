@@ -27,7 +27,7 @@ from app.core.json import read_json
 from app.graphql.context import GraphQLContext
 from app.graphql.errors import is_rendered, render_error, render_request_error
 from app.graphql.schema import build_schema
-from app.rest.errors import header_value
+from app.http.errors import header_value
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):

@@ -10,7 +10,7 @@ import strawberry
 
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
-from app.customers.schemas import SubscriptionStatus
+from app.models import SubscriptionStatus
 from app.usage.ledger import UsageEventType
 from app.usage.reports import IdentifierType
 

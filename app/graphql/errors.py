@@ -16,7 +16,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.core.errors import AppError, InternalError, new_error_id
-from app.ops.logging import log_error
+from app.http.error_log import log_error
 
 logger = logging.getLogger("app.errors")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

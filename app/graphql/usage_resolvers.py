@@ -22,6 +22,7 @@ from app.graphql.usage_types import (
     Usage,
     consume_outcome,
 )
+from app.http.decisions import refusal
 from app.usage.consume import ConsumeBatch, ConsumeRequest
 from app.usage.consume import Decision as DecisionResult  # the domain's; `Decision` is the type
 
@@ -154,9 +155,9 @@ async def consume_batch(info: Info, requests: list[ConsumeInput]) -> list[Consum
 
 def _allowed(decision: DecisionResult) -> Decision:
     """A refused decision is the error it carries, in the error's extensions."""
-    refusal = decision.refusal()
-    if refusal is not None:
-        raise refusal
+    refused = refusal(decision)
+    if refused is not None:
+        raise refused
     return Decision.of(decision)
 
 

@@ -13,6 +13,7 @@ import strawberry
 from app.core.errors import AppError
 from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import Window
+from app.http.decisions import refusal
 from app.usage import reports
 from app.usage.consume import Decision as DecisionResult
 
@@ -50,10 +51,6 @@ def _total(root: strawberry.Parent[reports.UsageReport | reports.QuotaUsageRepor
     return len(root.features)
 
 
-def _no_window() -> int:
-    return 0
-
-
 @domain_type(reports.UsageReport, description="Usage of every rate limit; a team shares one pool.")
 class Usage(DomainType):
     identifier: str = strawberry.field(description="The user id, or the address key.")
@@ -65,9 +62,7 @@ class Usage(DomainType):
 class QuotaFeatureUsage(DomainType):
     limit: int = strawberry.field(description=VALUE)
     remaining: int = strawberry.field(description="-1 when the quota is unlimited.")
-    reset_at: int = strawberry.field(
-        resolver=_no_window, description="Always 0: quotas have no window."
-    )
+    reset_at: int = strawberry.field(description="Always 0: quotas have no window.")
 
 
 @domain_type(reports.QuotaUsageReport, description="Usage of every quota of the customer.")
@@ -122,5 +117,5 @@ ConsumeOutcome = Annotated[
 def consume_outcome(outcome: DecisionResult | AppError) -> Decision | ConsumeError:
     if isinstance(outcome, AppError):
         return ConsumeError.of(outcome)
-    refusal = outcome.refusal()
-    return Decision.of(outcome) if refusal is None else ConsumeError.of(refusal, outcome)
+    refused = refusal(outcome)
+    return Decision.of(outcome) if refused is None else ConsumeError.of(refused, outcome)

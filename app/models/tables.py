@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, text
@@ -64,6 +65,18 @@ class Tier(SQLModel, table=True):
     is_default: bool = False
     is_assignable: bool = True
     sort_order: int = 0
+
+
+class SubscriptionStatus(StrEnum):
+    """The values of `Customer.subscription_status` (SPEC §3.1)."""
+
+    NONE = "none"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+    UNPAID = "unpaid"
+    INCOMPLETE = "incomplete"
 
 
 class Customer(SQLModel, table=True):

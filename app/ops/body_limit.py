@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PayloadTooLarge
-from app.rest.errors import error_response
+from app.http.errors import error_response
 
 
 class BodyLimitMiddleware:

@@ -38,11 +38,11 @@ from app.auth.credentials import CredentialBackend, credential_headers
 from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE, Principal
 from app.core.clock import Clock
 from app.core.errors import AppError, TooManyRequests
-from app.rest.direct import route_path
-from app.rest.errors import error_response
+from app.http.errors import error_response
+from app.http.headers import rate_limit_headers, raw_headers
+from app.http.paths import route_path
 from app.settings import Settings
 from app.usage.counters import CounterStore, storage_of
-from app.usage.headers import rate_limit_headers, raw_headers
 
 logger = logging.getLogger(__name__)
 POLICY = "self"

@@ -10,9 +10,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from app.auth.call import ContainerCall, caller
 from app.auth.principal import Principal
-from app.container import Container
+from app.container import Container, ContainerCall, caller
 from app.core.errors import InvalidInput
 from app.core.inputs import parse_input, parse_uuid
 from app.core.json import read_json

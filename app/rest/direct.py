@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http.paths import route_path
+
 
 class DirectRoutes:
     """Pure ASGI, the outermost layer: a request whose method and path are one of `routes`
@@ -25,13 +27,3 @@ class DirectRoutes:
                 await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def route_path(scope: Scope) -> str:
-    """The request's path within the app: behind a root path (`--root-path`), the path
-    the client asked for starts with it, as Starlette's router strips it."""
-    path: str = scope["path"]
-    root = scope.get("root_path")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
-        return path[len(root) :] or "/"
-    return path

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from app.auth.principal import Access
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
-from app.customers.schemas import SubscriptionStatus
+from app.models import SubscriptionStatus
 from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
 
 REF = "#/components/schemas/{model}"

@@ -225,7 +225,7 @@ def quota_feature_usage(item: QuotaUsage) -> QuotaFeatureUsageOut:
         "currentUsage": item.current_usage,
         "limit": item.limit,
         "remaining": item.remaining,
-        "resetAt": 0,  # a quota has no window
+        "resetAt": item.reset_at,
     }
 
 

@@ -2,8 +2,8 @@
 
 Nothing here touches the database: subjects, tiers, the catalog and overrides come from
 in-process caches, counters from the counter storage, and the ledger is written behind.
-A decision is data, allowed or refused; a transport answers a refused one with the error
-it carries (`Decision.refusal`).
+A decision is data, allowed or refused; the transports render it and answer a refused one
+with the error it is (`app.http.decisions`).
 """
 
 from __future__ import annotations
@@ -29,16 +29,9 @@ from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
 from app.core.clock import Clock
-from app.core.errors import (
-    AppError,
-    CustomerNotFound,
-    FeatureDisabled,
-    InvalidInput,
-    RateLimited,
-)
+from app.core.errors import AppError, CustomerNotFound, InvalidInput
 from app.core.inputs import InputModel, parse_input
 from app.usage.counters import Charge, CounterStore
-from app.usage.headers import rate_limit_headers
 from app.usage.idempotency import IdempotencyStore
 from app.usage.ledger import Ledger, Row, UsageEventType, ledger_row
 from app.usage.subjects import Subject, SubjectCache
@@ -83,36 +76,6 @@ class Decision:
     window: str
     window_seconds: int
     reset_in: int
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "allowed": self.allowed,
-            "currentUsage": self.current_usage,
-            "limit": self.limit,
-            "remaining": self.remaining,
-            "resetAt": self.reset_at,
-        }
-
-    def headers(self, policy: str) -> dict[str, str]:
-        if self.limit == UNLIMITED:
-            return {}
-        return rate_limit_headers(
-            policy,
-            limit=self.limit,
-            remaining=self.remaining,
-            reset_in=self.reset_in,
-            window=self.window_seconds,
-            refused=not self.allowed,
-        )
-
-    def refusal(self) -> AppError | None:
-        """The error a refused decision is answered with, carrying the decision: what a
-        transport renders (SPEC §7, "body of a refused consume")."""
-        if self.allowed:
-            return None
-        if self.limit == DISABLED:
-            return FeatureDisabled(**self.body())
-        return RateLimited(headers=self.headers("feature"), **self.body())
 
 
 class ConsumeBatch(InputModel):

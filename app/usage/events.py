@@ -17,8 +17,8 @@ from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.auth.roles import TeamAction
+from app.auth.seats import current_seat
 from app.core.errors import CustomerNotFound, InvalidInput
-from app.customers.service import current_seat
 from app.models import Customer, UsageEvent
 from app.usage.ledger import UsageEventType
 

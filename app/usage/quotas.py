@@ -212,7 +212,7 @@ def _outcome(entry: CatalogEntry, answer: _Answer) -> QuotaUsage:
         "currentUsage": usage.current_usage,
         "limit": usage.limit,
         "remaining": usage.remaining,
-        "resetAt": 0,
+        "resetAt": usage.reset_at,
     }
     if answer.refused_with == FeatureDisabled.code:
         raise FeatureDisabled(**details)

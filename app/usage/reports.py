@@ -90,6 +90,11 @@ class QuotaUsage:
     limit: int
     remaining: int
 
+    @property
+    def reset_at(self) -> int:
+        """Always 0: a quota has no window."""
+        return 0
+
 
 @dataclass(frozen=True, slots=True)
 class QuotaUsageReport:

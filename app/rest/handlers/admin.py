@@ -7,7 +7,8 @@ from starlette.responses import JSONResponse, Response
 
 from app.admin.service import CustomerTierChange
 from app.core.errors import InvalidInput
-from app.customers.schemas import AddMember, SubscriptionStatus
+from app.customers.schemas import AddMember
+from app.models import SubscriptionStatus
 from app.rest import views
 from app.rest.context import RestCall
 

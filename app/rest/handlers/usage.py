@@ -23,10 +23,11 @@ from app.container import Container
 from app.core.errors import AppError
 from app.core.inputs import parse_input
 from app.core.json import read_json
+from app.http.decisions import decision_body, decision_headers, refusal
+from app.http.errors import RawHeaders, error_body, rendered_error, unexpected_error
+from app.http.headers import raw_headers
 from app.ops.body_limit import read_body
-from app.rest.errors import RawHeaders, error_body, rendered_error, unexpected_error
 from app.usage.consume import ConsumeBatch, ConsumeRequest, ConsumeService, Decision
-from app.usage.headers import raw_headers
 
 M = TypeVar("M", bound=BaseModel)
 # What an operation answers, ready to send: status, headers, body.
@@ -83,10 +84,10 @@ def error_reply(error: AppError) -> Reply:
 def decision_reply(decision: Decision) -> Reply:
     """A decision, or the error its refusal is (429, 403), rendered without raising it:
     a storm of refusals costs no more than the decisions it refuses."""
-    refusal = decision.refusal()
-    if refusal is not None:
-        return error_reply(refusal)
-    return json_reply(decision.body(), decision.headers("feature"))
+    refused = refusal(decision)
+    if refused is not None:
+        return error_reply(refused)
+    return json_reply(decision_body(decision), decision_headers(decision))
 
 
 async def _consume(service: ConsumeService, caller: Principal, data: ConsumeRequest) -> Reply:
@@ -107,10 +108,10 @@ def batch_item(outcome: Decision | AppError) -> dict[str, Any]:
     without an error id: it is an answer within a successful response, not a failed
     request."""
     if isinstance(outcome, Decision):
-        refusal = outcome.refusal()
-        if refusal is None:
-            return outcome.body()
-        outcome = refusal
+        refused = refusal(outcome)
+        if refused is None:
+            return decision_body(outcome)
+        outcome = refused
     body = error_body(outcome, "")["error"]
     del body["error_id"]
     return {"error": body}

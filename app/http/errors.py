@@ -21,8 +21,8 @@ from app.core.errors import (
     RouteNotFound,
     new_error_id,
 )
-from app.ops.logging import log_error
-from app.usage.headers import raw_headers
+from app.http.error_log import log_error
+from app.http.headers import raw_headers
 
 logger = logging.getLogger("app.errors")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
