@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, cast
-
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import ASGIApp
+from typing import Any
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
@@ -19,8 +10,8 @@ from app.auth.principal import Access
 from app.billing.service import UpgradeRequest
 from app.catalog.service import OverrideChange, ServiceRegistration
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
-from app.rest import catalog_views, report_views, views
-from app.rest.context import RestCall
+from app.rest import catalog_views, query, report_views, views
+from app.rest.endpoint import Endpoint
 from app.rest.handlers import (
     admin,
     apikeys,
@@ -35,29 +26,6 @@ from app.rest.handlers import (
 )
 from app.usage.consume import ConsumeRequest
 from app.usage.quotas import QuotaRequest
-
-BASE_PATH = "/api/billing/v1"
-RequestHandler = Callable[[Request], Awaitable[Response]]
-# A request handler, or (on the hot paths) an ASGI app that renders its own errors.
-Handler = RequestHandler | ASGIApp
-
-PAGINATION = ("page", "pageSize", "limit")
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    response: object | None
-    status: int = 200
-    body: object | None = None  # the request body's shape: a model, or a type
-    query: tuple[str, ...] = ()
-    headers: tuple[str, ...] = ()  # required request headers beyond the credentials
-    errors: tuple[int, ...] = (400, 401, 403, 404)
-    access: Access = Access.USER
-
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # §5.1 customer
@@ -111,7 +79,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         team.list_members,
         "Members of the team (owner, admin)",
         views.MembersPageOut,
-        query=PAGINATION,
+        query=query.PAGINATION,
     ),
     Endpoint(
         "POST",
@@ -192,7 +160,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_usage,
         "The team's usage of every rate limit",
         report_views.UsageOut,
-        query=("serviceName",),
+        query=(query.SERVICE_NAME,),
     ),
     Endpoint(
         "GET",
@@ -200,7 +168,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_ip_usage,
         "The caller's address's usage of every rate limit (anyone)",
         report_views.UsageOut,
-        query=("serviceName",),
+        query=(query.SERVICE_NAME,),
         errors=(400, 401, 404),
         access=Access.ANYONE,
     ),
@@ -211,7 +179,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         events.limit_events,
         "The 100 newest rate-limit events of the team (owner, admin; billing_admin)",
         catalog_views.UsageEventsOut,
-        query=events.EVENT_QUERY,
+        query=query.EVENTS,
     ),
     Endpoint(
         "GET",
@@ -248,7 +216,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         events.quota_events,
         "The 100 newest quota events of the team (owner, admin; billing_admin)",
         catalog_views.UsageEventsOut,
-        query=events.EVENT_QUERY,
+        query=query.EVENTS,
     ),
     Endpoint("GET", "/quotas", reports.get_quotas, "The customer's quotas", report_views.QuotasOut),
     Endpoint(
@@ -360,7 +328,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_customers,
         "Every customer (billing_admin)",
         views.CustomersPageOut,
-        query=(*PAGINATION, "tierName", "status"),
+        query=(*query.PAGINATION, query.TIER_NAME, query.STATUS),
         access=Access.ADMIN,
     ),
     Endpoint(
@@ -386,7 +354,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_members,
         "A customer's members (billing_admin)",
         views.MembersPageOut,
-        query=PAGINATION,
+        query=query.PAGINATION,
         access=Access.ADMIN,
     ),
     Endpoint(
@@ -451,7 +419,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_tiers,
         "Every tier (billing_admin)",
         views.TiersOut,
-        query=("active",),
+        query=(query.ACTIVE,),
         access=Access.ADMIN,
     ),
     Endpoint(
@@ -463,60 +431,3 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         access=Access.ADMIN,
     ),
 )
-
-
-# Asked on other services' hot path: served ahead of the router (`DirectRoutes`).
-HOT_PATHS = ("/limits/consume", "/limits/check", "/limits/consume/batch")
-
-
-def direct_routes() -> dict[tuple[str, str], ASGIApp]:
-    """The hot paths, as (method, full path) → their ASGI endpoint, for `DirectRoutes`."""
-    return {
-        (endpoint.method, BASE_PATH + endpoint.path): cast(ASGIApp, endpoint.handler)
-        for endpoint in ENDPOINTS
-        if endpoint.path in HOT_PATHS
-    }
-
-
-def rest_routes() -> list[Route]:
-    """One route per path, whose methods are all its endpoints' (so a 405 names them
-    all), in matching order: fixed paths before parameterised ones, which is what keeps
-    `/limits/usage` from being taken for `/limits/{serviceName}`."""
-    by_path: dict[str, list[Endpoint]] = {}
-    for endpoint in ENDPOINTS:
-        by_path.setdefault(endpoint.path, []).append(endpoint)
-    ordered = sorted(by_path.items(), key=lambda item: "{" in item[0])
-    return [
-        Route(BASE_PATH + path, _dispatch(endpoints), methods=[e.method for e in endpoints])
-        for path, endpoints in ordered
-    ]
-
-
-def _dispatch(endpoints: list[Endpoint]) -> Handler:
-    if len(endpoints) == 1:
-        return _guarded(endpoints[0])
-    handlers = {endpoint.method: _guarded(endpoint) for endpoint in endpoints}
-    if "GET" in handlers:
-        handlers["HEAD"] = handlers["GET"]
-
-    async def by_method(request: Request) -> Response:
-        return await cast(RequestHandler, handlers[request.method])(request)
-
-    return by_method
-
-
-def _guarded(endpoint: Endpoint) -> Handler:
-    """The handler, behind the check of who may call it at all: before any input is read.
-    The hot paths' ASGI endpoints check their callers themselves."""
-    handler = endpoint.handler
-    if endpoint.access is Access.ANYONE or not inspect.iscoroutinefunction(handler):
-        return handler
-    access, respond = endpoint.access, cast(RequestHandler, handler)
-
-    @functools.wraps(respond)
-    async def guarded(request: Request) -> Response:
-        principal = await RestCall.principal_of(request)
-        access.check(principal, service_name=request.path_params.get("serviceName"))
-        return await respond(request)
-
-    return guarded
