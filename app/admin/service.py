@@ -13,7 +13,6 @@ from sqlmodel import col, select
 from app.auth.principal import Principal
 from app.core import audit, invalidation
 from app.core.clock import Clock
-from app.core.errors import CustomerNotFound
 from app.core.inputs import InputModel
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
@@ -77,13 +76,13 @@ class AdminService:
         self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
     ) -> CustomerDetails:
         principal.require_admin()
-        return await customer_details(session, await self._customer(session, customer_id))
+        return await customer_details(session, await repo.customer_by_id(session, customer_id))
 
     async def delete_customer(
         self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
     ) -> None:
         actor = principal.require_admin()
-        customer = await self._customer(session, customer_id)
+        customer = await repo.customer_by_id(session, customer_id)
         await delete_customer(session, customer, actor_id=actor, at=self._clock())
 
     async def list_members(
@@ -95,7 +94,7 @@ class AdminService:
         page: PageRequest,
     ) -> Page[MemberView]:
         principal.require_admin()
-        await self._customer(session, customer_id)
+        await repo.customer_by_id(session, customer_id)
         return await repo.member_page(session, customer_id, page)
 
     async def add_member(
@@ -107,7 +106,7 @@ class AdminService:
         data: AddMember,
     ) -> MemberView | Invitation:
         actor = principal.require_admin()
-        customer = await self._customer(session, customer_id)
+        customer = await repo.customer_by_id(session, customer_id)
         return await self._team.add(session, customer, actor=None, actor_id=actor, data=data)
 
     async def remove_member(
@@ -119,7 +118,7 @@ class AdminService:
         user_id: uuid.UUID,
     ) -> None:
         actor = principal.require_admin()
-        await self._customer(session, customer_id)
+        await repo.customer_by_id(session, customer_id)
         await self._team.remove(session, customer_id, actor=None, actor_id=actor, user_id=user_id)
 
     async def set_customer_tier(
@@ -131,7 +130,7 @@ class AdminService:
         data: CustomerTierChange,
     ) -> CustomerDetails:
         actor = principal.require_admin()
-        customer = await self._customer(session, customer_id)
+        customer = await repo.customer_by_id(session, customer_id)
         tier = await find_tier(session, data.tier_name)
         require_assignable(tier)
         previous = customer.tier_id
@@ -148,9 +147,3 @@ class AdminService:
             tier_id=tier.id,
         )
         return await customer_details(session, customer)
-
-    async def _customer(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer:
-        customer = await session.get(Customer, customer_id, populate_existing=True)
-        if customer is None:
-            raise CustomerNotFound(param="customerID")
-        return customer

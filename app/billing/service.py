@@ -33,6 +33,7 @@ from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
 from app.core.errors import AlreadySubscribed, StripeNotConfigured, TierNotPurchasable
 from app.core.inputs import InputModel
+from app.customers.repository import find_customer
 from app.customers.schemas import SubscriptionStatus
 from app.customers.service import current_seat
 from app.models import Customer, StripeEvent, Tier
@@ -158,7 +159,7 @@ class BillingService:
             customer_id = uuid.UUID(str(ours))
         except ValueError:
             return
-        if await session.get(Customer, customer_id) is None:
+        if await find_customer(session, customer_id) is None:
             outbox.enqueue(
                 session,
                 outbox.CANCEL_SUBSCRIPTIONS,

@@ -23,9 +23,10 @@ from app.catalog.model import FeatureKind, FeatureSpec, Window
 from app.catalog.store import load_catalog
 from app.core import invalidation
 from app.core.db import affected_rows, upsert
-from app.core.errors import CustomerNotFound, FeatureNotFound, InvalidInput, ServiceNotFound
+from app.core.errors import FeatureNotFound, InvalidInput, ServiceNotFound
 from app.core.inputs import InputModel
 from app.core.invalidation import invalidate
+from app.customers.repository import customer_by_id
 from app.models import Customer, Feature, FeatureOverride, FeatureValue, Tier
 from app.tiers.service import normalise_tier_name
 
@@ -122,7 +123,7 @@ class CatalogService:
         principal.require_admin()
         if (problem := value_problem("override", data.value)) is not None:
             raise InvalidInput(problem, param="value")
-        customer = await _customer(session, customer_id)
+        customer = await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
         statement = upsert(session, FeatureOverride).values(
             customer_id=customer_id, feature_id=feature.id, value=data.value
@@ -146,7 +147,7 @@ class CatalogService:
     ) -> None:
         """Back to the tier's value; clearing a value that was never set is no error."""
         principal.require_admin()
-        await _customer(session, customer_id)
+        await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
         deleted = await affected_rows(
             session,
@@ -257,13 +258,6 @@ async def _replace_values(
         for tier, value in values.items()
     )
     await session.flush()
-
-
-async def _customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise CustomerNotFound(param="customerID")
-    return customer
 
 
 async def _feature(session: AsyncSession, service_name: str, feature_key: str) -> Feature:

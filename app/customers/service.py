@@ -7,16 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
 from app.billing import outbox
 from app.core import audit, invalidation
 from app.core.clock import Clock
-from app.core.db import affected_rows
+from app.core.db import affected_rows, insert_unique
 from app.core.errors import (
     AlreadyInCustomer,
     Conflict,
@@ -35,7 +34,7 @@ from app.customers.schemas import (
     TransferOwnership,
 )
 from app.customers.team import Team
-from app.models import Customer, Membership, Tier, User
+from app.models import Customer, Membership, Tier
 from app.tiers.service import default_tier
 
 
@@ -79,11 +78,7 @@ async def delete_customer(
     session: AsyncSession, customer: Customer, *, actor_id: uuid.UUID, at: datetime
 ) -> None:
     """Frees every member and keeps an audit record of what the account was."""
-    members = list(
-        await session.scalars(
-            select(Membership.user_id).where(col(Membership.customer_id) == customer.id)
-        )
-    )
+    members = await repo.member_ids(session, customer.id)
     audit.record(
         session,
         "customer.deleted",
@@ -140,18 +135,11 @@ class CustomerService:
         )
         session.add(customer)
         await session.flush()
-        try:
-            async with session.begin_nested():
-                session.add(
-                    Membership(
-                        user_id=user_id,
-                        customer_id=customer.id,
-                        role=MemberRole.OWNER,
-                        joined_at=now,
-                    )
-                )
-        except IntegrityError:
-            raise AlreadyInCustomer() from None
+        owner = Membership(
+            user_id=user_id, customer_id=customer.id, role=MemberRole.OWNER, joined_at=now
+        )
+        if not await insert_unique(session, owner):
+            raise AlreadyInCustomer()
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
         outbox.enqueue(session, outbox.CREATE_CUSTOMER, at=now, customer_id=customer.id)
         audit.record(
@@ -225,16 +213,16 @@ class CustomerService:
     async def _target(
         self, session: AsyncSession, customer_id: uuid.UUID, data: TransferOwnership
     ) -> uuid.UUID:
-        statement = select(Membership.user_id).where(col(Membership.customer_id) == customer_id)
         if data.new_owner_user_id is not None:
             param = "newOwnerUserID"
-            statement = statement.where(col(Membership.user_id) == data.new_owner_user_id)
+            targets = await repo.member_ids(
+                session, customer_id, user_id=data.new_owner_user_id, limit=2
+            )
         else:
             param = "email"
-            statement = statement.join(User, col(User.id) == col(Membership.user_id)).where(
-                col(User.email) == str(data.email).lower()
+            targets = await repo.member_ids(
+                session, customer_id, email=str(data.email).lower(), limit=2
             )
-        targets = list(await session.scalars(statement.limit(2)))
         if not targets:
             raise NotAMember(param=param)
         if len(targets) > 1:

@@ -18,8 +18,9 @@ from sqlmodel import col, select
 from app.auth.principal import Principal
 from app.auth.roles import TeamAction
 from app.core.errors import CustomerNotFound, InvalidInput
+from app.customers.repository import customer_by_id
 from app.customers.service import current_seat
-from app.models import Customer, UsageEvent
+from app.models import UsageEvent
 
 NEWEST = 100
 LIMIT_EVENTS = ("rate_limit", "unique_limit")
@@ -62,8 +63,7 @@ async def _visible_customer(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
 ) -> uuid.UUID:
     if customer_id is not None and principal.is_billing_admin:
-        if await session.get(Customer, customer_id) is None:
-            raise CustomerNotFound(param="customerId")
+        await customer_by_id(session, customer_id, param="customerId")
         return customer_id
     seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
     if customer_id is not None and customer_id != seat.customer.id:
