@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.loader import feature_problems, value_problem
 from app.catalog.model import FeatureKind, FeatureSpec, Window
@@ -80,6 +80,7 @@ class CatalogService:
     def __init__(self, catalog: CatalogCache) -> None:
         self._catalog = catalog
 
+    @requires(Access.METERED)
     async def register(
         self,
         session: AsyncSession,
@@ -91,7 +92,6 @@ class CatalogService:
         """Adds the service's new features and replaces the listed ones whole (a tier the
         body leaves out has the feature disabled). Features it does not list stay as
         they are: dropping one would drop the quotas customers hold of it."""
-        principal.require_metering(service_name)
         specs = _specs(service_name, data, await _tier_names(session))
         existing = {
             row.feature_key: row
@@ -110,6 +110,7 @@ class CatalogService:
         features = [e.spec for e in entries if e.spec.service_name == service_name]
         return ServiceCatalog(service_name, sorted(features, key=lambda spec: spec.feature_key))
 
+    @requires(Access.ADMIN)
     async def set_override(
         self,
         session: AsyncSession,
@@ -120,7 +121,6 @@ class CatalogService:
         feature_key: str,
         data: OverrideChange,
     ) -> OverrideView:
-        principal.require_admin()
         if (problem := value_problem("override", data.value)) is not None:
             raise InvalidInput(problem, param="value")
         customer = await customer_by_id(session, customer_id)
@@ -136,6 +136,7 @@ class CatalogService:
         invalidate(session, invalidation.OVERRIDES, customer_id)
         return await _override_view(session, customer, feature, data.value)
 
+    @requires(Access.ADMIN)
     async def clear_override(
         self,
         session: AsyncSession,
@@ -146,7 +147,6 @@ class CatalogService:
         feature_key: str,
     ) -> None:
         """Back to the tier's value; clearing a value that was never set is no error."""
-        principal.require_admin()
         await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
         deleted = await affected_rows(

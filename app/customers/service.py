@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.auth.roles import MemberRole, TeamAction, authorize
 from app.billing import outbox
 from app.core import audit, invalidation
@@ -112,6 +112,7 @@ class CustomerService:
         self._clock = clock
         self._team = team
 
+    @requires(Access.USER)
     async def create(
         self, session: AsyncSession, principal: Principal, *, data: CustomerCreate
     ) -> CustomerDetails:
@@ -152,16 +153,19 @@ class CustomerService:
         )
         return CustomerDetails(customer, tier, 1, user_id)
 
+    @requires(Access.USER)
     async def get(self, session: AsyncSession, principal: Principal) -> CustomerDetails:
         seat = await current_seat(session, principal, TeamAction.VIEW)
         return await customer_details(session, seat.customer)
 
+    @requires(Access.USER)
     async def delete(self, session: AsyncSession, principal: Principal) -> None:
         seat = await current_seat(session, principal, TeamAction.OWNER_ONLY)
         await delete_customer(
             session, seat.customer, actor_id=seat.membership.user_id, at=self._clock()
         )
 
+    @requires(Access.USER)
     async def leave(self, session: AsyncSession, principal: Principal) -> None:
         seat = await current_seat(session, principal, TeamAction.VIEW)
         if seat.role is MemberRole.OWNER:
@@ -170,6 +174,7 @@ class CustomerService:
             session, seat.membership, action="member.left", actor_id=seat.membership.user_id
         )
 
+    @requires(Access.USER)
     async def transfer_ownership(
         self, session: AsyncSession, principal: Principal, *, data: TransferOwnership
     ) -> OwnershipTransfer:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from app.auth.principal import Access
+from app.auth.principal import Access, access_of
 from app.rest.query import QueryParam
 
 BASE_PATH = "/api/billing/v1"
@@ -31,4 +31,9 @@ class Endpoint:
     query: tuple[QueryParam[Any], ...] = ()
     headers: tuple[str, ...] = ()  # required request headers beyond the credentials
     errors: tuple[int, ...] = (400, 401, 403, 404)
-    access: Access = Access.USER
+    # The service operation the endpoint runs, whose declaration says who may call it.
+    operation: Callable[..., Any] = field(kw_only=True)
+
+    @property
+    def access(self) -> Access:
+        return access_of(self.operation)

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
 from app.core.errors import CustomerNotFound, InvalidInput
 from app.customers.repository import customer_by_id
@@ -47,6 +47,7 @@ class EventPage:
 
 
 class EventService:
+    @requires(Access.USER)
     async def list(
         self, session: AsyncSession, principal: Principal, *, wanted: EventFilter
     ) -> EventPage:
