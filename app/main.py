@@ -24,8 +24,9 @@ from app.ops.logging import configure_logging
 from app.ops.self_limit import SelfLimitMiddleware
 from app.ops.server_proxy import disable_uvicorn_proxy_headers
 from app.rest.direct import DirectRoutes
+from app.rest.endpoint import BASE_PATH
 from app.rest.openapi import openapi_document
-from app.rest.routes import BASE_PATH, direct_routes, rest_routes
+from app.rest.router import direct_routes, rest_routes
 from app.settings import Settings
 
 YOUNG_GENERATION_OBJECTS = 20_000

@@ -31,9 +31,11 @@ from tests.support.databases import (
     PostgresTemplate,
     SqliteTemplate,
 )
+from tests.support.fake_stripe import FakeStripe
 from tests.support.logs import Records, recording
 from tests.support.postgres import PostgresCluster
 from tests.support.redis import RedisServer
+from tests.support.stripe import API_KEY, stripe_settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -154,6 +156,22 @@ def clock() -> MovableClock:
 async def api(database_url: str, tmp_path: Path, clock: MovableClock) -> AsyncIterator[Api]:
     """The app over HTTP (ASGI) on a fresh database, with a clock the test can move."""
     async with running_api(settings_for(database_url, tmp_path), clock) as api:
+        yield api
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe.running(api_key=API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def stripe_api(
+    database_url: str, tmp_path: Path, fake_stripe: FakeStripe, clock: MovableClock
+) -> AsyncIterator[Api]:
+    """The app with Stripe configured, against the fake Stripe on loopback
+    (`tests.support.fake_stripe`), reached through the real SDK."""
+    async with running_api(stripe_settings(database_url, tmp_path, fake_stripe), clock) as api:
         yield api
 
 

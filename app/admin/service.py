@@ -10,10 +10,9 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.core import audit, invalidation
 from app.core.clock import Clock
-from app.core.errors import CustomerNotFound
 from app.core.inputs import InputModel
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
@@ -40,6 +39,7 @@ class AdminService:
         self._clock = clock
         self._team = team
 
+    @requires(Access.ADMIN)
     async def list_customers(
         self,
         session: AsyncSession,
@@ -49,7 +49,6 @@ class AdminService:
         tier_name: str | None = None,
         status: SubscriptionStatus | None = None,
     ) -> Page[CustomerSummary]:
-        principal.require_admin()
         filters: list[ColumnElement[bool]] = []
         if tier_name is not None:
             filters.append(col(Customer.tier_id) == (await find_tier(session, tier_name)).id)
@@ -73,19 +72,21 @@ class AdminService:
         items = [CustomerSummary(customer, name, count) for customer, name, count in rows]
         return Page(items, int(total or 0), page)
 
+    @requires(Access.ADMIN)
     async def get_customer(
         self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
     ) -> CustomerDetails:
-        principal.require_admin()
-        return await customer_details(session, await self._customer(session, customer_id))
+        return await customer_details(session, await repo.customer_by_id(session, customer_id))
 
+    @requires(Access.ADMIN)
     async def delete_customer(
         self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
     ) -> None:
-        actor = principal.require_admin()
-        customer = await self._customer(session, customer_id)
+        actor = principal.require_user()
+        customer = await repo.customer_by_id(session, customer_id)
         await delete_customer(session, customer, actor_id=actor, at=self._clock())
 
+    @requires(Access.ADMIN)
     async def list_members(
         self,
         session: AsyncSession,
@@ -94,10 +95,10 @@ class AdminService:
         customer_id: uuid.UUID,
         page: PageRequest,
     ) -> Page[MemberView]:
-        principal.require_admin()
-        await self._customer(session, customer_id)
+        await repo.customer_by_id(session, customer_id)
         return await repo.member_page(session, customer_id, page)
 
+    @requires(Access.ADMIN)
     async def add_member(
         self,
         session: AsyncSession,
@@ -106,10 +107,11 @@ class AdminService:
         customer_id: uuid.UUID,
         data: AddMember,
     ) -> MemberView | Invitation:
-        actor = principal.require_admin()
-        customer = await self._customer(session, customer_id)
+        actor = principal.require_user()
+        customer = await repo.customer_by_id(session, customer_id)
         return await self._team.add(session, customer, actor=None, actor_id=actor, data=data)
 
+    @requires(Access.ADMIN)
     async def remove_member(
         self,
         session: AsyncSession,
@@ -118,10 +120,11 @@ class AdminService:
         customer_id: uuid.UUID,
         user_id: uuid.UUID,
     ) -> None:
-        actor = principal.require_admin()
-        await self._customer(session, customer_id)
+        actor = principal.require_user()
+        await repo.customer_by_id(session, customer_id)
         await self._team.remove(session, customer_id, actor=None, actor_id=actor, user_id=user_id)
 
+    @requires(Access.ADMIN)
     async def set_customer_tier(
         self,
         session: AsyncSession,
@@ -130,8 +133,8 @@ class AdminService:
         customer_id: uuid.UUID,
         data: CustomerTierChange,
     ) -> CustomerDetails:
-        actor = principal.require_admin()
-        customer = await self._customer(session, customer_id)
+        actor = principal.require_user()
+        customer = await repo.customer_by_id(session, customer_id)
         tier = await find_tier(session, data.tier_name)
         require_assignable(tier)
         previous = customer.tier_id
@@ -148,9 +151,3 @@ class AdminService:
             tier_id=tier.id,
         )
         return await customer_details(session, customer)
-
-    async def _customer(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer:
-        customer = await session.get(Customer, customer_id, populate_existing=True)
-        if customer is None:
-            raise CustomerNotFound(param="customerID")
-        return customer

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.core import invalidation
 from app.core.clock import Clock
 from app.core.errors import ApiKeyNotFound, InvalidApiKey, InvalidInput
@@ -57,6 +57,7 @@ class ApiKeyService:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
+    @requires(Access.USER)
     async def create(
         self, session: AsyncSession, principal: Principal, *, data: ApiKeyCreate
     ) -> IssuedApiKey:
@@ -77,6 +78,7 @@ class ApiKeyService:
         await session.flush()
         return IssuedApiKey(api_key, secret)
 
+    @requires(Access.USER)
     async def list(self, session: AsyncSession, principal: Principal) -> list[ApiKey]:
         user_id = principal.require_user()
         rows = await session.scalars(
@@ -86,6 +88,7 @@ class ApiKeyService:
         )
         return list(rows)
 
+    @requires(Access.USER)
     async def revoke(
         self, session: AsyncSession, principal: Principal, *, key_id: uuid.UUID
     ) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from app.core.errors import AdminRoleRequired, AppError, AuthenticationRequired, Forbidden
 
@@ -99,9 +100,9 @@ class Principal:
 
 
 class Access(StrEnum):
-    """Who may call an operation at all. The transports check it before reading any input,
-    so a caller learns 401, then 403, before 400; the services check it again, with the
-    rules of teams that only they know."""
+    """Who may call an operation at all, declared once per service operation (`requires`).
+    The transports check it before reading any input, so a caller learns 401, then 403,
+    before 400; the services then check the rules of teams that only they know."""
 
     ANYONE = "anyone"
     USER = "user"
@@ -120,6 +121,39 @@ class Access(StrEnum):
                 principal.require_metering(service_name)
         elif self is Access.ADMIN:
             principal.require_admin()
+
+
+Operation = TypeVar("Operation", bound=Callable[..., Any])
+_ACCESS = "__access__"
+
+
+def requires(access: Access) -> Callable[[Operation], Operation]:
+    """Declares who may call a service operation at all: its one declaration. Both
+    transports read it (`access_of`) and check it before they read the operation's input;
+    the operation checks it again when called, so that no caller outside the transports
+    goes unchecked, and itself checks only what depends on its input."""
+
+    def declare(operation: Operation) -> Operation:
+        @functools.wraps(operation)
+        async def checked(*args: Any, **kwargs: Any) -> Any:
+            for arg in args:
+                if isinstance(arg, Principal):
+                    access.check(arg)
+                    break
+            return await operation(*args, **kwargs)
+
+        setattr(checked, _ACCESS, access)
+        return cast(Operation, checked)
+
+    return declare
+
+
+def access_of(operation: Callable[..., Any]) -> Access:
+    """The access `operation` (a service method, bound or not) was declared with."""
+    access = getattr(operation, _ACCESS, None)
+    if not isinstance(access, Access):
+        raise TypeError(f"{operation!r} declares no access: decorate it with @requires")
+    return access
 
 
 def known_principal(scope: Mapping[str, Any]) -> Principal | None:

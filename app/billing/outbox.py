@@ -16,18 +16,15 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.billing.gateway import NewCustomer, PaymentGateway
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows
+from app.core.stripe_tasks import CANCEL_SUBSCRIPTIONS, CREATE_CUSTOMER
 from app.models import Customer, StripeTask
 
 logger = logging.getLogger(__name__)
-CREATE_CUSTOMER = "create_customer"
-CANCEL_SUBSCRIPTIONS = "cancel_subscriptions"
-WAKE = "billing.stripe_tasks"  # `session.info` flag: the transaction wrote a task
 BATCH = 50
 # A worker owns a task it leased for this long; another may take it over afterwards.
 LEASE = timedelta(seconds=60)
@@ -36,27 +33,6 @@ LEASE = timedelta(seconds=60)
 # most, long past by then).
 KEY_LIFETIME = timedelta(hours=23)
 MAX_BACKOFF_SECONDS = 600
-
-
-def enqueue(
-    session: AsyncSession,
-    kind: str,
-    *,
-    at: datetime,
-    customer_id: uuid.UUID | None = None,
-    stripe_customer_id: str | None = None,
-) -> None:
-    """Add a task to the caller's transaction: it exists if and only if that commits."""
-    session.add(
-        StripeTask(
-            kind=kind,
-            customer_id=customer_id,
-            stripe_customer_id=stripe_customer_id,
-            next_attempt_at=at,
-            created_at=at,
-        )
-    )
-    session.info[WAKE] = True
 
 
 def customer_idempotency_key(customer_id: uuid.UUID) -> str:

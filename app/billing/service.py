@@ -17,10 +17,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
 from app.auth.seats import current_seat
-from app.billing import outbox
 from app.billing.gateway import (
     CheckoutRequest,
     PaymentGateway,
@@ -29,11 +28,12 @@ from app.billing.gateway import (
 )
 from app.billing.outbox import StripeOutbox
 from app.billing.stripe_gateway import CUSTOMER_METADATA
-from app.core import invalidation
+from app.core import invalidation, stripe_tasks
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
 from app.core.errors import AlreadySubscribed, StripeNotConfigured, TierNotPurchasable
 from app.core.inputs import InputModel
+from app.customers.repository import find_customer
 from app.models import Customer, StripeEvent, SubscriptionStatus, Tier
 from app.settings import Settings
 from app.tiers.service import default_tier, find_tier
@@ -92,17 +92,20 @@ class BillingService:
     def configured(self) -> bool:
         return self._gateway is not None
 
+    @requires(Access.USER)
     async def portal_url(self, principal: Principal) -> str:
         gateway = self._require_gateway()
         customer = await self._owned_customer(principal)
         stripe_id = await self._outbox.stripe_customer_id(customer)
         return await gateway.portal_url(stripe_id, self._settings.stripe_portal_return_url)
 
+    @requires(Access.USER)
     async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:
         gateway = self._require_gateway()
         customer = await self._owned_customer(principal)
         if customer.subscription_status in SUBSCRIBED:
             raise AlreadySubscribed()
+        # Its own transaction, ended before Stripe is called (see the module's doc).
         async with self._db.transaction(write=False) as session:
             tier = await find_tier(session, data.tier_name)
         if not tier.is_active or not tier.stripe_price_id:
@@ -120,6 +123,7 @@ class BillingService:
             )
         )
 
+    @requires(Access.ANYONE)
     async def handle_webhook(self, payload: bytes, signature: str | None) -> None:
         """Apply one signed event, once.
 
@@ -133,6 +137,7 @@ class BillingService:
         """
         gateway = self._require_gateway()
         event = gateway.verify_event(payload, signature)
+        # Its own transaction: the claim, Stripe's read and the effect commit as one.
         async with self._db.transaction() as session:
             if not await _claim(session, event, self._clock()):
                 return
@@ -157,30 +162,29 @@ class BillingService:
             customer_id = uuid.UUID(str(ours))
         except ValueError:
             return
-        if await session.get(Customer, customer_id) is None:
-            outbox.enqueue(
+        if await find_customer(session, customer_id) is None:
+            stripe_tasks.enqueue(
                 session,
-                outbox.CANCEL_SUBSCRIPTIONS,
+                stripe_tasks.CANCEL_SUBSCRIPTIONS,
                 at=self._clock(),
                 stripe_customer_id=str(obj["customer"]),
             )
 
-    async def status(self, principal: Principal) -> BillingStatus:
-        principal.require_admin()
-        async with self._db.transaction(write=False) as session:
-            last = await session.scalar(select(func.max(col(StripeEvent.received_at))))
-            statuses = await session.execute(
-                select(col(Customer.subscription_status), func.count()).group_by(
-                    col(Customer.subscription_status)
-                )
+    @requires(Access.ADMIN)
+    async def status(self, session: AsyncSession, principal: Principal) -> BillingStatus:
+        last = await session.scalar(select(func.max(col(StripeEvent.received_at))))
+        statuses = await session.execute(
+            select(col(Customer.subscription_status), func.count()).group_by(
+                col(Customer.subscription_status)
             )
-            by_status: Counter[str] = Counter({status: count for status, count in statuses})
-            tiers = await session.execute(
-                select(col(Tier.name), func.count(col(Customer.id)))
-                .join(Customer, col(Customer.tier_id) == col(Tier.id), isouter=True)
-                .group_by(col(Tier.name))
-            )
-            by_tier = {name: count for name, count in tiers}
+        )
+        by_status: Counter[str] = Counter({status: count for status, count in statuses})
+        tiers = await session.execute(
+            select(col(Tier.name), func.count(col(Customer.id)))
+            .join(Customer, col(Customer.tier_id) == col(Tier.id), isouter=True)
+            .group_by(col(Tier.name))
+        )
+        by_tier = {name: count for name, count in tiers}
         return BillingStatus(
             stripe_configured=self.configured,
             webhook_last_received_at=last,
@@ -190,6 +194,7 @@ class BillingService:
         )
 
     async def _owned_customer(self, principal: Principal) -> Customer:
+        # Its own transaction, ended before Stripe is called (see the module's doc).
         async with self._db.transaction(write=False) as session:
             return (await current_seat(session, principal, TeamAction.OWNER_ONLY)).customer
 

@@ -9,9 +9,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing.outbox import WAKE, StripeOutbox
+from app.billing.outbox import StripeOutbox
 from app.billing.service import BillingService
 from app.core.db import Database
+from app.core.stripe_tasks import WAKE
 from app.core.tasks import cancel
 
 logger = logging.getLogger(__name__)

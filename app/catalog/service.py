@@ -16,16 +16,17 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.loader import feature_problems, value_problem
 from app.catalog.model import FeatureKind, FeatureSpec, Window
 from app.catalog.store import load_catalog
 from app.core import invalidation
 from app.core.db import affected_rows, upsert
-from app.core.errors import CustomerNotFound, FeatureNotFound, InvalidInput, ServiceNotFound
+from app.core.errors import FeatureNotFound, InvalidInput, ServiceNotFound
 from app.core.inputs import InputModel
 from app.core.invalidation import invalidate
+from app.customers.repository import customer_by_id
 from app.models import Customer, Feature, FeatureOverride, FeatureValue, Tier
 from app.tiers.service import normalise_tier_name
 
@@ -87,6 +88,7 @@ class CatalogService:
     def __init__(self, catalog: CatalogCache) -> None:
         self._catalog = catalog
 
+    @requires(Access.METERED)
     async def register(
         self,
         session: AsyncSession,
@@ -98,7 +100,6 @@ class CatalogService:
         """Adds the service's new features and replaces the listed ones whole (a tier the
         body leaves out has the feature disabled). Features it does not list stay as
         they are: dropping one would drop the quotas customers hold of it."""
-        principal.require_metering(service_name)
         specs = _specs(service_name, data, await _tier_names(session))
         existing = {
             row.feature_key: row
@@ -117,6 +118,7 @@ class CatalogService:
         features = [e.spec for e in entries if e.spec.service_name == service_name]
         return ServiceCatalog(service_name, sorted(features, key=lambda spec: spec.feature_key))
 
+    @requires(Access.ADMIN)
     async def set_override(
         self,
         session: AsyncSession,
@@ -127,10 +129,9 @@ class CatalogService:
         feature_key: str,
         data: OverrideChange,
     ) -> OverrideView:
-        principal.require_admin()
         if (problem := value_problem("override", data.value)) is not None:
             raise InvalidInput(problem, param="value")
-        customer = await _customer(session, customer_id)
+        customer = await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
         statement = upsert(session, FeatureOverride).values(
             customer_id=customer_id, feature_id=feature.id, value=data.value
@@ -143,6 +144,7 @@ class CatalogService:
         invalidate(session, invalidation.OVERRIDES, customer_id)
         return await _override_view(session, customer, feature, data.value)
 
+    @requires(Access.ADMIN)
     async def clear_override(
         self,
         session: AsyncSession,
@@ -153,8 +155,7 @@ class CatalogService:
         feature_key: str,
     ) -> None:
         """Back to the tier's value; clearing a value that was never set is no error."""
-        principal.require_admin()
-        await _customer(session, customer_id)
+        await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
         deleted = await affected_rows(
             session,
@@ -268,13 +269,6 @@ async def _replace_values(
         for tier, value in values.items()
     )
     await session.flush()
-
-
-async def _customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise CustomerNotFound(param="customerID")
-    return customer
 
 
 async def _feature(session: AsyncSession, service_name: str, feature_key: str) -> Feature:

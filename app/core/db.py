@@ -84,6 +84,17 @@ async def affected_rows(session: AsyncSession, statement: Executable) -> int:
     return result.rowcount
 
 
+async def insert_unique(session: AsyncSession, row: object) -> bool:
+    """Insert `row` inside a savepoint: False when a unique constraint refuses it (a
+    concurrent duplicate), with the rest of the transaction kept."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
 def upsert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that can say what happens ON CONFLICT, in the session's SQL dialect."""
     if session.get_bind().dialect.name == "postgresql":

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import audit, invalidation
+from app.core.db import insert_unique
 from app.customers import repository as repo
 from app.models import Membership
 
@@ -26,17 +26,10 @@ async def accept_invitation(
     if invitation is None or not await repo.claim_invitation(session, invitation.id, "accepted"):
         return False
     invitation.accepted_by = user_id
-    try:
-        async with session.begin_nested():
-            session.add(
-                Membership(
-                    user_id=user_id,
-                    customer_id=invitation.customer_id,
-                    role=invitation.role,
-                    joined_at=now,
-                )
-            )
-    except IntegrityError:
+    membership = Membership(
+        user_id=user_id, customer_id=invitation.customer_id, role=invitation.role, joined_at=now
+    )
+    if not await insert_unique(session, membership):
         return True  # a concurrent sign-in of the same user accepted first
     invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
     audit.record(

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
 from app.auth.seats import current_seat
 from app.core.pagination import Page, PageRequest
@@ -21,12 +21,14 @@ class MemberService:
     def __init__(self, team: Team) -> None:
         self._team = team
 
+    @requires(Access.USER)
     async def list(
         self, session: AsyncSession, principal: Principal, *, page: PageRequest
     ) -> Page[MemberView]:
         seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
         return await repo.member_page(session, seat.customer.id, page)
 
+    @requires(Access.USER)
     async def add(
         self, session: AsyncSession, principal: Principal, *, data: AddMember
     ) -> MemberView | Invitation:
@@ -35,6 +37,7 @@ class MemberService:
             session, seat.customer, actor=seat.role, actor_id=seat.membership.user_id, data=data
         )
 
+    @requires(Access.USER)
     async def change_role(
         self, session: AsyncSession, principal: Principal, *, data: ChangeMemberRole
     ) -> MemberView:
@@ -48,6 +51,7 @@ class MemberService:
             role=data.role,
         )
 
+    @requires(Access.USER)
     async def remove(
         self, session: AsyncSession, principal: Principal, *, user_id: uuid.UUID
     ) -> None:
@@ -60,12 +64,14 @@ class MemberService:
             user_id=user_id,
         )
 
+    @requires(Access.USER)
     async def invitations(
         self, session: AsyncSession, principal: Principal
     ) -> builtins.list[Invitation]:
         seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
         return await self._team.pending_invitations(session, seat.customer.id)
 
+    @requires(Access.USER)
     async def revoke_invitation(
         self, session: AsyncSession, principal: Principal, *, invitation_id: uuid.UUID
     ) -> None:

@@ -12,13 +12,47 @@ from sqlmodel import col, select
 
 from app.auth.roles import MemberRole
 from app.core.db import affected_rows
+from app.core.errors import CustomerNotFound
 from app.core.pagination import Page, PageRequest
 from app.customers.schemas import MemberView
 from app.models import Customer, Invitation, Membership, User
 
 
+async def find_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
+    return await session.get(Customer, customer_id, populate_existing=True)
+
+
+async def customer_by_id(
+    session: AsyncSession, customer_id: uuid.UUID, *, param: str = "customerID"
+) -> Customer:
+    """The customer; CUSTOMER_NOT_FOUND naming `param` (where its id came from) if none."""
+    customer = await find_customer(session, customer_id)
+    if customer is None:
+        raise CustomerNotFound(param=param)
+    return customer
+
+
 async def membership_of(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:
     return await session.get(Membership, user_id, populate_existing=True)
+
+
+async def member_ids(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
+    limit: int | None = None,
+) -> list[uuid.UUID]:
+    """The customer's members; only those with `user_id` or `email` when given."""
+    statement = select(Membership.user_id).where(col(Membership.customer_id) == customer_id)
+    if user_id is not None:
+        statement = statement.where(col(Membership.user_id) == user_id)
+    if email is not None:
+        statement = statement.join(User, col(User.id) == col(Membership.user_id)).where(
+            col(User.email) == email
+        )
+    return list(await session.scalars(statement.limit(limit)))
 
 
 async def member_count(session: AsyncSession, customer_id: uuid.UUID) -> int:

@@ -6,17 +6,15 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.auth.roles import MemberRole, TeamAction
 from app.auth.seats import current_seat
-from app.billing import outbox
-from app.core import audit, invalidation
+from app.core import audit, invalidation, stripe_tasks
 from app.core.clock import Clock
-from app.core.db import affected_rows
+from app.core.db import affected_rows, insert_unique
 from app.core.errors import (
     AlreadyInCustomer,
     Conflict,
@@ -34,7 +32,7 @@ from app.customers.schemas import (
     TransferOwnership,
 )
 from app.customers.team import Team
-from app.models import Customer, Membership, Tier, User
+from app.models import Customer, Membership, Tier
 from app.tiers.service import default_tier
 
 
@@ -53,11 +51,7 @@ async def delete_customer(
     session: AsyncSession, customer: Customer, *, actor_id: uuid.UUID, at: datetime
 ) -> None:
     """Frees every member and keeps an audit record of what the account was."""
-    members = list(
-        await session.scalars(
-            select(Membership.user_id).where(col(Membership.customer_id) == customer.id)
-        )
-    )
+    members = await repo.member_ids(session, customer.id)
     audit.record(
         session,
         "customer.deleted",
@@ -71,9 +65,9 @@ async def delete_customer(
         members=[str(user_id) for user_id in members],
     )
     if customer.stripe_customer_id is not None:
-        outbox.enqueue(
+        stripe_tasks.enqueue(
             session,
-            outbox.CANCEL_SUBSCRIPTIONS,
+            stripe_tasks.CANCEL_SUBSCRIPTIONS,
             at=at,
             stripe_customer_id=customer.stripe_customer_id,
         )
@@ -91,6 +85,7 @@ class CustomerService:
         self._clock = clock
         self._team = team
 
+    @requires(Access.USER)
     async def create(
         self, session: AsyncSession, principal: Principal, *, data: CustomerCreate
     ) -> CustomerDetails:
@@ -114,20 +109,13 @@ class CustomerService:
         )
         session.add(customer)
         await session.flush()
-        try:
-            async with session.begin_nested():
-                session.add(
-                    Membership(
-                        user_id=user_id,
-                        customer_id=customer.id,
-                        role=MemberRole.OWNER,
-                        joined_at=now,
-                    )
-                )
-        except IntegrityError:
-            raise AlreadyInCustomer() from None
+        owner = Membership(
+            user_id=user_id, customer_id=customer.id, role=MemberRole.OWNER, joined_at=now
+        )
+        if not await insert_unique(session, owner):
+            raise AlreadyInCustomer()
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
-        outbox.enqueue(session, outbox.CREATE_CUSTOMER, at=now, customer_id=customer.id)
+        stripe_tasks.enqueue(session, stripe_tasks.CREATE_CUSTOMER, at=now, customer_id=customer.id)
         audit.record(
             session,
             "customer.created",
@@ -138,16 +126,19 @@ class CustomerService:
         )
         return CustomerDetails(customer, tier, 1, user_id)
 
+    @requires(Access.USER)
     async def get(self, session: AsyncSession, principal: Principal) -> CustomerDetails:
         seat = await current_seat(session, principal, TeamAction.VIEW)
         return await customer_details(session, seat.customer)
 
+    @requires(Access.USER)
     async def delete(self, session: AsyncSession, principal: Principal) -> None:
         seat = await current_seat(session, principal, TeamAction.OWNER_ONLY)
         await delete_customer(
             session, seat.customer, actor_id=seat.membership.user_id, at=self._clock()
         )
 
+    @requires(Access.USER)
     async def leave(self, session: AsyncSession, principal: Principal) -> None:
         seat = await current_seat(session, principal, TeamAction.VIEW)
         if seat.role is MemberRole.OWNER:
@@ -156,6 +147,7 @@ class CustomerService:
             session, seat.membership, action="member.left", actor_id=seat.membership.user_id
         )
 
+    @requires(Access.USER)
     async def transfer_ownership(
         self, session: AsyncSession, principal: Principal, *, data: TransferOwnership
     ) -> OwnershipTransfer:
@@ -199,16 +191,16 @@ class CustomerService:
     async def _target(
         self, session: AsyncSession, customer_id: uuid.UUID, data: TransferOwnership
     ) -> uuid.UUID:
-        statement = select(Membership.user_id).where(col(Membership.customer_id) == customer_id)
         if data.new_owner_user_id is not None:
             param = "newOwnerUserID"
-            statement = statement.where(col(Membership.user_id) == data.new_owner_user_id)
+            targets = await repo.member_ids(
+                session, customer_id, user_id=data.new_owner_user_id, limit=2
+            )
         else:
             param = "email"
-            statement = statement.join(User, col(User.id) == col(Membership.user_id)).where(
-                col(User.email) == str(data.email).lower()
+            targets = await repo.member_ids(
+                session, customer_id, email=str(data.email).lower(), limit=2
             )
-        targets = list(await session.scalars(statement.limit(2)))
         if not targets:
             raise NotAMember(param=param)
         if len(targets) > 1:

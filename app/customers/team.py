@@ -11,15 +11,14 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from app.auth.roles import MemberRole, check_grantable, check_outranks
 from app.auth.users import ensure_user
 from app.core import audit, invalidation
 from app.core.clock import Clock
-from app.core.db import affected_rows
+from app.core.db import affected_rows, insert_unique
 from app.core.errors import (
     AlreadyInCustomer,
     AlreadyInvited,
@@ -30,7 +29,7 @@ from app.core.errors import (
 )
 from app.customers import repository as repo
 from app.customers.schemas import AddMember, MemberView
-from app.models import Customer, Invitation, Membership, Tier, User
+from app.models import Customer, Invitation, Membership, Tier
 
 
 class Team:
@@ -68,7 +67,8 @@ class Team:
             raise AlreadyInCustomer(param="userID")
         await self._take_seat(session, customer)
         membership = Membership(user_id=user_id, customer_id=customer.id, role=role, joined_at=now)
-        await _insert(session, membership, AlreadyInCustomer(param="userID"))
+        if not await insert_unique(session, membership):
+            raise AlreadyInCustomer(param="userID")
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
         audit.record(
             session,
@@ -90,12 +90,7 @@ class Team:
         role: MemberRole,
     ) -> Invitation:
         now = self._clock()
-        already_member = await session.scalar(
-            select(Membership.user_id)
-            .join(User, col(User.id) == col(Membership.user_id))
-            .where(col(User.email) == email, col(Membership.customer_id) == customer.id)
-        )
-        if already_member is not None:
+        if await repo.member_ids(session, customer.id, email=email, limit=1):
             raise AlreadyInCustomer(param="email")
         if await repo.pending_invitation(session, customer.id, email) is not None:
             raise AlreadyInvited(param="email")
@@ -108,7 +103,8 @@ class Team:
             created_at=now,
             expires_at=now + self._invitation_ttl,
         )
-        await _insert(session, invitation, AlreadyInvited(param="email"))
+        if not await insert_unique(session, invitation):
+            raise AlreadyInvited(param="email")
         invalidation.invalidate(session, invalidation.INVITATION, email)
         audit.record(
             session,
@@ -246,12 +242,3 @@ class Team:
         if membership is None or membership.customer_id != customer_id:
             raise MemberNotFound()
         return membership
-
-
-async def _insert(session: AsyncSession, row: object, on_duplicate: Exception) -> None:
-    """Insert inside a savepoint, so a concurrent duplicate surfaces as `on_duplicate`."""
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise on_duplicate from None

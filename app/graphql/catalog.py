@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from app.auth.principal import Access
+from app.auth.principal import access_of
 from app.catalog.model import FeatureSpec
 from app.catalog.service import OverrideChange, OverrideView, ServiceRegistration
 from app.catalog.service import ServiceCatalog as ServiceCatalogResult
@@ -147,7 +147,9 @@ async def register_service(
     info: Info, service_name: str, features: list[FeatureInput]
 ) -> ServiceCatalog | None:
     ctx = info.context
-    principal = await ctx.principal(Access.METERED, service_name=service_name)
+    principal = await ctx.principal(
+        access_of(ctx.services.catalog.register), service_name=service_name
+    )
     wire = [feature.to_wire(f"features.{n}") for n, feature in enumerate(features)]
     data = parse_input(ServiceRegistration, {"features": wire})
     async with ctx.write() as session:
@@ -161,7 +163,7 @@ async def set_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str, value: int
 ) -> FeatureOverride | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.catalog.set_override))
     customer = parse_uuid(customer_id, "customerId")
     data = parse_input(OverrideChange, {"value": value})
     async with ctx.write() as session:
@@ -180,7 +182,7 @@ async def clear_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str
 ) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.catalog.clear_override))
     customer = parse_uuid(customer_id, "customerId")
     async with ctx.write() as session:
         await ctx.services.catalog.clear_override(

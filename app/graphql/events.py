@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.graphql.context import Info
 from app.graphql.enums import UsageEventType, Window
@@ -62,7 +63,7 @@ async def usage_events(
         int | None, strawberry.argument(name="to", description="Unix seconds, included.")
     ] = None,
 ) -> UsageEvents | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(access_of(info.context.services.events.list))
     wanted = EventFilter(
         types=[type.value] if type is not None else None,
         customer_id=parse_uuid(customer_id, "customerId") if customer_id is not None else None,

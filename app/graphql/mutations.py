@@ -9,7 +9,7 @@ import strawberry
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
-from app.auth.principal import Access
+from app.auth.principal import access_of
 from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
 from app.graphql import billing, catalog, quotas, usage_resolvers
@@ -29,7 +29,7 @@ from app.graphql.types import (
 
 async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.customers.create))
     data = parse_input(CustomerCreate, input.to_wire())
     async with ctx.write() as session:
         details = await ctx.services.customers.create(session, principal, data=data)
@@ -38,7 +38,7 @@ async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
 
 async def delete_customer(info: Info) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.customers.delete))
     async with ctx.write() as session:
         await ctx.services.customers.delete(session, principal)
     return True
@@ -46,7 +46,7 @@ async def delete_customer(info: Info) -> bool | None:
 
 async def leave_customer(info: Info) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.customers.leave))
     async with ctx.write() as session:
         await ctx.services.customers.leave(session, principal)
     return True
@@ -56,7 +56,7 @@ async def transfer_ownership(
     info: Info, new_owner_user_id: strawberry.ID | None = None, email: str | None = None
 ) -> OwnershipTransfer | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.customers.transfer_ownership))
     target = present(newOwnerUserId=new_owner_user_id, email=email)
     data = parse_input(TransferOwnership, target)
     async with ctx.write() as session:
@@ -71,7 +71,7 @@ async def add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.members.add))
     data = _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.members.add(session, principal, data=data)
@@ -80,7 +80,7 @@ async def add_member(
 
 async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> Member | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.members.change_role))
     data = parse_input(ChangeMemberRole, {"userId": user_id, "role": role.value})
     async with ctx.write() as session:
         member = await ctx.services.members.change_role(session, principal, data=data)
@@ -89,7 +89,7 @@ async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> 
 
 async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.members.remove))
     user = parse_uuid(user_id, "userId")
     async with ctx.write() as session:
         await ctx.services.members.remove(session, principal, user_id=user)
@@ -98,7 +98,7 @@ async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
 
 async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.members.revoke_invitation))
     invitation = parse_uuid(invitation_id, "invitationId")
     async with ctx.write() as session:
         await ctx.services.members.revoke_invitation(session, principal, invitation_id=invitation)
@@ -109,7 +109,7 @@ async def create_api_key(
     info: Info, name: str, expires_at: datetime | None = None
 ) -> IssuedApiKey | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.api_keys.create))
     data = parse_input(ApiKeyCreate, present(name=name, expiresAt=expires_at))
     async with ctx.write() as session:
         issued = await ctx.services.api_keys.create(session, principal, data=data)
@@ -118,7 +118,7 @@ async def create_api_key(
 
 async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal()
+    principal = await ctx.principal(access_of(ctx.services.api_keys.revoke))
     key_id = parse_uuid(id, "id")
     async with ctx.write() as session:
         await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
@@ -127,7 +127,7 @@ async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
 
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.admin.delete_customer))
     customer = parse_uuid(customer_id, "customerId")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
@@ -142,7 +142,7 @@ async def admin_add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.admin.add_member))
     customer, data = parse_uuid(customer_id, "customerId"), _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.admin.add_member(
@@ -155,7 +155,7 @@ async def admin_remove_member(
     info: Info, customer_id: strawberry.ID, user_id: strawberry.ID
 ) -> bool | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.admin.remove_member))
     customer, user = parse_uuid(customer_id, "customerId"), parse_uuid(user_id, "userId")
     async with ctx.write() as session:
         await ctx.services.admin.remove_member(
@@ -166,7 +166,7 @@ async def admin_remove_member(
 
 async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.tiers.set_default))
     tier = parse_uuid(tier_id, "tierId")
     async with ctx.write() as session:
         row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
@@ -177,7 +177,7 @@ async def set_customer_tier(
     info: Info, customer_id: strawberry.ID, tier_name: str
 ) -> Customer | None:
     ctx = info.context
-    principal = await ctx.principal(Access.ADMIN)
+    principal = await ctx.principal(access_of(ctx.services.admin.set_customer_tier))
     customer = parse_uuid(customer_id, "customerId")
     data = parse_input(CustomerTierChange, {"tierName": tier_name})
     async with ctx.write() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.principal import Access
+from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import billing, events, usage_resolvers
@@ -14,7 +14,7 @@ from app.graphql.types import ApiKey, Customer, CustomerSummary, Invitation, Mem
 
 
 async def customer(info: Info) -> Customer | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(access_of(info.context.services.customers.get))
     async with info.context.read() as session:
         details = await info.context.services.customers.get(session, principal)
     return Customer.of(details)
@@ -23,7 +23,7 @@ async def customer(info: Info) -> Customer | None:
 async def members(
     info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(access_of(info.context.services.members.list))
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.members.list(session, principal, page=request)
@@ -31,14 +31,14 @@ async def members(
 
 
 async def invitations(info: Info) -> list[Invitation] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(access_of(info.context.services.members.invitations))
     async with info.context.read() as session:
         rows = await info.context.services.members.invitations(session, principal)
     return [Invitation.of(row) for row in rows]
 
 
 async def api_keys(info: Info) -> list[ApiKey] | None:
-    principal = await info.context.principal()
+    principal = await info.context.principal(access_of(info.context.services.api_keys.list))
     async with info.context.read() as session:
         rows = await info.context.services.api_keys.list(session, principal)
     return [ApiKey.of(row) for row in rows]
@@ -51,7 +51,7 @@ async def admin_customers(
     tier_name: str | None = None,
     status: SubscriptionStatus | None = None,
 ) -> Page[CustomerSummary] | None:
-    principal = await info.context.principal(Access.ADMIN)
+    principal = await info.context.principal(access_of(info.context.services.admin.list_customers))
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_customers(
@@ -61,7 +61,7 @@ async def admin_customers(
 
 
 async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | None:
-    principal = await info.context.principal(Access.ADMIN)
+    principal = await info.context.principal(access_of(info.context.services.admin.get_customer))
     customer_uuid = parse_uuid(customer_id, "customerId")
     async with info.context.read() as session:
         details = await info.context.services.admin.get_customer(
@@ -73,7 +73,7 @@ async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | N
 async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
-    principal = await info.context.principal(Access.ADMIN)
+    principal = await info.context.principal(access_of(info.context.services.admin.list_members))
     customer_uuid, request = parse_uuid(customer_id, "customerId"), PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_members(
@@ -83,7 +83,7 @@ async def admin_customer_members(
 
 
 async def tiers(info: Info, active: bool | None = None) -> list[Tier] | None:
-    principal = await info.context.principal(Access.ADMIN)
+    principal = await info.context.principal(access_of(info.context.services.tiers.list))
     async with info.context.read() as session:
         rows = await info.context.services.tiers.list(session, principal, active=active)
     return [Tier.of(row) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.principal import Access
+from app.auth.principal import access_of
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
 from app.graphql.context import Info
@@ -22,7 +22,9 @@ async def allocate_quota(
     user_id: strawberry.ID | None = None,
     idempotency_key: str | None = None,
 ) -> QuotaFeatureUsage | None:
-    principal = await info.context.principal(Access.METERED, service_name=service_name)
+    principal = await info.context.principal(
+        access_of(info.context.services.quotas.allocate), service_name=service_name
+    )
     data = _request(amount, customer_id, user_id, idempotency_key)
     usage = await info.context.services.quotas.allocate(
         principal, service_name=service_name, feature_key=feature_key, data=data
@@ -39,7 +41,9 @@ async def release_quota(
     user_id: strawberry.ID | None = None,
     idempotency_key: str | None = None,
 ) -> QuotaFeatureUsage | None:
-    principal = await info.context.principal(Access.METERED, service_name=service_name)
+    principal = await info.context.principal(
+        access_of(info.context.services.quotas.release), service_name=service_name
+    )
     data = _request(amount, customer_id, user_id, idempotency_key)
     usage = await info.context.services.quotas.release(
         principal, service_name=service_name, feature_key=feature_key, data=data

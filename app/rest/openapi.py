@@ -9,32 +9,10 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from app.auth.principal import Access
-from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
-from app.models import SubscriptionStatus
-from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
+from app.rest.endpoint import BASE_PATH, Endpoint
+from app.rest.routes import ENDPOINTS
 
 REF = "#/components/schemas/{model}"
-_QUERY_TYPES: dict[str, dict[str, Any]] = {
-    "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-    "pageSize": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": MAX_PAGE_SIZE,
-        "default": DEFAULT_PAGE_SIZE,
-    },
-    "limit": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": MAX_PAGE_SIZE,
-        "description": "alias of pageSize",
-    },
-    "active": {"type": "boolean"},
-    "customerId": {"type": "string", "format": "uuid"},
-    "userId": {"type": "string", "format": "uuid"},
-    "status": {"type": "string", "enum": [status.value for status in SubscriptionStatus]},
-    "from": {"type": "integer", "description": "unix seconds, included"},
-    "to": {"type": "integer", "description": "unix seconds, included"},
-}
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -121,13 +99,8 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         for name in re.findall(r"{(\w+)}", endpoint.path)
     ]
     query_params = [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "schema": _QUERY_TYPES.get(name, {"type": "string"}),
-        }
-        for name in endpoint.query
+        {"name": param.name, "in": "query", "required": False, "schema": param.schema}
+        for param in endpoint.query
     ]
     header_params = [
         {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}

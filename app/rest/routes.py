@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import ASGIApp
-
-from app.admin.service import CustomerTierChange
-from app.auth.apikeys import ApiKeyCreate
-from app.auth.principal import Access
-from app.billing.service import UpgradeRequest
-from app.catalog.service import OverrideChange, ServiceRegistration
+from app.admin.service import AdminService, CustomerTierChange
+from app.auth.apikeys import ApiKeyCreate, ApiKeyService
+from app.billing.service import BillingService, UpgradeRequest
+from app.catalog.service import CatalogService, OverrideChange, ServiceRegistration
+from app.customers.members import MemberService
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
-from app.rest import catalog_views, report_views, views
-from app.rest.context import RestCall
+from app.customers.service import CustomerService
+from app.rest import catalog_views, query, report_views, views
+from app.rest.endpoint import Endpoint
 from app.rest.handlers import (
     admin,
     apikeys,
@@ -33,31 +25,11 @@ from app.rest.handlers import (
     team,
     usage,
 )
-from app.usage.consume import ConsumeRequest
-from app.usage.quotas import QuotaRequest
-
-BASE_PATH = "/api/billing/v1"
-RequestHandler = Callable[[Request], Awaitable[Response]]
-# A request handler, or (on the hot paths) an ASGI app that renders its own errors.
-Handler = RequestHandler | ASGIApp
-
-PAGINATION = ("page", "pageSize", "limit")
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    response: object | None
-    status: int = 200
-    body: object | None = None  # the request body's shape: a model, or a type
-    query: tuple[str, ...] = ()
-    headers: tuple[str, ...] = ()  # required request headers beyond the credentials
-    errors: tuple[int, ...] = (400, 401, 403, 404)
-    access: Access = Access.USER
-
+from app.tiers.service import TierService
+from app.usage.consume import ConsumeRequest, ConsumeService
+from app.usage.events import EventService
+from app.usage.quotas import QuotaRequest, QuotaService
+from app.usage.reports import ReportService
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # §5.1 customer
@@ -69,9 +41,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.CustomerOut,
         201,
         CustomerCreate,
+        operation=CustomerService.create,
     ),
     Endpoint(
-        "GET", "/customer", customers.get_customer, "The caller's customer", views.CustomerOut
+        "GET",
+        "/customer",
+        customers.get_customer,
+        "The caller's customer",
+        views.CustomerOut,
+        operation=CustomerService.get,
     ),
     Endpoint(
         "DELETE",
@@ -80,6 +58,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Delete the caller's customer (owner)",
         None,
         204,
+        operation=CustomerService.delete,
     ),
     Endpoint(
         "GET",
@@ -87,6 +66,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         customers.get_customer_tier,
         "The customer's tier",
         views.CustomerTierOut,
+        operation=CustomerService.get,
     ),
     Endpoint(
         "DELETE",
@@ -95,6 +75,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Leave the customer (admin, user)",
         None,
         204,
+        operation=CustomerService.leave,
     ),
     Endpoint(
         "POST",
@@ -103,6 +84,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Transfer ownership to another member (owner)",
         views.OwnershipTransferOut,
         body=TransferOwnership,
+        operation=CustomerService.transfer_ownership,
     ),
     # §5.2 team
     Endpoint(
@@ -111,7 +93,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         team.list_members,
         "Members of the team (owner, admin)",
         views.MembersPageOut,
-        query=PAGINATION,
+        query=query.PAGINATION,
+        operation=MemberService.list,
     ),
     Endpoint(
         "POST",
@@ -122,6 +105,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         201,
         AddMember,
         errors=(400, 401, 402, 403, 404),
+        operation=MemberService.add,
     ),
     Endpoint(
         "PUT",
@@ -130,6 +114,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Change a member's role (owner, admin)",
         views.MemberOut,
         body=ChangeMemberRole,
+        operation=MemberService.change_role,
     ),
     Endpoint(
         "DELETE",
@@ -138,6 +123,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Remove a member (owner, admin)",
         None,
         204,
+        operation=MemberService.remove,
     ),
     Endpoint(
         "GET",
@@ -145,6 +131,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         team.list_invitations,
         "Pending invitations (owner, admin)",
         views.InvitationsOut,
+        operation=MemberService.invitations,
     ),
     Endpoint(
         "DELETE",
@@ -153,6 +140,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Revoke a pending invitation (owner, admin)",
         None,
         204,
+        operation=MemberService.revoke_invitation,
     ),
     # API keys
     Endpoint(
@@ -163,9 +151,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.IssuedApiKeyOut,
         201,
         ApiKeyCreate,
+        operation=ApiKeyService.create,
     ),
-    Endpoint("GET", "/apikeys", apikeys.list_api_keys, "The caller's API keys", views.ApiKeysOut),
-    Endpoint("DELETE", "/apikeys/{id}", apikeys.revoke_api_key, "Revoke an API key", None, 204),
+    Endpoint(
+        "GET",
+        "/apikeys",
+        apikeys.list_api_keys,
+        "The caller's API keys",
+        views.ApiKeysOut,
+        operation=ApiKeyService.list,
+    ),
+    Endpoint(
+        "DELETE",
+        "/apikeys/{id}",
+        apikeys.revoke_api_key,
+        "Revoke an API key",
+        None,
+        204,
+        operation=ApiKeyService.revoke,
+    ),
     # §5.3 limits and usage. Routes match in table order and `/limits/{serviceName}` would
     # take any fixed path of the same depth: fixed paths go above it.
     Endpoint(
@@ -175,7 +179,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Limits of the public tier, for anonymous callers (anyone)",
         report_views.IpLimitsOut,
         errors=(400, 401),
-        access=Access.ANYONE,
+        operation=ReportService.ip_limits,
     ),
     Endpoint(
         "GET",
@@ -184,7 +188,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Limits of the public tier for one service (anyone)",
         report_views.IpServiceLimitsOut,
         errors=(400, 401, 404),
-        access=Access.ANYONE,
+        operation=ReportService.ip_limits,
     ),
     Endpoint(
         "GET",
@@ -192,7 +196,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_usage,
         "The team's usage of every rate limit",
         report_views.UsageOut,
-        query=("serviceName",),
+        query=(query.SERVICE_NAME,),
+        operation=ReportService.usage,
     ),
     Endpoint(
         "GET",
@@ -200,9 +205,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_ip_usage,
         "The caller's address's usage of every rate limit (anyone)",
         report_views.UsageOut,
-        query=("serviceName",),
+        query=(query.SERVICE_NAME,),
         errors=(400, 401, 404),
-        access=Access.ANYONE,
+        operation=ReportService.ip_usage,
     ),
     # §5.5 granular usage
     Endpoint(
@@ -211,7 +216,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         events.limit_events,
         "The 100 newest rate-limit events of the team (owner, admin; billing_admin)",
         catalog_views.UsageEventsOut,
-        query=events.EVENT_QUERY,
+        query=query.EVENTS,
+        operation=EventService.list,
     ),
     Endpoint(
         "GET",
@@ -219,6 +225,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_limits,
         "The customer's rate limits",
         report_views.LimitsOut,
+        operation=ReportService.limits,
     ),
     Endpoint(
         "GET",
@@ -226,6 +233,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_service_limits,
         "The customer's rate limits of one service",
         report_views.ServiceLimitsOut,
+        operation=ReportService.limits,
     ),
     Endpoint(
         "GET",
@@ -233,6 +241,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_feature_limit,
         "The customer's rate limit of one feature",
         report_views.FeatureLimitOut,
+        operation=ReportService.limit,
     ),
     # §5.4 quotas; fixed paths above `/quotas/{serviceName}` as for limits
     Endpoint(
@@ -241,6 +250,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_quota_usage,
         "The team's usage of every quota",
         report_views.QuotaUsageOut,
+        operation=ReportService.quota_usage,
     ),
     Endpoint(
         "GET",
@@ -248,15 +258,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         events.quota_events,
         "The 100 newest quota events of the team (owner, admin; billing_admin)",
         catalog_views.UsageEventsOut,
-        query=events.EVENT_QUERY,
+        query=query.EVENTS,
+        operation=EventService.list,
     ),
-    Endpoint("GET", "/quotas", reports.get_quotas, "The customer's quotas", report_views.QuotasOut),
+    Endpoint(
+        "GET",
+        "/quotas",
+        reports.get_quotas,
+        "The customer's quotas",
+        report_views.QuotasOut,
+        operation=ReportService.quotas,
+    ),
     Endpoint(
         "GET",
         "/quotas/{serviceName}",
         reports.get_service_quotas,
         "The customer's quotas of one service",
         report_views.ServiceQuotasOut,
+        operation=ReportService.quotas,
     ),
     Endpoint(
         "GET",
@@ -264,6 +283,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         reports.get_feature_quota,
         "The customer's quota of one feature",
         report_views.FeatureQuotaOut,
+        operation=ReportService.quota,
     ),
     # §5.6 Stripe
     Endpoint(
@@ -273,6 +293,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A short-lived Stripe Customer Portal session for the customer (owner)",
         views.PortalOut,
         errors=(401, 403, 404, 502, 503),
+        operation=BillingService.portal_url,
     ),
     Endpoint(
         "POST",
@@ -282,6 +303,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.CheckoutOut,
         body=UpgradeRequest,
         errors=(400, 401, 403, 404, 502, 503),
+        operation=BillingService.checkout_url,
     ),
     Endpoint(
         "POST",
@@ -292,7 +314,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=dict[str, Any],
         headers=("Stripe-Signature",),
         errors=(400, 502, 503),
-        access=Access.ANYONE,
+        operation=BillingService.handle_webhook,
     ),
     # §5.8 service to service
     Endpoint(
@@ -303,7 +325,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.DecisionOut,
         body=ConsumeRequest,
         errors=(400, 401, 403, 404, 429),
-        access=Access.METERED,
+        operation=ConsumeService.consume,
     ),
     Endpoint(
         "POST",
@@ -313,7 +335,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.BatchDecisionsOut,
         body=views.BatchIn,
         errors=(400, 401, 403),
-        access=Access.METERED,
+        operation=ConsumeService.consume_batch,
     ),
     Endpoint(
         "POST",
@@ -323,7 +345,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.DecisionOut,
         body=ConsumeRequest,
         errors=(400, 401, 403, 404, 429),
-        access=Access.METERED,
+        operation=ConsumeService.check,
     ),
     Endpoint(
         "POST",
@@ -332,7 +354,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Allocate a quota to a customer (billing_service)",
         report_views.QuotaFeatureUsageOut,
         body=QuotaRequest,
-        access=Access.METERED,
+        operation=QuotaService.allocate,
     ),
     Endpoint(
         "POST",
@@ -341,7 +363,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Release a customer's quota; never below 0 (billing_service)",
         report_views.QuotaFeatureUsageOut,
         body=QuotaRequest,
-        access=Access.METERED,
+        operation=QuotaService.release,
     ),
     Endpoint(
         "PUT",
@@ -351,7 +373,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         catalog_views.ServiceCatalogOut,
         body=ServiceRegistration,
         errors=(400, 401, 403),
-        access=Access.METERED,
+        operation=CatalogService.register,
     ),
     # §5.7 admin
     Endpoint(
@@ -360,8 +382,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_customers,
         "Every customer (billing_admin)",
         views.CustomersPageOut,
-        query=(*PAGINATION, "tierName", "status"),
-        access=Access.ADMIN,
+        query=(*query.PAGINATION, query.TIER_NAME, query.STATUS),
+        operation=AdminService.list_customers,
     ),
     Endpoint(
         "GET",
@@ -369,7 +391,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.get_customer,
         "A customer's full record (billing_admin)",
         views.AdminCustomerOut,
-        access=Access.ADMIN,
+        operation=AdminService.get_customer,
     ),
     Endpoint(
         "DELETE",
@@ -378,7 +400,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Delete a customer (billing_admin)",
         None,
         204,
-        access=Access.ADMIN,
+        operation=AdminService.delete_customer,
     ),
     Endpoint(
         "GET",
@@ -386,8 +408,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_members,
         "A customer's members (billing_admin)",
         views.MembersPageOut,
-        query=PAGINATION,
-        access=Access.ADMIN,
+        query=query.PAGINATION,
+        operation=AdminService.list_members,
     ),
     Endpoint(
         "POST",
@@ -398,7 +420,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         201,
         AddMember,
         errors=(400, 401, 402, 403, 404),
-        access=Access.ADMIN,
+        operation=AdminService.add_member,
     ),
     Endpoint(
         "DELETE",
@@ -407,7 +429,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Remove a member from a customer (billing_admin)",
         None,
         204,
-        access=Access.ADMIN,
+        operation=AdminService.remove_member,
     ),
     Endpoint(
         "PUT",
@@ -416,7 +438,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Set a customer's tier (billing_admin)",
         views.AdminCustomerOut,
         body=CustomerTierChange,
-        access=Access.ADMIN,
+        operation=AdminService.set_customer_tier,
     ),
     Endpoint(
         "PUT",
@@ -425,7 +447,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Set a customer's own value of a feature, in place of its tier's (billing_admin)",
         catalog_views.FeatureOverrideOut,
         body=OverrideChange,
-        access=Access.ADMIN,
+        operation=CatalogService.set_override,
     ),
     Endpoint(
         "DELETE",
@@ -434,7 +456,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Clear a customer's own value of a feature: its tier's applies (billing_admin)",
         None,
         204,
-        access=Access.ADMIN,
+        operation=CatalogService.clear_override,
     ),
     Endpoint(
         "GET",
@@ -443,7 +465,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Stripe configuration, webhooks and subscriptions at a glance (billing_admin)",
         views.BillingStatusOut,
         errors=(401, 403),
-        access=Access.ADMIN,
+        operation=BillingService.status,
     ),
     Endpoint(
         "GET",
@@ -451,8 +473,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_tiers,
         "Every tier (billing_admin)",
         views.TiersOut,
-        query=("active",),
-        access=Access.ADMIN,
+        query=(query.ACTIVE,),
+        operation=TierService.list,
     ),
     Endpoint(
         "PUT",
@@ -460,63 +482,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.set_default_tier,
         "Make a tier the default for new customers (billing_admin)",
         views.TierOut,
-        access=Access.ADMIN,
+        operation=TierService.set_default,
     ),
 )
-
-
-# Asked on other services' hot path: served ahead of the router (`DirectRoutes`).
-HOT_PATHS = ("/limits/consume", "/limits/check", "/limits/consume/batch")
-
-
-def direct_routes() -> dict[tuple[str, str], ASGIApp]:
-    """The hot paths, as (method, full path) → their ASGI endpoint, for `DirectRoutes`."""
-    return {
-        (endpoint.method, BASE_PATH + endpoint.path): cast(ASGIApp, endpoint.handler)
-        for endpoint in ENDPOINTS
-        if endpoint.path in HOT_PATHS
-    }
-
-
-def rest_routes() -> list[Route]:
-    """One route per path, whose methods are all its endpoints' (so a 405 names them
-    all), in matching order: fixed paths before parameterised ones, which is what keeps
-    `/limits/usage` from being taken for `/limits/{serviceName}`."""
-    by_path: dict[str, list[Endpoint]] = {}
-    for endpoint in ENDPOINTS:
-        by_path.setdefault(endpoint.path, []).append(endpoint)
-    ordered = sorted(by_path.items(), key=lambda item: "{" in item[0])
-    return [
-        Route(BASE_PATH + path, _dispatch(endpoints), methods=[e.method for e in endpoints])
-        for path, endpoints in ordered
-    ]
-
-
-def _dispatch(endpoints: list[Endpoint]) -> Handler:
-    if len(endpoints) == 1:
-        return _guarded(endpoints[0])
-    handlers = {endpoint.method: _guarded(endpoint) for endpoint in endpoints}
-    if "GET" in handlers:
-        handlers["HEAD"] = handlers["GET"]
-
-    async def by_method(request: Request) -> Response:
-        return await cast(RequestHandler, handlers[request.method])(request)
-
-    return by_method
-
-
-def _guarded(endpoint: Endpoint) -> Handler:
-    """The handler, behind the check of who may call it at all: before any input is read.
-    The hot paths' ASGI endpoints check their callers themselves."""
-    handler = endpoint.handler
-    if endpoint.access is Access.ANYONE or not inspect.iscoroutinefunction(handler):
-        return handler
-    access, respond = endpoint.access, cast(RequestHandler, handler)
-
-    @functools.wraps(respond)
-    async def guarded(request: Request) -> Response:
-        principal = await RestCall.principal_of(request)
-        access.check(principal, service_name=request.path_params.get("serviceName"))
-        return await respond(request)
-
-    return guarded

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.core import invalidation
 from app.core.errors import TierNotAssignable, TierNotFound
 from app.models import Tier
@@ -63,16 +63,16 @@ def require_assignable(tier: Tier, *, param: str = "tierName") -> None:
 
 
 class TierService:
+    @requires(Access.ADMIN)
     async def list(
         self, session: AsyncSession, principal: Principal, *, active: bool | None = None
     ) -> list[Tier]:
-        principal.require_admin()
         return await all_tiers(session, active=active)
 
+    @requires(Access.ADMIN)
     async def set_default(
         self, session: AsyncSession, principal: Principal, *, tier_id: uuid.UUID
     ) -> Tier:
-        principal.require_admin()
         await lock_tiers(session)
         tier = await session.get(Tier, tier_id, populate_existing=True)
         if tier is None:

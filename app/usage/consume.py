@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.auth.principal import METERED_ROLES, Principal
+from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
@@ -206,6 +206,7 @@ class ConsumeService:
         self._ledger = ledger
         self._windows: dict[Window, _Bounds] = {}
 
+    @requires(Access.METERED)
     async def consume(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
@@ -215,6 +216,7 @@ class ConsumeService:
             return await self._consume(entry, subject, data.amount)
         return await self._once(entry, subject, data)
 
+    @requires(Access.METERED)
     async def check(self, principal: Principal, *, data: ConsumeRequest) -> Decision:
         principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
@@ -225,6 +227,7 @@ class ConsumeService:
         allowed = limit == UNLIMITED or (limit != DISABLED and current + plan.amount <= limit)
         return plan.decision(allowed, current)
 
+    @requires(Access.METERED)
     async def consume_batch(self, principal: Principal, *, data: ConsumeBatch) -> list[Outcome]:
         """Each request decided on its own and atomically, in order, as of the batch's
         arrival (its windows are the ones then current), with one round trip to the
@@ -232,7 +235,6 @@ class ConsumeService:
         append for each run. What requests share (the caller's scope, the feature, the
         subject, the limit) is worked out once per batch. A request that fails, alone or
         with its run (the counters away), is that error in its place."""
-        principal.require_role(*METERED_ROLES)
         if self._ledger.behind:
             await self._ledger.admit()
         now = self._clock()

@@ -15,11 +15,12 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
 from app.auth.seats import current_seat
 from app.core.errors import CustomerNotFound, InvalidInput
-from app.models import Customer, UsageEvent
+from app.customers.repository import customer_by_id
+from app.models import UsageEvent
 from app.usage.ledger import UsageEventType
 
 NEWEST = 100
@@ -47,6 +48,7 @@ class EventPage:
 
 
 class EventService:
+    @requires(Access.USER)
     async def list(
         self, session: AsyncSession, principal: Principal, *, wanted: EventFilter
     ) -> EventPage:
@@ -63,8 +65,7 @@ async def _visible_customer(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
 ) -> uuid.UUID:
     if customer_id is not None and principal.is_billing_admin:
-        if await session.get(Customer, customer_id) is None:
-            raise CustomerNotFound(param="customerId")
+        await customer_by_id(session, customer_id, param="customerId")
         return customer_id
     seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
     if customer_id is not None and customer_id != seat.customer.id:

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, remaining
 from app.catalog.store import CatalogEntry
@@ -99,21 +99,21 @@ class QuotaService:
         self._idempotency = IdempotencyStore(counters)
         self._ledger = ledger
 
+    @requires(Access.METERED)
     async def allocate(
         self, principal: Principal, *, service_name: str, feature_key: str, data: QuotaRequest
     ) -> QuotaUsage:
-        principal.require_metering(service_name)
         entry, holder = await self._resolve(service_name, feature_key, data)
         answer = await self._once(
             "allocate", entry, holder, data, lambda: self._allocate(entry, holder, data.amount)
         )
         return _outcome(entry, answer)
 
+    @requires(Access.METERED)
     async def release(
         self, principal: Principal, *, service_name: str, feature_key: str, data: QuotaRequest
     ) -> QuotaUsage:
         """Frees up to `amount`; a quota never goes below 0."""
-        principal.require_metering(service_name)
         entry, holder = await self._resolve(service_name, feature_key, data)
         answer = await self._once(
             "release", entry, holder, data, lambda: self._release(entry, holder, data.amount)
@@ -142,6 +142,7 @@ class QuotaService:
             self._ledger.record(_event(entry, holder, amount, False, now))
             return _Answer(await self._used(entry, holder), limit, FeatureDisabled.code)
         try:
+            # Its own transaction: an idempotency key keeps only a committed answer.
             async with self._db.transaction() as session:
                 used = await _take(session, entry.id, holder.customer_id, amount, limit)
                 session.add(UsageEvent(**_event(entry, holder, amount, True, now)))
@@ -153,6 +154,7 @@ class QuotaService:
     async def _release(self, entry: CatalogEntry, holder: _Holder, amount: int) -> _Answer:
         now = self._clock()
         limit = await self._limit(entry, holder)
+        # Its own transaction: an idempotency key keeps only a committed answer.
         async with self._db.transaction() as session:
             released = await _give_back(session, entry.id, holder.customer_id, amount)
             used = await _used(session, entry.id, holder.customer_id)

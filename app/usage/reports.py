@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.principal import Principal
+from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
@@ -116,10 +116,12 @@ class ReportService:
         self._subjects = subjects
         self._counters = counters
 
+    @requires(Access.USER)
     async def limits(self, principal: Principal, *, service_name: str | None = None) -> Allowances:
         subject = await self._member(principal)
         return await self._allowances(subject, FeatureKind.RATE, service_name)
 
+    @requires(Access.USER)
     async def limit(
         self, principal: Principal, *, service_name: str, feature_key: str
     ) -> Allowance:
@@ -127,16 +129,19 @@ class ReportService:
         entry = await self._entry(FeatureKind.RATE, service_name, feature_key)
         return await self._allowance(subject, entry)
 
+    @requires(Access.ANYONE)
     async def ip_limits(
         self, principal: Principal, *, service_name: str | None = None
     ) -> Allowances:
         subject = self._subjects.anonymous(principal.client_ip)
         return await self._allowances(subject, FeatureKind.RATE, service_name)
 
+    @requires(Access.USER)
     async def quotas(self, principal: Principal, *, service_name: str | None = None) -> Allowances:
         subject = await self._member(principal)
         return await self._allowances(subject, FeatureKind.QUOTA, service_name)
 
+    @requires(Access.USER)
     async def quota(
         self, principal: Principal, *, service_name: str, feature_key: str
     ) -> Allowance:
@@ -144,18 +149,21 @@ class ReportService:
         entry = await self._entry(FeatureKind.QUOTA, service_name, feature_key)
         return await self._allowance(subject, entry)
 
+    @requires(Access.USER)
     async def usage(self, principal: Principal, *, service_name: str | None = None) -> UsageReport:
         """The member's view of the team's pool: the counters are the customer's."""
         subject = await self._member(principal)
         identifier = str(principal.require_user())
         return await self._usage(subject, identifier, IdentifierType.USER, service_name)
 
+    @requires(Access.ANYONE)
     async def ip_usage(
         self, principal: Principal, *, service_name: str | None = None
     ) -> UsageReport:
         subject = self._subjects.anonymous(principal.client_ip)
         return await self._usage(subject, subject.identifier, IdentifierType.IP, service_name)
 
+    @requires(Access.USER)
     async def quota_usage(self, session: AsyncSession, principal: Principal) -> QuotaUsageReport:
         subject = await self._member(principal)
         assert subject.customer_id is not None

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from strawberry.extensions import ValidationCache
 
+from app.auth.principal import access_of, requires
 from app.customers.service import CustomerService
 from tests.graphql.conftest import CREATE_CUSTOMER, GraphQL
 from tests.support.api import ANONYMOUS
@@ -35,6 +36,7 @@ class TestErrors:
         owner = gql.user()
         await gql.customer(owner)
 
+        @requires(access_of(CustomerService.get))
         async def broken(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("secret internals")
 

@@ -110,20 +110,6 @@ class TestCustomers:
         ).status_code == 204
         assert (await api.call("GET", "/customer", newcomer)).status_code == 404
 
-    async def test_admin_additions_respect_the_member_limit(self, api: Api) -> None:
-        owner = api.user()
-        customer = await api.customer(owner)
-        base = f"/admin/customer/{customer['id']}/member"
-        statuses = [
-            (
-                await api.call(
-                    "POST", base, api.admin(), json={"userID": api.user().user_id, "role": "user"}
-                )
-            ).status_code
-            for _ in range(3)
-        ]
-        assert statuses == [201, 201, 402]
-
 
 class TestTiers:
     async def test_the_ten_tiers_in_order(self, api: Api) -> None:

@@ -13,7 +13,8 @@ from openapi_spec_validator import validate as validate_openapi
 
 from app.auth.principal import Access
 from app.customers.service import CustomerService
-from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint
+from app.rest.endpoint import BASE_PATH, Endpoint
+from app.rest.routes import ENDPOINTS
 from tests.support.api import ADDRESS, Api
 from tests.support.deep_json import assert_no_failure_logged, too_deep
 from tests.support.logs import Records
@@ -208,7 +209,7 @@ def _garbage_call(endpoint: Endpoint) -> tuple[str, dict[str, object]]:
     """The endpoint's path with malformed ids, a malformed body and malformed query
     parameters: everything its input checks would refuse."""
     path = re.sub(r"\{[^}]+\}", "not-an-id", endpoint.path)
-    query = {name: "-1" for name in endpoint.query}
+    query = {param.name: "-1" for param in endpoint.query}
     return path, {"content": b"{bad", "params": query}
 
 

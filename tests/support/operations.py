@@ -9,6 +9,7 @@ must agree on, with the world's ids replaced by their names so that two worlds c
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 
 from tests.support.api import ADDRESS, ANONYMOUS, Api, Caller
+from tests.support.stripe import sync_tiers
 
 ROLES = ("owner", "admin", "user", "outsider", "anonymous", "billing_admin")
 
@@ -34,6 +36,7 @@ class World:
     invitation_id: str
     other_customer_id: str
     tier_ids: dict[str, str]
+    api_key_id: str = ""  # a key of the caller's own, for the operations on one (`own_key`)
 
     @classmethod
     async def build(cls, api: Api) -> World:
@@ -94,6 +97,7 @@ class Operation:
     rest: Call
     graphql: Call
     expected: dict[str, int]
+    stripe: bool = False  # run with Stripe configured (the fake Stripe)
 
     @property
     def reads_only(self) -> bool:
@@ -131,6 +135,7 @@ def rest(
         response = await world.api.call(method, url, caller, **kwargs)
         return _rest_outcome(world, response, view)
 
+    call.method, call.path = method, path  # type: ignore[attr-defined]  # for the coverage test
     return call
 
 
@@ -155,7 +160,34 @@ def graphql(
         (data,) = body["data"].values()
         return Outcome(success, None, symbolic(world, view(data)))
 
+    call.document = query  # type: ignore[attr-defined]  # for the coverage test
     return call
+
+
+def own_key(call: Call) -> Call:
+    """`call`, made with a fresh API key of the caller's own in `world.api_key_id` (a
+    random id for a caller who may not make one)."""
+
+    async def with_key(world: World, caller: Caller) -> Outcome:
+        key_id = str(uuid.uuid4())
+        if caller.id is not None:
+            created = await world.api.call("POST", "/apikeys", caller, json={"name": "k"})
+            key_id = created.json()["id"]
+        return await call(dataclasses.replace(world, api_key_id=key_id), caller)
+
+    with_key.__dict__.update(call.__dict__)
+    return with_key
+
+
+def priced(call: Call) -> Call:
+    """`call`, once the paid tiers have their Stripe prices."""
+
+    async def with_prices(world: World, caller: Caller) -> Outcome:
+        await sync_tiers(world.api)
+        return await call(world, caller)
+
+    with_prices.__dict__.update(call.__dict__)
+    return with_prices
 
 
 def _fresh_user(_world: World) -> dict[str, Any]:
@@ -831,3 +863,159 @@ LIMITS_OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 OPERATIONS += LIMITS_OPERATIONS
+
+
+# The operations of the services' own: API keys, Stripe, billing status, metering.
+CONSUME = {"serviceName": "ai-api", "featureKey": "chat_completions_per_minute"}
+CONSUME_ARGUMENTS = 'serviceName: "ai-api", featureKey: "chat_completions_per_minute"'
+DECISION_FIELDS = "allowed currentUsage limit remaining"
+RETURN_URLS = {"successURL": "https://example.com/ok", "cancelURL": "https://example.com/no"}
+
+
+def _service_quota_rows(data: Any) -> Any:
+    if isinstance(data, list):
+        return sorted((r["featureKey"], r["value"]) for r in data)
+    return sorted((key, quota["value"]) for key, quota in data["quotas"].items())
+
+
+def _billing_status(data: Any) -> Any:
+    by_status = data["subscriptionsByStatus"]
+    tiers = data["tiers"]
+    if isinstance(by_status, list):
+        by_status = {row["status"].lower(): row["customers"] for row in by_status}
+        tiers = {row["tierName"]: row["customers"] for row in tiers}
+    return (data["stripeConfigured"], data["customers"], by_status, tiers)
+
+
+def _decision(data: Any) -> Any:
+    return tuple(data[key] for key in ("allowed", "currentUsage", "limit", "remaining"))
+
+
+def _decisions(data: Any) -> Any:
+    rows = data["decisions"] if isinstance(data, dict) else data
+    return [_decision(row) for row in rows]
+
+
+def _url(data: Any) -> Any:
+    return (data.get("url") or data.get("checkoutURL") or "").startswith("https://")
+
+
+def _consume_call(field: str, arguments: str = "") -> Call:
+    return graphql(
+        f"mutation($id: ID) {{ {field}({CONSUME_ARGUMENTS}, customerId: $id{arguments}) "
+        f"{{ {DECISION_FIELDS} }} }}",
+        200,
+        lambda w: {"id": w.customer_id},
+        view=_decision,
+    )
+
+
+SERVICE_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "revoke api key",
+        own_key(rest("DELETE", lambda w: f"/apikeys/{w.api_key_id}", view=_done)),
+        own_key(
+            graphql(
+                "mutation($id: ID!) { revokeApiKey(id: $id) }",
+                204,
+                lambda w: {"id": w.api_key_id},
+                view=_done,
+            )
+        ),
+        _statuses(ANY_USER, 204),
+    ),
+    Operation(
+        "view ip service limits",
+        rest("GET", "/limits/ip/search-api", view=_service_limit_rows),
+        graphql(
+            '{ ipLimits(serviceName: "search-api") { featureKey value window description } }',
+            200,
+            view=_service_limit_rows,
+        ),
+        ANYONE,
+    ),
+    Operation(
+        "view service quotas",
+        rest("GET", "/quotas/compute-api", view=_service_quota_rows),
+        graphql(
+            '{ quotas(serviceName: "compute-api") { featureKey value } }',
+            200,
+            view=_service_quota_rows,
+        ),
+        MEMBER,
+    ),
+    Operation(
+        "admin get billing status",
+        rest("GET", "/admin/billing/status", view=_billing_status),
+        graphql(
+            "{ billingStatus { stripeConfigured customers subscriptionsByStatus "
+            "{ status customers } tiers { tierName customers } } }",
+            200,
+            view=_billing_status,
+        ),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "open billing portal",
+        rest("GET", "/stripe/customer", view=_url),
+        graphql("mutation { createPortalSession { url } }", 200, view=_url),
+        {**MEMBER, "admin": 403, "user": 403},
+        stripe=True,
+    ),
+    Operation(
+        "upgrade",
+        priced(rest("POST", "/stripe/upgrade", RETURN_URLS, view=_url)),
+        priced(
+            graphql(
+                'mutation { createCheckoutSession(successUrl: "https://example.com/ok", '
+                'cancelUrl: "https://example.com/no") { url } }',
+                200,
+                view=_url,
+            )
+        ),
+        {**MEMBER, "admin": 403, "user": 403},
+        stripe=True,
+    ),
+    Operation(
+        "consume",
+        rest(
+            "POST",
+            "/limits/consume",
+            lambda w: {**CONSUME, "customerId": w.customer_id},
+            view=_decision,
+        ),
+        _consume_call("consume"),
+        METERED,
+    ),
+    Operation(
+        "check",
+        rest(
+            "POST",
+            "/limits/check",
+            lambda w: {**CONSUME, "customerId": w.customer_id},
+            view=_decision,
+        ),
+        _consume_call("check"),
+        METERED,
+    ),
+    Operation(
+        "consume batch",
+        rest(
+            "POST",
+            "/limits/consume/batch",
+            lambda w: {"requests": [{**CONSUME, "customerId": w.customer_id}] * 2},
+            view=_decisions,
+        ),
+        graphql(
+            "mutation($r: [ConsumeInput!]!) { consumeBatch(requests: $r) "
+            f"{{ ... on Decision {{ {DECISION_FIELDS} }} }} }}",
+            200,
+            lambda w: {"r": [{**CONSUME, "customerId": w.customer_id}] * 2},
+            view=_decisions,
+        ),
+        METERED,
+    ),
+)
+OPERATIONS += SERVICE_OPERATIONS
+WITH_STRIPE = tuple(op for op in OPERATIONS if op.stripe)
+WITHOUT_STRIPE = tuple(op for op in OPERATIONS if not op.stripe)

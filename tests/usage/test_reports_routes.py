@@ -11,8 +11,10 @@ import re
 import pytest
 from starlette.routing import Match, Route
 
+from app.rest.endpoint import BASE_PATH, Endpoint
 from app.rest.openapi import openapi_document
-from app.rest.routes import BASE_PATH, ENDPOINTS, Endpoint, rest_routes
+from app.rest.router import rest_routes
+from app.rest.routes import ENDPOINTS
 
 
 def concrete(path: str) -> str:

@@ -6,16 +6,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.admin.service import CustomerTierChange
-from app.core.errors import InvalidInput
 from app.customers.schemas import AddMember
-from app.models import SubscriptionStatus
-from app.rest import views
+from app.rest import query, views
 from app.rest.context import RestCall
 
 
 async def list_customers(request: Request) -> Response:
     call = await RestCall.of(request)
-    page, tier_name, status = call.page(), call.query("tierName"), _status(call.query("status"))
+    page, tier_name, status = call.page(), call.query(query.TIER_NAME), call.query(query.STATUS)
     async with call.read() as session:
         customers = await call.services.admin.list_customers(
             session, call.principal, page=page, tier_name=tier_name, status=status
@@ -74,7 +72,7 @@ async def remove_member(request: Request) -> Response:
 
 async def list_tiers(request: Request) -> Response:
     call = await RestCall.of(request)
-    active = call.query_bool("active")
+    active = call.query(query.ACTIVE)
     async with call.read() as session:
         tiers = await call.services.tiers.list(session, call.principal, active=active)
     return JSONResponse(views.tiers(await call.services.catalog.offers(tiers)))
@@ -98,12 +96,3 @@ async def set_customer_tier(request: Request) -> Response:
             session, call.principal, customer_id=customer_id, data=data
         )
     return JSONResponse(views.admin_customer(details))
-
-
-def _status(value: str | None) -> SubscriptionStatus | None:
-    if value is None:
-        return None
-    try:
-        return SubscriptionStatus(value.lower())
-    except ValueError:
-        raise InvalidInput("status is not a subscription status.", param="status") from None

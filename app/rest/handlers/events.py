@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.rest import catalog_views
+from app.rest import catalog_views, query
 from app.rest.context import RestCall
 from app.usage.events import LIMIT_EVENTS, QUOTA_EVENTS, EventFilter
-
-EVENT_QUERY = ("customerId", "userId", "from", "to")
 
 
 async def limit_events(request: Request) -> Response:
@@ -33,8 +31,8 @@ async def _events(request: Request, types: Sequence[str]) -> Response:
 def _filter(call: RestCall, types: Sequence[str]) -> EventFilter:
     return EventFilter(
         types=types,
-        customer_id=call.query_uuid("customerId"),
-        user_id=call.query_uuid("userId"),
-        since=call.query_int("from"),
-        until=call.query_int("to"),
+        customer_id=call.query(query.CUSTOMER_ID),
+        user_id=call.query(query.USER_ID),
+        since=call.query(query.FROM),
+        until=call.query(query.TO),
     )

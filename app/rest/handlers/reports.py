@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.rest import query
 from app.rest import report_views as views
 from app.rest.context import RestCall
 
@@ -48,7 +49,7 @@ async def get_ip_service_limits(request: Request) -> Response:
 async def get_usage(request: Request) -> Response:
     call = await RestCall.of(request)
     report = await call.services.reports.usage(
-        call.principal, service_name=call.query("serviceName")
+        call.principal, service_name=call.query(query.SERVICE_NAME)
     )
     return JSONResponse(views.usage(report))
 
@@ -56,7 +57,7 @@ async def get_usage(request: Request) -> Response:
 async def get_ip_usage(request: Request) -> Response:
     call = await RestCall.of(request)
     report = await call.services.reports.ip_usage(
-        call.principal, service_name=call.query("serviceName")
+        call.principal, service_name=call.query(query.SERVICE_NAME)
     )
     return JSONResponse(views.usage(report))
 

@@ -34,5 +34,6 @@ async def webhook(request: Request) -> Response:
 
 async def billing_status(request: Request) -> Response:
     call = await RestCall.of(request)
-    status = await call.services.billing.status(call.principal)
+    async with call.read() as session:
+        status = await call.services.billing.status(session, call.principal)
     return JSONResponse(views.billing_status(status))

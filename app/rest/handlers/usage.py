@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.principal import Access, Principal
+from app.auth.principal import Principal, access_of
 from app.container import Container
 from app.core.errors import AppError
 from app.core.inputs import parse_input
@@ -37,10 +37,13 @@ JSON = (b"content-type", b"application/json")
 
 
 class MeteringEndpoint(Generic[M]):
-    def __init__(self, name: str, model: type[M], operation: Operation[M]) -> None:
+    def __init__(
+        self, name: str, model: type[M], operation: Operation[M], declared: Callable[..., Any]
+    ) -> None:
         self.__name__ = name  # as a handler function's, for the OpenAPI operation id
         self._model = model
         self._operation = operation
+        self._access = access_of(declared)  # the service operation's declaration
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -57,7 +60,7 @@ class MeteringEndpoint(Generic[M]):
             return error_reply(admission.refusal)
         try:
             principal = admission.caller()
-            Access.METERED.check(principal)
+            self._access.check(principal)
             raw = await read_body(scope, receive, container.settings.max_body_bytes)
             data = parse_input(self._model, read_json(raw))
             status, headers, body = await self._operation(
@@ -117,6 +120,8 @@ def batch_item(outcome: Decision | AppError) -> dict[str, Any]:
     return {"error": body}
 
 
-consume: ASGIApp = MeteringEndpoint("consume", ConsumeRequest, _consume)
-check: ASGIApp = MeteringEndpoint("check", ConsumeRequest, _check)
-consume_batch: ASGIApp = MeteringEndpoint("consume_batch", ConsumeBatch, _batch)
+consume: ASGIApp = MeteringEndpoint("consume", ConsumeRequest, _consume, ConsumeService.consume)
+check: ASGIApp = MeteringEndpoint("check", ConsumeRequest, _check, ConsumeService.check)
+consume_batch: ASGIApp = MeteringEndpoint(
+    "consume_batch", ConsumeBatch, _batch, ConsumeService.consume_batch
+)

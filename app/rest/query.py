@@ -1,0 +1,97 @@
+"""The REST query parameters, each declared once: its name, its OpenAPI schema and how its
+value is read. The route table lists them per endpoint; the OpenAPI document and the
+handlers both read these declarations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from starlette.requests import Request
+
+from app.core.errors import InvalidInput
+from app.core.inputs import parse_uuid
+from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageRequest
+from app.models import SubscriptionStatus
+
+T = TypeVar("T")
+# ASCII digits only: int() would also take other scripts' digits or "1_000".
+_INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
+
+
+def _text(value: str, _name: str) -> str:
+    return value
+
+
+def _integer(value: str, name: str) -> int:
+    if not _INTEGER.fullmatch(value):
+        raise InvalidInput(f"{name} must be an integer.", param=name)
+    return int(value)
+
+
+def _boolean(value: str, name: str) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise InvalidInput(f"{name} must be true or false.", param=name)
+
+
+def _status(value: str, _name: str) -> SubscriptionStatus:
+    try:
+        return SubscriptionStatus(value.lower())
+    except ValueError:
+        raise InvalidInput("status is not a subscription status.", param="status") from None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParam(Generic[T]):
+    name: str
+    parse: Callable[[str, str], T]  # (value, name) -> the value, or InvalidInput
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+    def of(self, request: Request) -> T | None:
+        """The parameter's value in the request; None when absent."""
+        value = request.query_params.get(self.name)
+        return None if value is None else self.parse(value, self.name)
+
+
+PAGE = QueryParam(
+    "page", _integer, {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}
+)
+PAGE_SIZE = QueryParam(
+    "pageSize",
+    _integer,
+    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+)
+LIMIT = QueryParam(
+    "limit",
+    _integer,
+    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "alias of pageSize"},
+)
+PAGINATION: tuple[QueryParam[Any], ...] = (PAGE, PAGE_SIZE, LIMIT)
+
+ACTIVE = QueryParam("active", _boolean, {"type": "boolean"})
+TIER_NAME = QueryParam("tierName", _text)
+STATUS = QueryParam(
+    "status", _status, {"type": "string", "enum": [status.value for status in SubscriptionStatus]}
+)
+SERVICE_NAME = QueryParam("serviceName", _text)
+CUSTOMER_ID = QueryParam("customerId", parse_uuid, {"type": "string", "format": "uuid"})
+USER_ID = QueryParam("userId", parse_uuid, {"type": "string", "format": "uuid"})
+FROM = QueryParam("from", _integer, {"type": "integer", "description": "unix seconds, included"})
+TO = QueryParam("to", _integer, {"type": "integer", "description": "unix seconds, included"})
+EVENTS: tuple[QueryParam[Any], ...] = (CUSTOMER_ID, USER_ID, FROM, TO)
+
+
+def page_of(request: Request) -> PageRequest:
+    page, page_size, limit = (param.of(request) for param in PAGINATION)
+    if page_size is not None and limit is not None and page_size != limit:
+        raise InvalidInput("limit is another name of pageSize: send one.", param="limit")
+    size = page_size if page_size is not None else limit
+    return PageRequest(
+        page=1 if page is None else page,
+        page_size=DEFAULT_PAGE_SIZE if size is None else size,
+    )

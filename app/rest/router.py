@@ -1,0 +1,74 @@
+"""The REST router: one Starlette route per documented path, each endpoint behind the
+check of who may call it; and the hot paths, served ahead of the router."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from app.auth.principal import Access
+from app.rest.context import RestCall
+from app.rest.endpoint import BASE_PATH, Endpoint, Handler, RequestHandler
+from app.rest.routes import ENDPOINTS
+
+# Asked on other services' hot path: served ahead of the router (`DirectRoutes`).
+HOT_PATHS = ("/limits/consume", "/limits/check", "/limits/consume/batch")
+
+
+def direct_routes() -> dict[tuple[str, str], ASGIApp]:
+    """The hot paths, as (method, full path) → their ASGI endpoint, for `DirectRoutes`."""
+    return {
+        (endpoint.method, BASE_PATH + endpoint.path): cast(ASGIApp, endpoint.handler)
+        for endpoint in ENDPOINTS
+        if endpoint.path in HOT_PATHS
+    }
+
+
+def rest_routes() -> list[Route]:
+    """One route per path, whose methods are all its endpoints' (so a 405 names them
+    all), in matching order: fixed paths before parameterised ones, which is what keeps
+    `/limits/usage` from being taken for `/limits/{serviceName}`."""
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    ordered = sorted(by_path.items(), key=lambda item: "{" in item[0])
+    return [
+        Route(BASE_PATH + path, _dispatch(endpoints), methods=[e.method for e in endpoints])
+        for path, endpoints in ordered
+    ]
+
+
+def _dispatch(endpoints: list[Endpoint]) -> Handler:
+    if len(endpoints) == 1:
+        return _guarded(endpoints[0])
+    handlers = {endpoint.method: _guarded(endpoint) for endpoint in endpoints}
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+
+    async def by_method(request: Request) -> Response:
+        return await cast(RequestHandler, handlers[request.method])(request)
+
+    return by_method
+
+
+def _guarded(endpoint: Endpoint) -> Handler:
+    """The handler, behind the check of who may call it at all: before any input is read.
+    The hot paths' ASGI endpoints check their callers themselves."""
+    handler = endpoint.handler
+    if endpoint.access is Access.ANYONE or not inspect.iscoroutinefunction(handler):
+        return handler
+    access, respond = endpoint.access, cast(RequestHandler, handler)
+
+    @functools.wraps(respond)
+    async def guarded(request: Request) -> Response:
+        principal = await RestCall.principal_of(request)
+        access.check(principal, service_name=request.path_params.get("serviceName"))
+        return await respond(request)
+
+    return guarded
