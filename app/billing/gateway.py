@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.models import SubscriptionStatus
+from app.models import Customer, SubscriptionStatus
 
 # The product's statuses (SPEC §3.1) are `SubscriptionStatus`; Stripe's others map onto them.
 KNOWN_STATUSES = frozenset(SubscriptionStatus)
@@ -20,18 +20,6 @@ STATUS_ALIASES = {"incomplete_expired": "canceled", "paused": "unpaid"}
 # A subscription in one of these can still bill or be billed: it is the customer's current
 # one over any that has ended.
 LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "incomplete", "paused"})
-
-
-@dataclass(frozen=True, slots=True)
-class NewCustomer:
-    customer_id: uuid.UUID
-    name: str
-    email: str
-    street: str
-    city: str
-    state: str
-    postal_code: str
-    country: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +79,21 @@ class CatalogPrice:
 
 
 class PaymentGateway(Protocol):
-    async def create_customer(self, customer: NewCustomer, *, idempotency_key: str) -> str:
+    async def create_customer(self, customer: Customer, *, idempotency_key: str) -> str:
         """The new Stripe customer's id; the same key gives the same customer."""
+        ...
+
+    async def update_customer(self, customer: Customer, *, idempotency_key: str) -> None:
+        """Tell Stripe the customer's profile as it is now (it has a Stripe id)."""
         ...
 
     async def find_customer(self, customer_id: uuid.UUID) -> str | None:
         """The Stripe customer made for this customer earlier, if any (by its metadata)."""
         ...
 
-    async def portal_url(self, stripe_customer_id: str, return_url: str) -> str: ...
+    async def portal_url(self, customer: Customer, stripe_customer_id: str, return_url: str) -> str:
+        """A Customer Portal session for the customer, known to Stripe by that id."""
+        ...
 
     async def checkout_url(self, request: CheckoutRequest) -> str: ...
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlmodel import col
 
-from app.billing.gateway import NewCustomer, PaymentGateway
+from app.billing.gateway import PaymentGateway
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows
 from app.core.stripe_tasks import CANCEL_SUBSCRIPTIONS, CREATE_CUSTOMER
@@ -132,17 +132,7 @@ class StripeOutbox:
         gateway = self._require_gateway()
         found = await gateway.find_customer(customer.id) if look_first else None
         stripe_id = found or await gateway.create_customer(
-            NewCustomer(
-                customer_id=customer.id,
-                name=customer.name,
-                email=customer.email,
-                street=customer.street,
-                city=customer.city,
-                state=customer.state,
-                postal_code=customer.postal_code,
-                country=customer.country,
-            ),
-            idempotency_key=customer_idempotency_key(customer.id),
+            customer, idempotency_key=customer_idempotency_key(customer.id)
         )
         async with self._db.transaction() as session:
             await session.execute(

@@ -97,7 +97,8 @@ class BillingService:
         gateway = self._require_gateway()
         customer = await self._owned_customer(principal)
         stripe_id = await self._outbox.stripe_customer_id(customer)
-        return await gateway.portal_url(stripe_id, self._settings.stripe_portal_return_url)
+        return_url = self._settings.stripe_portal_return_url
+        return await gateway.portal_url(customer, stripe_id, return_url)
 
     @requires(Access.USER)
     async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:

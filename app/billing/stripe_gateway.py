@@ -13,12 +13,12 @@ import stripe
 from app.billing.gateway import (
     CatalogPrice,
     CheckoutRequest,
-    NewCustomer,
     Subscription,
     WebhookEvent,
 )
 from app.core.errors import InvalidWebhook, StripeRejected, StripeUnavailable
 from app.core.json import read_json
+from app.models import Customer
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,18 +43,10 @@ class StripeGateway:
         self._webhook_secret = settings.stripe_webhook_secret
         self._tolerance = settings.stripe_webhook_tolerance_seconds
 
-    async def create_customer(self, customer: NewCustomer, *, idempotency_key: str) -> str:
+    async def create_customer(self, customer: Customer, *, idempotency_key: str) -> str:
         params: Any = {
-            "name": customer.name,
-            "email": customer.email,
-            "address": {
-                "line1": customer.street,
-                "city": customer.city,
-                "state": customer.state,
-                "postal_code": customer.postal_code,
-                "country": customer.country,
-            },
-            "metadata": {CUSTOMER_METADATA: str(customer.customer_id)},
+            **_customer_profile(customer),
+            "metadata": {CUSTOMER_METADATA: str(customer.id)},
         }
         created = await _call(
             self._client.v1.customers.create_async(
@@ -63,17 +55,25 @@ class StripeGateway:
         )
         return str(created.id)
 
+    async def update_customer(self, customer: Customer, *, idempotency_key: str) -> None:
+        assert customer.stripe_customer_id is not None
+        profile: Any = _customer_profile(customer)
+        await _call(
+            self._client.v1.customers.update_async(
+                customer.stripe_customer_id,
+                params=profile,
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+
     async def find_customer(self, customer_id: uuid.UUID) -> str | None:
         query = f"metadata['{CUSTOMER_METADATA}']:'{customer_id}'"
         found = await _call(self._client.v1.customers.search_async(params={"query": query}))
         return str(found.data[0].id) if found.data else None
 
-    async def portal_url(self, stripe_customer_id: str, return_url: str) -> str:
-        session = await _call(
-            self._client.v1.billing_portal.sessions.create_async(
-                params={"customer": stripe_customer_id, "return_url": return_url}
-            )
-        )
+    async def portal_url(self, customer: Customer, stripe_customer_id: str, return_url: str) -> str:
+        params: Any = {"customer": stripe_customer_id, "return_url": return_url}
+        session = await _call(self._client.v1.billing_portal.sessions.create_async(params=params))
         return str(session.url)
 
     async def checkout_url(self, request: CheckoutRequest) -> str:
@@ -187,6 +187,21 @@ class StripeGateway:
             )
         )
         return str(created.id)
+
+
+def _customer_profile(customer: Customer) -> dict[str, Any]:
+    """What Stripe keeps of a customer's profile: sent whole on create and on update."""
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "address": {
+            "line1": customer.street,
+            "city": customer.city,
+            "state": customer.state,
+            "postal_code": customer.postal_code,
+            "country": customer.country,
+        },
+    }
 
 
 async def _pages(listing: Any) -> AsyncIterator[Any]:

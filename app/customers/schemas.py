@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -39,7 +43,7 @@ class BillingAddress(InputModel):
     city: str = Field(default="", max_length=100)
     state: str = Field(default="", max_length=100)
     postal_code: str = Field(default="", max_length=20)
-    country: str
+    country: str = Field(description="ISO 3166-1 alpha-2, upper case.")
 
     @field_validator("country")
     @classmethod
@@ -49,10 +53,68 @@ class BillingAddress(InputModel):
         return value
 
 
-class CustomerCreate(InputModel):
+class CustomerProfile(InputModel):
+    """What a team says about its own account, declared once: the body of create, every
+    field of update (`CustomerUpdate`), and what both transports show. A field added here
+    (and to the `customer` table, under the same name) is read, written and shown
+    everywhere without further code."""
+
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     billing_address: BillingAddress
+
+    @classmethod
+    def of(cls, customer: Customer) -> CustomerProfile:
+        """The stored account's profile (already valid: not validated again)."""
+        return cls.model_construct(**_from_columns(cls, customer))
+
+    def columns(self, *, only: Iterable[str] | None = None) -> dict[str, Any]:
+        """The `customer` columns of the profile's fields (`only` those named): nested
+        models such as the billing address are stored flat, under their own names."""
+        values = self.model_dump(include=set(only) if only is not None else None)
+        flat: dict[str, Any] = {}
+        for name, value in values.items():
+            flat.update(value if isinstance(value, dict) else {name: value})
+        return flat
+
+
+CustomerCreate = CustomerProfile
+
+
+def _from_columns(model: type[BaseModel], customer: Customer) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            values[name] = nested.model_construct(**_from_columns(nested, customer))
+        else:
+            values[name] = getattr(customer, name)
+    return values
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+def _partial(model: type[CustomerProfile], name: str) -> type[CustomerProfile]:
+    """`model` with every field optional: those given are validated as on create, and
+    none may be null (left out is how a field keeps its value)."""
+    fields: dict[str, Any] = {}
+    for field_name, field in model.model_fields.items():
+        optional = copy.copy(field)
+        optional.default = None
+        fields[field_name] = (field.annotation, optional)
+    required = [
+        field_name for field_name, field in model.model_fields.items() if field.is_required()
+    ]
+    validators = {"_not_null": field_validator(*required, mode="before")(_not_null)}
+    return create_model(name, __base__=model, __validators__=validators, **fields)
+
+
+CustomerUpdate = _partial(CustomerProfile, "CustomerUpdate")
+CustomerUpdate.__doc__ = """Any of the profile's fields; those left out keep their values."""
 
 
 def _exactly_one_of(*fields: str) -> ConfigDict:

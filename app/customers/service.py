@@ -94,19 +94,7 @@ class CustomerService:
             raise AlreadyInCustomer()
         now = self._clock()
         tier = await default_tier(session)
-        address = data.billing_address
-        customer = Customer(
-            name=data.name,
-            email=str(data.email),
-            street=address.street,
-            city=address.city,
-            state=address.state,
-            postal_code=address.postal_code,
-            country=address.country,
-            tier_id=tier.id,
-            seats_used=1,
-            created_at=now,
-        )
+        customer = Customer(**data.columns(), tier_id=tier.id, seats_used=1, created_at=now)
         session.add(customer)
         await session.flush()
         owner = Membership(

@@ -11,39 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import strawberry
+from app.customers.schemas import CustomerProfile, CustomerUpdate
+from app.graphql.derived import input_of
 
 
-@strawberry.input
-class BillingAddressInput:
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2, upper case.")
-    street: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        return present(
-            country=self.country,
-            street=self.street,
-            city=self.city,
-            state=self.state,
-            postalCode=self.postal_code,
-        )
-
-
-@strawberry.input
+@input_of(CustomerProfile)
 class CustomerInput:
-    name: str
-    email: str
-    billing_address: BillingAddressInput
+    pass
 
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "email": self.email,
-            "billingAddress": self.billing_address.to_wire(),
-        }
+
+@input_of(
+    CustomerUpdate,
+    description="Any of the customer's fields; those left out or null keep their values.",
+)
+class UpdateCustomerInput:
+    pass
 
 
 def present(**values: Any) -> dict[str, Any]:

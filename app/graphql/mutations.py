@@ -15,6 +15,7 @@ from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, T
 from app.graphql import billing, catalog, quotas, usage_resolvers
 from app.graphql.arguments import CustomerInput, present
 from app.graphql.context import Info
+from app.graphql.derived import given
 from app.graphql.enums import Role
 from app.graphql.types import (
     Customer,
@@ -23,6 +24,7 @@ from app.graphql.types import (
     MemberOrInvitation,
     OwnershipTransfer,
     Tier,
+    customer_of,
     member_or_invitation,
 )
 
@@ -30,10 +32,10 @@ from app.graphql.types import (
 async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.customers.create))
-    data = parse_input(CustomerCreate, input.to_wire())
+    data = parse_input(CustomerCreate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.customers.create(session, principal, data=data)
-    return Customer.of(details)
+    return customer_of(details)
 
 
 async def delete_customer(info: Info) -> bool | None:
@@ -184,7 +186,7 @@ async def set_customer_tier(
         details = await ctx.services.admin.set_customer_tier(
             session, principal, customer_id=customer, data=data
         )
-    return Customer.of(details)
+    return customer_of(details)
 
 
 def _add_member(user_id: strawberry.ID | None, email: str | None, role: Role) -> AddMember:

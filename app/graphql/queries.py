@@ -10,14 +10,23 @@ from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import billing, events, usage_resolvers
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
-from app.graphql.types import ApiKey, Customer, CustomerSummary, Invitation, Member, Page, Tier
+from app.graphql.types import (
+    ApiKey,
+    Customer,
+    CustomerSummary,
+    Invitation,
+    Member,
+    Page,
+    Tier,
+    customer_of,
+)
 
 
 async def customer(info: Info) -> Customer | None:
     principal = await info.context.principal(access_of(info.context.services.customers.get))
     async with info.context.read() as session:
         details = await info.context.services.customers.get(session, principal)
-    return Customer.of(details)
+    return customer_of(details)
 
 
 async def members(
@@ -67,7 +76,7 @@ async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | N
         details = await info.context.services.admin.get_customer(
             session, principal, customer_id=customer_uuid
         )
-    return Customer.of(details)
+    return customer_of(details)
 
 
 async def admin_customer_members(

@@ -15,12 +15,13 @@ import strawberry
 from app.admin.service import CustomerSummary as CustomerSummaryResult
 from app.auth.apikeys import IssuedApiKey as IssuedApiKeyResult
 from app.core import pagination
-from app.customers.schemas import CustomerDetails, MemberView
+from app.customers.schemas import BillingAddress as BillingAddressModel
+from app.customers.schemas import CustomerDetails, CustomerProfile, MemberView
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
 from app.graphql.catalog import TierFeature, tier_features
+from app.graphql.derived import fields_of
 from app.graphql.enums import Role, SubscriptionStatus
 from app.models import ApiKey as ApiKeyRow
-from app.models import Customer as CustomerRow
 from app.models import Invitation as InvitationRow
 from app.models import Tier as TierRow
 
@@ -55,23 +56,9 @@ class Page(Generic[T]):
         )
 
 
-@strawberry.type
+@strawberry.experimental.pydantic.type(model=BillingAddressModel, all_fields=True)
 class BillingAddress:
-    street: str
-    city: str
-    state: str
-    postal_code: str
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2, upper case.")
-
-    @classmethod
-    def of(cls, row: CustomerRow) -> BillingAddress:
-        return cls(
-            street=row.street,
-            city=row.city,
-            state=row.state,
-            postal_code=row.postal_code,
-            country=row.country,
-        )
+    pass
 
 
 @strawberry.type(description="A subscription tier.")
@@ -109,15 +96,16 @@ class Tier:
         )
 
 
-@strawberry.type(description="A billing account; its team shares one tier.")
+@strawberry.experimental.pydantic.type(
+    model=CustomerProfile,
+    all_fields=True,
+    description="A billing account; its team shares one tier.",
+)
 class Customer:
     id: strawberry.ID
-    name: str
-    email: str
     gcid: str | None = strawberry.field(
         description="The Stripe customer id; null until Stripe knows the customer."
     )
-    billing_address: BillingAddress
     tier: Tier
     subscription_status: SubscriptionStatus
     subscription_enabled: bool
@@ -126,23 +114,22 @@ class Customer:
     member_count: int
     owner_user_id: strawberry.ID | None
 
-    @classmethod
-    def of(cls, details: CustomerDetails) -> Customer:
-        row = details.customer
-        return cls(
-            id=_id(row.id),
-            name=row.name,
-            email=row.email,
-            gcid=row.stripe_customer_id,
-            billing_address=BillingAddress.of(row),
-            tier=Tier.of(details.tier),
-            subscription_status=SubscriptionStatus(row.subscription_status),
-            subscription_enabled=row.subscription_enabled,
-            trial_used=row.trial_used,
-            created_at=row.created_at,
-            member_count=details.member_count,
-            owner_user_id=_id(details.owner_user_id) if details.owner_user_id else None,
-        )
+
+def customer_of(details: CustomerDetails) -> Customer:
+    row = details.customer
+    owner = details.owner_user_id
+    return Customer(  # type: ignore[call-arg]
+        **fields_of(CustomerProfile.of(row)),
+        id=_id(row.id),
+        gcid=row.stripe_customer_id,
+        tier=Tier.of(details.tier),
+        subscription_status=SubscriptionStatus(row.subscription_status),
+        subscription_enabled=row.subscription_enabled,
+        trial_used=row.trial_used,
+        created_at=row.created_at,
+        member_count=details.member_count,
+        owner_user_id=_id(owner) if owner else None,
+    )
 
 
 @strawberry.type(description="A customer as billing_admin lists them.")

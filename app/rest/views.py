@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, NotRequired, TypeVar
+from typing import Annotated, Any, NotRequired, TypeVar
 
 from pydantic import Field
 from typing_extensions import TypedDict
@@ -19,8 +19,8 @@ from app.billing.service import BillingStatus
 from app.catalog.service import TierOffer
 from app.core.clock import iso_z
 from app.core.pagination import Page
-from app.customers.schemas import CustomerDetails, MemberView, OwnershipTransfer
-from app.models import ApiKey, Customer, Invitation
+from app.customers.schemas import CustomerDetails, CustomerProfile, MemberView, OwnershipTransfer
+from app.models import ApiKey, Invitation
 from app.rest.catalog_views import TierFeatureOut, tier_feature
 from app.usage.consume import MAX_BATCH, ConsumeRequest
 
@@ -28,32 +28,23 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class BillingAddressOut(TypedDict):
-    street: str
-    city: str
-    state: str
-    postalCode: str
-    country: str
+class CustomerOut(CustomerProfile):
+    """The profile's fields, as declared once, and what the service keeps of the account."""
 
-
-class CustomerOut(TypedDict):
     id: str
-    name: str
-    email: str
     gcid: str | None
-    billingAddress: BillingAddressOut
-    tierId: str
-    tierName: str
-    subscriptionStatus: str
-    subscriptionEnabled: bool
-    trialUsed: bool
-    createdAt: str
+    tier_id: str
+    tier_name: str
+    subscription_status: str
+    subscription_enabled: bool
+    trial_used: bool
+    created_at: str
 
 
 class AdminCustomerOut(CustomerOut):
-    tierID: str
-    memberCount: int
-    ownerUserID: str | None
+    tier_id_: str = Field(alias="tierID")
+    member_count: int
+    owner_user_id: str | None = Field(alias="ownerUserID")
 
 
 class CustomerTierOut(TypedDict):
@@ -216,40 +207,35 @@ def _rows(page: Page[T], render: Callable[[T], R]) -> list[R]:
     return [render(item) for item in page.items]
 
 
-def address(customer: Customer) -> BillingAddressOut:
-    return {
-        "street": customer.street,
-        "city": customer.city,
-        "state": customer.state,
-        "postalCode": customer.postal_code,
-        "country": customer.country,
-    }
+def customer(details: CustomerDetails) -> dict[str, Any]:
+    return _customer(CustomerOut, details)
 
 
-def customer(details: CustomerDetails) -> CustomerOut:
+def admin_customer(details: CustomerDetails) -> dict[str, Any]:
+    return _customer(
+        AdminCustomerOut,
+        details,
+        tier_id_=str(details.tier.id),
+        member_count=details.member_count,
+        owner_user_id=str(details.owner_user_id) if details.owner_user_id else None,
+    )
+
+
+def _customer(shape: type[CustomerOut], details: CustomerDetails, **more: Any) -> dict[str, Any]:
     row = details.customer
-    return {
-        "id": str(row.id),
-        "name": row.name,
-        "email": row.email,
-        "gcid": row.stripe_customer_id,
-        "billingAddress": address(row),
-        "tierId": str(details.tier.id),
-        "tierName": details.tier.name,
-        "subscriptionStatus": row.subscription_status,
-        "subscriptionEnabled": row.subscription_enabled,
-        "trialUsed": row.trial_used,
-        "createdAt": _iso(row.created_at),
-    }
-
-
-def admin_customer(details: CustomerDetails) -> AdminCustomerOut:
-    return {
-        **customer(details),
-        "tierID": str(details.tier.id),
-        "memberCount": details.member_count,
-        "ownerUserID": str(details.owner_user_id) if details.owner_user_id else None,
-    }
+    rendered = shape.model_construct(
+        **dict(CustomerProfile.of(row)),
+        id=str(row.id),
+        gcid=row.stripe_customer_id,
+        tier_id=str(details.tier.id),
+        tier_name=details.tier.name,
+        subscription_status=row.subscription_status,
+        subscription_enabled=row.subscription_enabled,
+        trial_used=row.trial_used,
+        created_at=_iso(row.created_at),
+        **more,
+    )
+    return rendered.model_dump(mode="json", by_alias=True)
 
 
 def customer_tier(details: CustomerDetails) -> CustomerTierOut:
