@@ -16,8 +16,8 @@ from app.core.clock import Clock
 from app.core.inputs import InputModel
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
-from app.customers.schemas import AddMember, CustomerDetails, MemberView
-from app.customers.service import customer_details, delete_customer
+from app.customers.schemas import AddMember, CustomerDetails, CustomerUpdate, MemberView
+from app.customers.service import customer_details, delete_customer, update_customer
 from app.customers.team import Team
 from app.models import Customer, Invitation, Membership, SubscriptionStatus, Tier
 from app.tiers.service import find_tier, require_assignable
@@ -123,6 +123,20 @@ class AdminService:
         actor = principal.require_user()
         await repo.customer_by_id(session, customer_id)
         await self._team.remove(session, customer_id, actor=None, actor_id=actor, user_id=user_id)
+
+    @requires(Access.ADMIN)
+    async def update_customer(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID,
+        data: CustomerUpdate,
+    ) -> CustomerDetails:
+        actor = principal.require_admin()
+        customer = await repo.customer_by_id(session, customer_id)
+        await update_customer(session, customer, data, actor_id=actor, at=self._clock())
+        return await customer_details(session, customer)
 
     @requires(Access.ADMIN)
     async def set_customer_tier(

@@ -43,6 +43,7 @@ _LEVELS = {MemberRole.OWNER: 0, MemberRole.ADMIN: 1, MemberRole.USER: 2}
 
 class TeamAction(Enum):
     VIEW = "view"
+    EDIT_CUSTOMER = "edit_customer"
     LIST_MEMBERS = "list_members"
     MANAGE_MEMBERS = "manage_members"
     OWNER_ONLY = "owner_only"
@@ -52,6 +53,7 @@ _ANY = frozenset(MemberRole)
 _MANAGERS = frozenset({MemberRole.OWNER, MemberRole.ADMIN})
 PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
     TeamAction.VIEW: _ANY,
+    TeamAction.EDIT_CUSTOMER: _MANAGERS,
     TeamAction.LIST_MEMBERS: _MANAGERS,
     TeamAction.MANAGE_MEMBERS: _MANAGERS,
     TeamAction.OWNER_ONLY: frozenset({MemberRole.OWNER}),

@@ -21,7 +21,7 @@ from sqlmodel import col
 from app.billing.gateway import PaymentGateway
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows
-from app.core.stripe_tasks import CANCEL_SUBSCRIPTIONS, CREATE_CUSTOMER
+from app.core.stripe_tasks import CANCEL_SUBSCRIPTIONS, CREATE_CUSTOMER, UPDATE_CUSTOMER
 from app.models import Customer, StripeTask
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ MAX_BACKOFF_SECONDS = 600
 
 def customer_idempotency_key(customer_id: uuid.UUID) -> str:
     return f"billing-customer-{customer_id}"
+
+
+class CustomerNotInStripeYet(Exception):
+    def __str__(self) -> str:
+        return "the customer is not in Stripe yet"
 
 
 class StripeOutbox:
@@ -90,6 +95,8 @@ class StripeOutbox:
         try:
             if task.kind == CREATE_CUSTOMER:
                 await self._create_task_customer(task)
+            elif task.kind == UPDATE_CUSTOMER:
+                await self._update_task_customer(task)
             elif task.kind == CANCEL_SUBSCRIPTIONS:
                 await self._cancel_subscriptions(task)
             else:
@@ -127,6 +134,21 @@ class StripeOutbox:
         if customer is not None and customer.stripe_customer_id is None:
             outlived_key = self._clock() - task.created_at > KEY_LIFETIME
             await self._create_customer(customer, look_first=outlived_key)
+
+    async def _update_task_customer(self, task: StripeTask) -> None:
+        """Sends the profile as it is when the task runs, so that of several updates the
+        last one Stripe hears is the stored one."""
+        async with self._db.transaction(write=False) as session:
+            customer = await session.get(Customer, task.customer_id)
+        if customer is None:
+            return  # deleted since: its own task tells Stripe
+        if customer.stripe_customer_id is None:
+            # Its creation task has not stored the Stripe id yet; that task sends the
+            # profile it reads, and this one follows once the id is there.
+            raise CustomerNotInStripeYet()
+        await self._require_gateway().update_customer(
+            customer, idempotency_key=f"billing-customer-update-{task.id}"
+        )
 
     async def _create_customer(self, customer: Customer, *, look_first: bool = False) -> str:
         gateway = self._require_gateway()

@@ -3,6 +3,8 @@ and a pinned API version, so that the shapes read here never change under us."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -58,11 +60,15 @@ class StripeGateway:
     async def update_customer(self, customer: Customer, *, idempotency_key: str) -> None:
         assert customer.stripe_customer_id is not None
         profile: Any = _customer_profile(customer)
+        # A retry sends the same profile under the same key; a task that finds the
+        # profile changed since its last attempt sends it under another (Stripe refuses
+        # a key used again with other parameters).
+        digest = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()
         await _call(
             self._client.v1.customers.update_async(
                 customer.stripe_customer_id,
                 params=profile,
-                options={"idempotency_key": idempotency_key},
+                options={"idempotency_key": f"{idempotency_key}-{digest[:16]}"},
             )
         )
 

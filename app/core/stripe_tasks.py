@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import StripeTask
 
 CREATE_CUSTOMER = "create_customer"
+UPDATE_CUSTOMER = "update_customer"
 CANCEL_SUBSCRIPTIONS = "cancel_subscriptions"
 WAKE = "billing.stripe_tasks"  # `session.info` flag: the transaction wrote a task
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -20,11 +20,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticUndefined
 
 from app.auth.roles import MemberRole
 from app.core.countries import ISO_3166_ALPHA2
 from app.core.inputs import InputModel
 from app.models import Customer, Tier
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _role(value: Any) -> MemberRole:
@@ -92,29 +95,36 @@ def _from_columns(model: type[BaseModel], customer: Customer) -> dict[str, Any]:
     return values
 
 
+def _nothing() -> None:
+    return None
+
+
 def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("must not be null")
     return value
 
 
-def _partial(model: type[CustomerProfile], name: str) -> type[CustomerProfile]:
-    """`model` with every field optional: those given are validated as on create, and
-    none may be null (left out is how a field keeps its value)."""
+def every_field_optional(model: type[M]) -> type[M]:
+    """`model` with every field optional: those given are validated as its base would,
+    and none may be null (left out is how a field keeps its value)."""
     fields: dict[str, Any] = {}
     for field_name, field in model.model_fields.items():
         optional = copy.copy(field)
-        optional.default = None
+        # A factory rather than a default: the JSON schema names no default of the wrong
+        # type, and a value left out stays out of `model_fields_set` all the same.
+        optional.default = PydanticUndefined
+        optional.default_factory = _nothing
         fields[field_name] = (field.annotation, optional)
-    required = [
-        field_name for field_name, field in model.model_fields.items() if field.is_required()
-    ]
-    validators = {"_not_null": field_validator(*required, mode="before")(_not_null)}
-    return create_model(name, __base__=model, __validators__=validators, **fields)
+    validators = {"_not_null": field_validator(*fields, mode="before")(_not_null)}
+    made = create_model(model.__name__, __base__=model, __validators__=validators, **fields)
+    made.__doc__ = model.__doc__
+    return made
 
 
-CustomerUpdate = _partial(CustomerProfile, "CustomerUpdate")
-CustomerUpdate.__doc__ = """Any of the profile's fields; those left out keep their values."""
+@every_field_optional
+class CustomerUpdate(CustomerProfile):
+    """Any of the profile's fields; those left out keep their values."""
 
 
 def _exactly_one_of(*fields: str) -> ConfigDict:

@@ -28,6 +28,7 @@ from app.customers import repository as repo
 from app.customers.schemas import (
     CustomerCreate,
     CustomerDetails,
+    CustomerUpdate,
     OwnershipTransfer,
     TransferOwnership,
 )
@@ -80,6 +81,36 @@ async def delete_customer(
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
 
 
+async def update_customer(
+    session: AsyncSession,
+    customer: Customer,
+    data: CustomerUpdate,
+    *,
+    actor_id: uuid.UUID,
+    at: datetime,
+) -> None:
+    """Writes the fields given that differ; Stripe hears of it through the outbox, so
+    only if this commits."""
+    given = data.columns(only=data.model_fields_set)
+    changed = {name: value for name, value in given.items() if getattr(customer, name) != value}
+    if not changed:
+        return
+    previous = {name: getattr(customer, name) for name in changed}
+    for name, value in changed.items():
+        setattr(customer, name, value)
+    await session.flush()
+    invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
+    stripe_tasks.enqueue(session, stripe_tasks.UPDATE_CUSTOMER, at=at, customer_id=customer.id)
+    audit.record(
+        session,
+        "customer.updated",
+        at=at,
+        actor=actor_id,
+        customer_id=customer.id,
+        changes={name: {"from": previous[name], "to": value} for name, value in changed.items()},
+    )
+
+
 class CustomerService:
     def __init__(self, clock: Clock, team: Team) -> None:
         self._clock = clock
@@ -117,6 +148,16 @@ class CustomerService:
     @requires(Access.USER)
     async def get(self, session: AsyncSession, principal: Principal) -> CustomerDetails:
         seat = await current_seat(session, principal, TeamAction.VIEW)
+        return await customer_details(session, seat.customer)
+
+    @requires(Access.USER)
+    async def update(
+        self, session: AsyncSession, principal: Principal, *, data: CustomerUpdate
+    ) -> CustomerDetails:
+        seat = await current_seat(session, principal, TeamAction.EDIT_CUSTOMER)
+        await update_customer(
+            session, seat.customer, data, actor_id=seat.membership.user_id, at=self._clock()
+        )
         return await customer_details(session, seat.customer)
 
     @requires(Access.USER)

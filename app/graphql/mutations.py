@@ -11,9 +11,15 @@ from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
 from app.auth.principal import access_of
 from app.core.inputs import parse_input, parse_uuid
-from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
+from app.customers.schemas import (
+    AddMember,
+    ChangeMemberRole,
+    CustomerCreate,
+    CustomerUpdate,
+    TransferOwnership,
+)
 from app.graphql import billing, catalog, quotas, usage_resolvers
-from app.graphql.arguments import CustomerInput, present
+from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present
 from app.graphql.context import Info
 from app.graphql.derived import given
 from app.graphql.enums import Role
@@ -35,6 +41,15 @@ async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
     data = parse_input(CustomerCreate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.customers.create(session, principal, data=data)
+    return customer_of(details)
+
+
+async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer | None:
+    ctx = info.context
+    principal = await ctx.principal(access_of(ctx.services.customers.update))
+    data = parse_input(CustomerUpdate, given(input))
+    async with ctx.write() as session:
+        details = await ctx.services.customers.update(session, principal, data=data)
     return customer_of(details)
 
 
@@ -127,6 +142,20 @@ async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
     return True
 
 
+async def admin_update_customer(
+    info: Info, customer_id: strawberry.ID, input: UpdateCustomerInput
+) -> Customer | None:
+    ctx = info.context
+    principal = await ctx.principal(access_of(ctx.services.admin.update_customer))
+    customer = parse_uuid(customer_id, "customerId")
+    data = parse_input(CustomerUpdate, given(input))
+    async with ctx.write() as session:
+        details = await ctx.services.admin.update_customer(
+            session, principal, customer_id=customer, data=data
+        )
+    return customer_of(details)
+
+
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.delete_customer))
@@ -198,6 +227,10 @@ class Mutation:
     create_customer = strawberry.mutation(
         resolver=create_customer, description="Create a customer; the caller becomes its owner."
     )
+    update_customer = strawberry.mutation(
+        resolver=update_customer,
+        description="Change any of the customer's fields (owner, admin).",
+    )
     delete_customer = strawberry.mutation(
         resolver=delete_customer, description="Delete the caller's customer (owner)."
     )
@@ -225,6 +258,10 @@ class Mutation:
     )
     revoke_api_key = strawberry.mutation(
         resolver=revoke_api_key, description="Revoke one of the caller's API keys."
+    )
+    admin_update_customer = strawberry.mutation(
+        resolver=admin_update_customer,
+        description="Change any of any customer's fields (billing_admin).",
     )
     admin_delete_customer = strawberry.mutation(
         resolver=admin_delete_customer, description="Delete any customer (billing_admin)."

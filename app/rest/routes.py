@@ -9,7 +9,13 @@ from app.auth.apikeys import ApiKeyCreate, ApiKeyService
 from app.billing.service import BillingService, UpgradeRequest
 from app.catalog.service import CatalogService, OverrideChange, ServiceRegistration
 from app.customers.members import MemberService
-from app.customers.schemas import AddMember, ChangeMemberRole, CustomerCreate, TransferOwnership
+from app.customers.schemas import (
+    AddMember,
+    ChangeMemberRole,
+    CustomerCreate,
+    CustomerUpdate,
+    TransferOwnership,
+)
 from app.customers.service import CustomerService
 from app.rest import catalog_views, query, report_views, views
 from app.rest.endpoint import Endpoint
@@ -50,6 +56,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The caller's customer",
         views.CustomerOut,
         operation=CustomerService.get,
+    ),
+    Endpoint(
+        "PATCH",
+        "/customer",
+        customers.update_customer,
+        "Change any of the customer's name, e-mail, billing address (owner, admin)",
+        views.CustomerOut,
+        body=CustomerUpdate,
+        operation=CustomerService.update,
     ),
     Endpoint(
         "DELETE",
@@ -392,6 +407,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A customer's full record (billing_admin)",
         views.AdminCustomerOut,
         operation=AdminService.get_customer,
+    ),
+    Endpoint(
+        "PATCH",
+        "/admin/customer/{customerID}",
+        admin.update_customer,
+        "Change any of a customer's name, e-mail, billing address (billing_admin)",
+        views.AdminCustomerOut,
+        body=CustomerUpdate,
+        operation=AdminService.update_customer,
     ),
     Endpoint(
         "DELETE",

@@ -271,6 +271,7 @@ CUSTOMER_FIELDS = (
     "tier { name description isActive }"
 )
 MEMBER_FIELDS = "items { userId role } totalCount"
+PROFILE_CHANGE = {"name": "Renamed", "billingAddress": {"country": "DE", "city": "Berlin"}}
 
 MEMBER = {
     "owner": 200,
@@ -336,6 +337,18 @@ OPERATIONS: tuple[Operation, ...] = (
             "anonymous": 401,
             "billing_admin": 201,
         },
+    ),
+    Operation(
+        "update customer",
+        rest("PATCH", "/customer", PROFILE_CHANGE, view=_customer),
+        graphql(
+            "mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) "
+            f"{{ {CUSTOMER_FIELDS} }} }}",
+            200,
+            lambda w: {"input": PROFILE_CHANGE},
+            view=_customer,
+        ),
+        MANAGER,
     ),
     Operation(
         "delete customer",
@@ -471,6 +484,18 @@ OPERATIONS: tuple[Operation, ...] = (
             200,
             lambda w: {"id": w.customer_id},
             view=_admin_customer,
+        ),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin update customer",
+        rest("PATCH", lambda w: f"/admin/customer/{w.customer_id}", PROFILE_CHANGE, view=_customer),
+        graphql(
+            "mutation($id: ID!, $input: UpdateCustomerInput!) { adminUpdateCustomer("
+            f"customerId: $id, input: $input) {{ {CUSTOMER_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id, "input": PROFILE_CHANGE},
+            view=_customer,
         ),
         ADMIN_ONLY,
     ),

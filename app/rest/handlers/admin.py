@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.admin.service import CustomerTierChange
-from app.customers.schemas import AddMember
+from app.customers.schemas import AddMember, CustomerUpdate
 from app.rest import query, views
 from app.rest.context import RestCall
 
@@ -27,6 +27,17 @@ async def get_customer(request: Request) -> Response:
     async with call.read() as session:
         details = await call.services.admin.get_customer(
             session, call.principal, customer_id=customer_id
+        )
+    return JSONResponse(views.admin_customer(details))
+
+
+async def update_customer(request: Request) -> Response:
+    call = await RestCall.of(request)
+    customer_id = call.path_uuid("customerID")
+    data = await call.body(CustomerUpdate)
+    async with call.write() as session:
+        details = await call.services.admin.update_customer(
+            session, call.principal, customer_id=customer_id, data=data
         )
     return JSONResponse(views.admin_customer(details))
 

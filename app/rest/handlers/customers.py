@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.customers.schemas import CustomerCreate, TransferOwnership
+from app.customers.schemas import CustomerCreate, CustomerUpdate, TransferOwnership
 from app.rest import views
 from app.rest.context import RestCall
 
@@ -22,6 +22,14 @@ async def get_customer(request: Request) -> Response:
     call = await RestCall.of(request)
     async with call.read() as session:
         details = await call.services.customers.get(session, call.principal)
+    return JSONResponse(views.customer(details))
+
+
+async def update_customer(request: Request) -> Response:
+    call = await RestCall.of(request)
+    data = await call.body(CustomerUpdate)
+    async with call.write() as session:
+        details = await call.services.customers.update(session, call.principal, data=data)
     return JSONResponse(views.customer(details))
 
 
