@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.customers.schemas import CustomerProfile, CustomerUpdate
-from app.graphql.derived import input_of
+from app.graphql.domain_types import input_of
 
 
 @input_of(CustomerProfile)

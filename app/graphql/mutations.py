@@ -21,7 +21,7 @@ from app.customers.schemas import (
 from app.graphql import billing, catalog, quotas, usage_resolvers
 from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present
 from app.graphql.context import Info
-from app.graphql.derived import given
+from app.graphql.domain_types import given
 from app.graphql.enums import Role
 from app.graphql.types import (
     Customer,

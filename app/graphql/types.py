@@ -19,7 +19,7 @@ from app.customers.schemas import BillingAddress as BillingAddressModel
 from app.customers.schemas import CustomerDetails, CustomerProfile, MemberView
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
 from app.graphql.catalog import TierFeature, tier_features
-from app.graphql.derived import fields_of
+from app.graphql.domain_types import fields_of
 from app.graphql.enums import Role, SubscriptionStatus
 from app.models import ApiKey as ApiKeyRow
 from app.models import Invitation as InvitationRow
