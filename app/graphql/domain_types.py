@@ -1,12 +1,12 @@
 """GraphQL types declared over the domain's own declarations, so that a field declared
 there appears here without being declared again.
 
-Results (dataclasses): a type
-takes every field of its domain dataclass, in order and with its type; its class
-body says only what GraphQL shows differently: a description, another type, a hidden
-field (`strawberry.Private`), or a field the dataclass does not have (placed before the
-next field the body names). A resolver answers the domain value itself (`Type.of(value)`)
-and each field is read off it, so a field added to the dataclass is on GraphQL too.
+Results (dataclasses): a type takes every field of its domain dataclass, in order and
+with its type; its class body says only what GraphQL shows differently: a description,
+another type, a hidden field (`strawberry.Private`), or a field the dataclass does not have
+(placed before the next field the body names). A resolver answers the domain value itself
+(`Type.of(value)`) and each field is read off it, so a field added to the dataclass is on
+GraphQL too.
 
 Input models (pydantic): outputs use Strawberry's pydantic integration, and `fields_of`
 fills them. Inputs are built here (`input_of`) rather than by that integration, to keep
