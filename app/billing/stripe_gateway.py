@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
+import langcodes
 import stripe
 
 from app.billing.gateway import (
@@ -29,6 +30,15 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 CUSTOMER_METADATA = "billing_customer_id"
 TIER_METADATA = "billing_tier"
 T = TypeVar("T")
+# The languages the Customer Portal is written in (its session's `locale` parameter).
+# fmt: off
+PORTAL_LOCALES = (
+    "bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ",
+    "en-SG", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja",
+    "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl",
+    "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+)
+# fmt: on
 
 
 class StripeGateway:
@@ -78,7 +88,11 @@ class StripeGateway:
         return str(found.data[0].id) if found.data else None
 
     async def portal_url(self, customer: Customer, stripe_customer_id: str, return_url: str) -> str:
-        params: Any = {"customer": stripe_customer_id, "return_url": return_url}
+        params: Any = {
+            "customer": stripe_customer_id,
+            "return_url": return_url,
+            "locale": _portal_locale(customer.locale),
+        }
         session = await _call(self._client.v1.billing_portal.sessions.create_async(params=params))
         return str(session.url)
 
@@ -197,7 +211,9 @@ class StripeGateway:
 
 def _customer_profile(customer: Customer) -> dict[str, Any]:
     """What Stripe keeps of a customer's profile: sent whole on create and on update."""
+    locale = {"preferred_locales": [customer.locale]} if customer.locale else {}
     return {
+        **locale,
         "name": customer.name,
         "email": customer.email,
         "address": {
@@ -208,6 +224,15 @@ def _customer_profile(customer: Customer) -> dict[str, Any]:
             "country": customer.country,
         },
     }
+
+
+def _portal_locale(locale: str | None) -> str:
+    """The Customer Portal's language nearest the customer's, or the browser's ("auto")
+    when the portal has none close enough."""
+    if locale is None:
+        return "auto"
+    nearest = langcodes.closest_supported_match(locale, PORTAL_LOCALES, max_distance=5)
+    return nearest or "auto"
 
 
 async def _pages(listing: Any) -> AsyncIterator[Any]:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+import langcodes
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -56,6 +58,16 @@ class BillingAddress(InputModel):
         return value
 
 
+def _bcp47(value: str) -> str:
+    """A well-formed, registered BCP 47 tag, in its standard form (`en-us` is `en-US`)."""
+    if "_" in value or not langcodes.tag_is_valid(value):
+        raise ValueError("must be a BCP 47 language tag, such as en-US or fr")
+    return str(langcodes.standardize_tag(value))
+
+
+Locale = Annotated[str, Field(max_length=35), AfterValidator(_bcp47)]
+
+
 class CustomerProfile(InputModel):
     """What a team says about its own account, declared once: the body of create, every
     field of update (`CustomerUpdate`), and what both transports show. A field added here
@@ -65,6 +77,13 @@ class CustomerProfile(InputModel):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     billing_address: BillingAddress
+    locale: Locale | None = Field(
+        default=None,
+        description=(
+            "The customer's language, a BCP 47 tag (en-US, fr, zh-Hant-TW): Stripe's "
+            "e-mails, invoices and Customer Portal use it."
+        ),
+    )
 
     @classmethod
     def of(cls, customer: Customer) -> CustomerProfile:

@@ -88,6 +88,7 @@ class Customer(SQLModel, table=True):
     state: str = Field(default="", max_length=100)
     postal_code: str = Field(default="", max_length=20)
     country: str = Field(max_length=2)
+    locale: str | None = Field(default=None, max_length=35)
     tier_id: uuid.UUID = Field(foreign_key="tier.id", index=True)
     subscription_status: str = Field(default="none", max_length=20, index=True)
     subscription_enabled: bool = False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.billing.test_customer_sync import run_until_done
 from tests.support.api import Api, Caller
 from tests.support.clock import MovableClock
@@ -83,3 +85,58 @@ async def test_of_several_updates_stripe_ends_with_the_stored_profile(
     assert stripe_customer["name"] == "Third"
     stored = (await stripe_api.call("GET", "/customer", customer.owner)).json()
     assert stored["name"] == "Third" and stored["gcid"] == customer.stripe_id
+
+
+async def test_the_locale_is_the_stripe_customers_preferred_one(
+    stripe_api: Api, fake_stripe: FakeStripe
+) -> None:
+    owner = stripe_api.user()
+    response = await stripe_api.call(
+        "POST",
+        "/customer",
+        owner,
+        json={"name": "Acme", "email": "a@acme.example", "billingAddress": BERLIN, "locale": "de"},
+    )
+    assert response.status_code == 201, response.text
+    await settled(stripe_api)
+    [created] = fake_stripe.objects("customer")
+    assert created["preferred_locales"] == ["de"]
+
+    await update(stripe_api, owner, {"locale": "fr-CA"})
+    await settled(stripe_api)
+    [updated] = fake_stripe.objects("customer")
+    assert updated["preferred_locales"] == ["fr-CA"]
+
+
+async def test_a_customer_without_a_locale_sends_none(
+    stripe_api: Api, fake_stripe: FakeStripe
+) -> None:
+    await synced_customer(stripe_api)
+    [created] = fake_stripe.objects("customer")
+    assert created["preferred_locales"] == []
+    [request] = fake_stripe.requests_to("POST", CUSTOMERS)
+    assert "preferred_locales" not in request.params
+
+
+@pytest.mark.parametrize(
+    ("locale", "portal_locale"),
+    [
+        (None, "auto"),
+        ("fr-CA", "fr-CA"),
+        ("fr-BE", "fr"),
+        ("zh-Hant-TW", "zh-TW"),
+        ("es-MX", "es-419"),
+        ("en-US", "en"),
+        ("tlh", "auto"),
+    ],
+)
+async def test_the_portal_speaks_the_customers_language(
+    stripe_api: Api, fake_stripe: FakeStripe, locale: str | None, portal_locale: str
+) -> None:
+    customer = await synced_customer(stripe_api)
+    if locale is not None:
+        await update(stripe_api, customer.owner, {"locale": locale})
+    response = await stripe_api.call("GET", "/stripe/customer", customer.owner)
+    assert response.status_code == 200, response.text
+    [session] = fake_stripe.objects("billing_portal.session")
+    assert session["locale"] == portal_locale

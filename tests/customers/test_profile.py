@@ -193,3 +193,63 @@ class TestGraphQL:
         result = await api.graphql(UPDATE, owner, input={"name": "Renamed", "email": None})
         assert result["data"]["updateCustomer"]["name"] == "Renamed"
         assert result["data"]["updateCustomer"]["email"] == "billing@acme.example"
+
+
+class TestLocale:
+    async def test_set_on_create_and_update_in_its_standard_form(self, api: Api) -> None:
+        owner = api.user()
+        response = await api.call(
+            "POST",
+            "/customer",
+            owner,
+            json={
+                "name": "Acme",
+                "email": "billing@acme.example",
+                "billingAddress": ADDRESS,
+                "locale": "en-us",
+            },
+        )
+        assert response.json()["locale"] == "en-US"
+        assert (await patch(api, owner, {"locale": "zh-hant-tw"})).json()["locale"] == "zh-Hant-TW"
+        assert (await api.call("GET", "/customer", owner)).json()["locale"] == "zh-Hant-TW"
+
+    async def test_none_until_set(self, api: Api) -> None:
+        owner = api.user()
+        assert (await api.customer(owner))["locale"] is None
+
+    @pytest.mark.parametrize("locale", ["english", "en_US", "xx", "", "e" * 36, "fr-", 7])
+    async def test_only_a_bcp_47_tag(self, api: Api, locale: object) -> None:
+        owner = api.user()
+        await api.customer(owner)
+        response = await patch(api, owner, {"locale": locale})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "INVALID_INPUT"
+        assert response.json()["error"]["param"] == "locale"
+        assert (await api.call("GET", "/customer", owner)).json()["locale"] is None
+
+    async def test_over_graphql(self, api: Api) -> None:
+        owner = api.user()
+        await api.customer(owner)
+        changed = await api.graphql(
+            'mutation { updateCustomer(input: {locale: "fr-ca"}) { locale } }', owner
+        )
+        assert changed["data"]["updateCustomer"] == {"locale": "fr-CA"}
+        read = await api.graphql("{ customer { locale } }", owner)
+        assert read["data"]["customer"] == {"locale": "fr-CA"}
+        bad = await api.graphql(
+            'mutation { updateCustomer(input: {locale: "nope!"}) { id } }', owner
+        )
+        assert bad["errors"][0]["extensions"]["param"] == "locale"
+
+    async def test_billing_admin_sets_it_for_any_customer(self, api: Api) -> None:
+        owner = api.user()
+        created = await api.customer(owner)
+        path = f"/admin/customer/{created['id']}"
+        response = await api.call("PATCH", path, api.admin(), json={"locale": "de-CH"})
+        assert response.json()["locale"] == "de-CH"
+        admin_read = await api.graphql(
+            "query($id: ID!) { adminCustomer(customerId: $id) { locale } }",
+            api.admin(),
+            id=created["id"],
+        )
+        assert admin_read["data"]["adminCustomer"] == {"locale": "de-CH"}

@@ -376,6 +376,16 @@ def _metadata(value: Any, current: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
+def _strings(params: Mapping[str, Any], key: str) -> list[str]:
+    """A list of strings; "" (Stripe's way of emptying a list) or absent is []."""
+    value = params.get(key, [])
+    if value == "":
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _invalid(key, f"Invalid array: {value!r}")
+    return list(value)
+
+
 def _expand_paths(params: Mapping[str, Any]) -> list[str]:
     value = params.get("expand", [])
     return [value] if isinstance(value, str) else [str(item) for item in value]
@@ -456,6 +466,7 @@ _CUSTOMER: Schema = {
     "phone": None,
     "address": _ADDRESS,
     "metadata": None,
+    "preferred_locales": None,
 }
 _PORTAL: Schema = {
     "customer": None,
@@ -1123,7 +1134,7 @@ class FakeStripe:
             "name": _text(params, "name") or None,
             "next_invoice_sequence": 1,
             "phone": _text(params, "phone") or None,
-            "preferred_locales": [],
+            "preferred_locales": _strings(params, "preferred_locales"),
             "shipping": None,
             "tax_exempt": "none",
             "test_clock": None,
@@ -1146,6 +1157,8 @@ class FakeStripe:
                 customer[name] = _text(params, name) or None
         if "address" in params:
             customer["address"] = _address(params["address"])
+        if "preferred_locales" in params:
+            customer["preferred_locales"] = _strings(params, "preferred_locales")
         if "metadata" in params:
             customer["metadata"] = _metadata(params["metadata"], customer["metadata"])
         self._announce_update("customer.updated", customer, before, call)
