@@ -19,6 +19,7 @@ from app.core.errors import InvalidInput
 from app.core.inputs import parse_input, parse_uuid
 from app.graphql.arguments import present
 from app.graphql.context import Info
+from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import FeatureKind, Window
 
 VALUE = "-1: unlimited; 0: disabled."
@@ -30,27 +31,17 @@ class TierValue:
     value: int = strawberry.field(description=VALUE)
 
 
-@strawberry.type(description="A feature of a service's catalog, with its value per tier.")
-class CatalogFeature:
-    service_name: str
-    feature_key: str
-    kind: FeatureKind
-    window: Window | None = strawberry.field(description="Null for quotas.")
-    description: str
-    values: list[TierValue] = strawberry.field(
-        description="The tiers that name the feature; on any other it is disabled."
-    )
+def _tier_values(root: strawberry.Parent[FeatureSpec]) -> list[TierValue]:
+    return [TierValue(tier_name=name, value=value) for name, value in root.values.items()]
 
-    @classmethod
-    def of(cls, spec: FeatureSpec) -> CatalogFeature:
-        return cls(
-            service_name=spec.service_name,
-            feature_key=spec.feature_key,
-            kind=spec.kind,
-            window=spec.window,
-            description=spec.description,
-            values=[TierValue(tier_name=name, value=v) for name, v in spec.values.items()],
-        )
+
+@domain_type(FeatureSpec, description="A feature of a service's catalog, with its value per tier.")
+class CatalogFeature(DomainType):
+    window: Window | None = strawberry.field(description="Null for quotas.")
+    values: list[TierValue] = strawberry.field(
+        resolver=_tier_values,
+        description="The tiers that name the feature; on any other it is disabled.",
+    )
 
 
 @strawberry.type(description="A service's features, as registered.")
