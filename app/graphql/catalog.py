@@ -83,23 +83,9 @@ class FeatureOverride:
         )
 
 
-@strawberry.type(description="What a tier allows of one feature of the catalog.")
-class TierFeature:
-    service_name: str
-    feature_key: str
-    kind: FeatureKind
-    window: Window | None
+@domain_type(TierFeatureResult, description="What a tier allows of one feature of the catalog.")
+class TierFeature(DomainType):
     value: int = strawberry.field(description=VALUE)
-
-    @classmethod
-    def of(cls, item: TierFeatureResult) -> TierFeature:
-        return cls(
-            service_name=item.service_name,
-            feature_key=item.feature_key,
-            kind=item.kind,
-            window=item.window,
-            value=item.value,
-        )
 
 
 @strawberry.input(description="A tier's value of a feature: -1 unlimited, 0 disabled.")

@@ -13,6 +13,7 @@ from app.auth.principal import access_of
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
 from app.graphql.context import Info
+from app.graphql.domain_types import given
 from app.graphql.usage_types import (
     ConsumeOutcome,
     Decision,
@@ -134,21 +135,10 @@ class ConsumeInput:
     ip: str | None = None
     idempotency_key: str | None = None
 
-    def to_wire(self) -> dict[str, object]:
-        return present(
-            serviceName=self.service_name,
-            featureKey=self.feature_key,
-            amount=self.amount,
-            userId=self.user_id,
-            customerId=self.customer_id,
-            ip=self.ip,
-            idempotencyKey=self.idempotency_key,
-        )
-
 
 async def consume_batch(info: Info, requests: list[ConsumeInput]) -> list[ConsumeOutcome]:
     principal = await info.context.principal(access_of(info.context.services.consume.consume_batch))
-    data = parse_input(ConsumeBatch, {"requests": [request.to_wire() for request in requests]})
+    data = parse_input(ConsumeBatch, {"requests": [given(request) for request in requests]})
     outcomes = await info.context.services.consume.consume_batch(principal, data=data)
     return [consume_outcome(outcome) for outcome in outcomes]
 
