@@ -124,9 +124,13 @@ class BillingService:
             )
         )
 
+    def verify_event(self, payload: bytes, signature: str | None) -> WebhookEvent:
+        """The event Stripe signed; INVALID_WEBHOOK for anything else."""
+        return self._require_gateway().verify_event(payload, signature)
+
     @requires(Access.ANYONE)
-    async def handle_webhook(self, payload: bytes, signature: str | None) -> None:
-        """Apply one signed event, once.
+    async def handle_webhook(self, session: AsyncSession, event: WebhookEvent) -> None:
+        """Apply one signed event, once, in the caller's transaction.
 
         The event id is claimed by a unique insert in the transaction of its effect: a
         duplicate finds it taken and changes nothing, and a failure rolls the claim back
@@ -137,20 +141,17 @@ class BillingService:
         is why only the subscription events get that far.
         """
         gateway = self._require_gateway()
-        event = gateway.verify_event(payload, signature)
-        # Its own transaction: the claim, Stripe's read and the effect commit as one.
-        async with self._db.transaction() as session:
-            if not await _claim(session, event, self._clock()):
-                return
-            if not event.type.startswith(SUBSCRIPTION_EVENTS):
-                return  # acknowledged, and ignored
-            customer = await self._customer_of(session, event)
-            if customer is None:
-                await self._cancel_if_orphaned(session, event)
-                return
-            assert customer.stripe_customer_id is not None
-            subscriptions = await gateway.subscriptions(customer.stripe_customer_id)
-            await self._apply(session, customer, current_subscription(subscriptions))
+        if not await _claim(session, event, self._clock()):
+            return
+        if not event.type.startswith(SUBSCRIPTION_EVENTS):
+            return  # acknowledged, and ignored
+        customer = await self._customer_of(session, event)
+        if customer is None:
+            await self._cancel_if_orphaned(session, event)
+            return
+        assert customer.stripe_customer_id is not None
+        subscriptions = await gateway.subscriptions(customer.stripe_customer_id)
+        await self._apply(session, customer, current_subscription(subscriptions))
 
     async def _cancel_if_orphaned(self, session: AsyncSession, event: WebhookEvent) -> None:
         """A subscription started for a customer deleted since (a checkout page left open)

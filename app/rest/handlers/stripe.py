@@ -27,8 +27,11 @@ async def upgrade(request: Request) -> Response:
 
 async def webhook(request: Request) -> Response:
     """Stripe is the caller: the signature is its credential, not a token or a key."""
-    billing = request.app.state.container.services.billing
-    await billing.handle_webhook(await request.body(), request.headers.get(SIGNATURE_HEADER))
+    container = request.app.state.container
+    billing = container.services.billing
+    event = billing.verify_event(await request.body(), request.headers.get(SIGNATURE_HEADER))
+    async with container.db.transaction() as session:
+        await billing.handle_webhook(session, event)
     return JSONResponse(views.WebhookOut(received=True))
 
 
