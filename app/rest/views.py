@@ -235,7 +235,8 @@ def _customer(shape: type[CustomerOut], details: CustomerDetails, **more: Any) -
         created_at=_iso(row.created_at),
         **more,
     )
-    return rendered.model_dump(mode="json", by_alias=True)
+    body = rendered.model_dump(mode="json", by_alias=True)
+    return {"id": body.pop("id"), **body}  # the id first, as before the profile fields
 
 
 def customer_tier(details: CustomerDetails) -> CustomerTierOut:
