@@ -236,7 +236,7 @@ def _customer(shape: type[CustomerOut], details: CustomerDetails, **more: Any) -
         **more,
     )
     body = rendered.model_dump(mode="json", by_alias=True)
-    return {"id": body.pop("id"), **body}  # the id first, as before the profile fields
+    return {"id": body.pop("id"), **body}  # the id first, where a reader looks for it
 
 
 def customer_tier(details: CustomerDetails) -> CustomerTierOut:
