@@ -64,7 +64,7 @@ class ApiKeyService:
         user_id = principal.require_user()
         now = self._clock()
         if data.expires_at is not None and data.expires_at <= now:
-            raise InvalidInput("expiresAt must be in the future.", param="expiresAt")
+            raise InvalidInput("expiresAt must be in the future.", param="expires_at")
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         api_key = ApiKey(
             user_id=user_id,

@@ -110,7 +110,7 @@ class BillingService:
         async with self._db.transaction(write=False) as session:
             tier = await find_tier(session, data.tier_name)
         if not tier.is_active or not tier.stripe_price_id:
-            raise TierNotPurchasable(param="tierName")
+            raise TierNotPurchasable(param="tier_name")
         stripe_id = await self._outbox.stripe_customer_id(customer)
         trial_days = None if customer.trial_used else self._settings.stripe_trial_days
         return await gateway.checkout_url(

@@ -52,8 +52,8 @@ class CatalogCache:
         if entry is not None:
             return entry
         if service_name not in await self.services():
-            raise ServiceNotFound(param="serviceName")
-        raise FeatureNotFound(param="featureKey")
+            raise ServiceNotFound(param="service_name")
+        raise FeatureNotFound(param="feature_key")
 
     async def entries(self, kind: FeatureKind | None = None) -> list[CatalogEntry]:
         if self._stale:

@@ -30,9 +30,6 @@ from app.customers.repository import customer_by_id
 from app.models import Customer, Feature, FeatureOverride, FeatureValue, Tier
 from app.tiers.service import normalise_tier_name
 
-# Field names of the loader's rules, as clients name them.
-_PARAMS = {"kind": "kind", "feature_key": "featureKey", "window": "window"}
-
 
 class FeatureRegistration(InputModel):
     feature_key: str = Field(min_length=1, max_length=64)
@@ -202,7 +199,8 @@ def _specs(
         if spec.feature_key in seen:
             raise InvalidInput(
                 f"featureKey {spec.feature_key!r} appears twice.",
-                param=f"features.{index}.featureKey",
+                param=f"features.{index}.feature_key",
+                within=ServiceRegistration,
             )
         seen.add(spec.feature_key)
         specs.append(spec)
@@ -214,18 +212,24 @@ def _spec(
 ) -> FeatureSpec:
     window = feature.window or ""
     for field, message in feature_problems(feature.kind, service_name, feature.feature_key, window):
-        param = "serviceName" if field == "service" else f"{at}.{_PARAMS[field]}"
-        raise InvalidInput(f"{param}: {message}.", param=param)
+        param = "service_name" if field == "service" else f"{at}.{field}"
+        raise InvalidInput(f"{param}: {message}.", param=param, within=ServiceRegistration)
     values: dict[str, int] = {}
     for given, value in feature.values.items():
         param = f"{at}.values.{given}"
         tier = tier_names.get(normalise_tier_name(given))
         if tier is None:
-            raise InvalidInput(f"{param}: unknown tier {given!r}.", param=param)
+            raise InvalidInput(
+                f"{param}: unknown tier {given!r}.", param=param, within=ServiceRegistration
+            )
         if tier in values:
-            raise InvalidInput(f"{param}: the {tier} tier is named twice.", param=param)
+            raise InvalidInput(
+                f"{param}: the {tier} tier is named twice.",
+                param=param,
+                within=ServiceRegistration,
+            )
         if (problem := value_problem(tier, value)) is not None:
-            raise InvalidInput(f"{param}: {problem}.", param=param)
+            raise InvalidInput(f"{param}: {problem}.", param=param, within=ServiceRegistration)
         values[tier] = value
     return FeatureSpec(
         service_name,
@@ -251,6 +255,7 @@ def _updated(feature: Feature | None, spec: FeatureSpec, index: int) -> Feature:
         raise InvalidInput(
             f"{spec.feature_key} is a {feature.kind} feature; its kind cannot change.",
             param=f"features.{index}.kind",
+            within=ServiceRegistration,
         )
     feature.window = spec.window
     feature.description = spec.description
@@ -276,11 +281,11 @@ async def _feature(session: AsyncSession, service_name: str, feature_key: str) -
         await session.scalars(select(Feature).where(col(Feature.service_name) == service_name))
     )
     if not rows:
-        raise ServiceNotFound(param="serviceName")
+        raise ServiceNotFound(param="service_name")
     for row in rows:
         if row.feature_key == feature_key:
             return row
-    raise FeatureNotFound(param="featureKey")
+    raise FeatureNotFound(param="feature_key")
 
 
 async def _override_view(

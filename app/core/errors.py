@@ -2,12 +2,19 @@
 
 Transports render these once each (REST headers and body, GraphQL extensions);
 anything that is not an `AppError` is an internal error and is never shown.
+
+An error's `param` names the input at fault by the domain's own names (`user_id`,
+`billing_address.country`), and `within` the input model it is a path in, when it is
+one; each transport spells it for its clients (`app.core.params`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 def new_error_id() -> str:
@@ -32,11 +39,13 @@ class AppError(Exception):
         message: str | None = None,
         *,
         param: str | None = None,
+        within: type[BaseModel] | None = None,
         headers: dict[str, str] | None = None,
         **details: Any,
     ) -> None:
         self.message = message or self.default_message
         self.param = param
+        self.within = within
         self.headers = headers or {}
         self.details = details
         super().__init__(self.message)

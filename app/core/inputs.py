@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import CoreSchema, core_schema
 
 from app.core.errors import InvalidInput
+from app.core.params import domain_param
 
 M = TypeVar("M", bound=BaseModel)
 # Core schema types validated strictly wherever they occur in an input model.
@@ -87,20 +88,25 @@ def parse_input(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise invalid_input(exc) from exc
+        raise invalid_input(model, exc) from exc
 
 
-def invalid_input(exc: ValidationError) -> InvalidInput:
-    """The first failing field, named as the client sent it."""
+def invalid_input(model: type[BaseModel], exc: ValidationError) -> InvalidInput:
+    """The first failing field, named by the domain (`param`) and, in the message, as the
+    client sent it."""
     error = exc.errors(include_url=False)[0]
-    location = [str(part) for part in error["loc"]]
-    param = ".".join(location) or None
+    sent = ".".join(str(part) for part in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    return InvalidInput(f"{param}: {message}" if param else message, param=param)
+    return InvalidInput(
+        f"{sent}: {message}" if sent else message,
+        param=domain_param(model, error["loc"]),
+        within=model,
+    )
 
 
 def parse_uuid(value: str, param: str) -> uuid.UUID:
-    """An id from a path or an argument; a malformed one is INVALID_INPUT naming it."""
+    """An id from a path or an argument; a malformed one is INVALID_INPUT naming it (by
+    the domain's name)."""
     try:
         return uuid.UUID(value)
     except ValueError:

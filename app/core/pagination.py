@@ -25,7 +25,9 @@ class PageRequest:
         if not 1 <= self.page <= MAX_PAGE:
             raise InvalidInput(f"page must be between 1 and {MAX_PAGE}.", param="page")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput(f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", param="pageSize")
+            raise InvalidInput(
+                f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", param="page_size"
+            )
 
     @property
     def offset(self) -> int:

@@ -22,13 +22,11 @@ async def find_customer(session: AsyncSession, customer_id: uuid.UUID) -> Custom
     return await session.get(Customer, customer_id, populate_existing=True)
 
 
-async def customer_by_id(
-    session: AsyncSession, customer_id: uuid.UUID, *, param: str = "customerID"
-) -> Customer:
-    """The customer; CUSTOMER_NOT_FOUND naming `param` (where its id came from) if none."""
+async def customer_by_id(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
+    """The customer; CUSTOMER_NOT_FOUND naming `customer_id` if none."""
     customer = await find_customer(session, customer_id)
     if customer is None:
-        raise CustomerNotFound(param=param)
+        raise CustomerNotFound(param="customer_id")
     return customer
 
 

@@ -184,7 +184,7 @@ class CustomerService:
         owner_id, customer_id = seat.membership.user_id, seat.customer.id
         target = await self._target(session, customer_id, data)
         if target == owner_id:
-            raise InvalidInput("You already own this customer.", param="newOwnerUserID")
+            raise InvalidInput("You already own this customer.", param="new_owner_user_id")
         # Demote, then promote: each a conditional write, so of many concurrent transfers
         # only the one that still finds an owner goes through.
         demoted = await affected_rows(
@@ -221,7 +221,7 @@ class CustomerService:
         self, session: AsyncSession, customer_id: uuid.UUID, data: TransferOwnership
     ) -> uuid.UUID:
         if data.new_owner_user_id is not None:
-            param = "newOwnerUserID"
+            param = "new_owner_user_id"
             targets = await repo.member_ids(
                 session, customer_id, user_id=data.new_owner_user_id, limit=2
             )

@@ -64,11 +64,11 @@ class Team:
         now = self._clock()
         await ensure_user(session, user_id, None, now)
         if await repo.membership_of(session, user_id) is not None:
-            raise AlreadyInCustomer(param="userID")
+            raise AlreadyInCustomer(param="user_id")
         await self._take_seat(session, customer)
         membership = Membership(user_id=user_id, customer_id=customer.id, role=role, joined_at=now)
         if not await insert_unique(session, membership):
-            raise AlreadyInCustomer(param="userID")
+            raise AlreadyInCustomer(param="user_id")
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
         audit.record(
             session,

@@ -2,9 +2,9 @@
 
 Arguments become the domain's own input models through `parse_input`, under the same
 camelCase names as the REST bodies, so validation is the same on both transports (an
-error's `param` spells ids as this schema does: `userId` for REST's `userID`). Ids
-arrive as `ID` and are parsed here, so a malformed one is INVALID_INPUT as in REST rather
-than a GraphQL coercion error.
+error's `param` is the domain's name, which `app.graphql.errors` spells as this schema
+does). Ids arrive as `ID` and are parsed here, so a malformed one is INVALID_INPUT as in
+REST rather than a GraphQL coercion error.
 """
 
 from __future__ import annotations

@@ -109,7 +109,9 @@ class FeatureInput:
         for item in self.values:
             if item.tier_name in values:
                 param = f"{at}.values.{item.tier_name}"
-                raise InvalidInput(f"{param}: the tier is named twice.", param=param)
+                raise InvalidInput(
+                    f"{param}: the tier is named twice.", param=param, within=ServiceRegistration
+                )
             values[item.tier_name] = item.value
         return present(
             featureKey=self.feature_key,
@@ -141,7 +143,7 @@ async def set_feature_override(
 ) -> FeatureOverride | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.catalog.set_override))
-    customer = parse_uuid(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(OverrideChange, {"value": value})
     async with ctx.write() as session:
         view = await ctx.services.catalog.set_override(
@@ -160,7 +162,7 @@ async def clear_feature_override(
 ) -> bool | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.catalog.clear_override))
-    customer = parse_uuid(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
         await ctx.services.catalog.clear_override(
             session,

@@ -1,14 +1,15 @@
 """The one rendering of errors in GraphQL responses: `extensions = {code, status, errorId}`.
 
-An `AppError` keeps its code, status, message and `param`, as REST renders them. A
-document that does not parse or validate is the client's fault and keeps its message.
-Anything else is logged with its error id and shown only as an internal error.
+An `AppError` keeps its code, status, message and `param`, as REST renders them; its
+`param`, the domain's name of the input at fault, is spelled here once as this schema
+spells arguments and input fields: camelCase (`graphql_param`). A document that does not
+parse or validate is the client's fault and keeps its message. Anything else is logged
+with its error id and shown only as an internal error.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,11 +17,11 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.core.errors import AppError, InternalError, new_error_id
+from app.core.params import camel_case, spell_param
 from app.http.error_log import log_error
 
 logger = logging.getLogger("app.errors")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
-_REST_ID = re.compile(r"(?<=[a-z])ID\b")
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 
@@ -77,15 +78,19 @@ def _app_error(error: GraphQLError, app_error: AppError) -> GraphQLError:
 def _app_extensions(error: AppError) -> dict[str, Any]:
     extensions = _extensions(error.code, error.status)
     if error.param is not None:
-        extensions["param"] = graphql_param(error.param)
+        extensions["param"] = graphql_param(error)
     extensions.update(error.details)
     log_error(error.code, error.status, error.message, extensions["errorId"])
     return extensions
 
 
-def graphql_param(param: str) -> str:
-    """The field at fault as this schema spells it: REST's `userID` is `userId` here."""
-    return _REST_ID.sub("Id", param)
+def graphql_param(error: AppError) -> str | None:
+    """The input at fault as this schema spells it: each of the domain's field names
+    camelCase (`new_owner_user_id` is `newOwnerUserId`); indices, and the keys a client
+    chose, as they are."""
+    if error.param is None:
+        return None
+    return spell_param(error.param, error.within, camel_case)
 
 
 def _internal_error(error: GraphQLError) -> GraphQLError:

@@ -66,8 +66,8 @@ async def usage_events(
     principal = await info.context.principal(access_of(info.context.services.events.list))
     wanted = EventFilter(
         types=[type.value] if type is not None else None,
-        customer_id=parse_uuid(customer_id, "customerId") if customer_id is not None else None,
-        user_id=parse_uuid(user_id, "userId") if user_id is not None else None,
+        customer_id=parse_uuid(customer_id, "customer_id") if customer_id is not None else None,
+        user_id=parse_uuid(user_id, "user_id") if user_id is not None else None,
         since=since,
         until=until,
     )

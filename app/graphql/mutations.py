@@ -107,7 +107,7 @@ async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> 
 async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.members.remove))
-    user = parse_uuid(user_id, "userId")
+    user = parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
         await ctx.services.members.remove(session, principal, user_id=user)
     return True
@@ -116,7 +116,7 @@ async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
 async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.members.revoke_invitation))
-    invitation = parse_uuid(invitation_id, "invitationId")
+    invitation = parse_uuid(invitation_id, "invitation_id")
     async with ctx.write() as session:
         await ctx.services.members.revoke_invitation(session, principal, invitation_id=invitation)
     return True
@@ -147,7 +147,7 @@ async def admin_update_customer(
 ) -> Customer | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.update_customer))
-    customer = parse_uuid(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(CustomerUpdate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.admin.update_customer(
@@ -159,7 +159,7 @@ async def admin_update_customer(
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.delete_customer))
-    customer = parse_uuid(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
     return True
@@ -174,7 +174,7 @@ async def admin_add_member(
 ) -> MemberOrInvitation | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.add_member))
-    customer, data = parse_uuid(customer_id, "customerId"), _add_member(user_id, email, role)
+    customer, data = parse_uuid(customer_id, "customer_id"), _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.admin.add_member(
             session, principal, customer_id=customer, data=data
@@ -187,7 +187,7 @@ async def admin_remove_member(
 ) -> bool | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.remove_member))
-    customer, user = parse_uuid(customer_id, "customerId"), parse_uuid(user_id, "userId")
+    customer, user = parse_uuid(customer_id, "customer_id"), parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
         await ctx.services.admin.remove_member(
             session, principal, customer_id=customer, user_id=user
@@ -198,7 +198,7 @@ async def admin_remove_member(
 async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.tiers.set_default))
-    tier = parse_uuid(tier_id, "tierId")
+    tier = parse_uuid(tier_id, "tier_id")
     async with ctx.write() as session:
         row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
     return Tier.of(row)
@@ -209,7 +209,7 @@ async def set_customer_tier(
 ) -> Customer | None:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.set_customer_tier))
-    customer = parse_uuid(customer_id, "customerId")
+    customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(CustomerTierChange, {"tierName": tier_name})
     async with ctx.write() as session:
         details = await ctx.services.admin.set_customer_tier(

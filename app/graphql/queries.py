@@ -71,7 +71,7 @@ async def admin_customers(
 
 async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | None:
     principal = await info.context.principal(access_of(info.context.services.admin.get_customer))
-    customer_uuid = parse_uuid(customer_id, "customerId")
+    customer_uuid = parse_uuid(customer_id, "customer_id")
     async with info.context.read() as session:
         details = await info.context.services.admin.get_customer(
             session, principal, customer_id=customer_uuid
@@ -83,7 +83,7 @@ async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member] | None:
     principal = await info.context.principal(access_of(info.context.services.admin.list_members))
-    customer_uuid, request = parse_uuid(customer_id, "customerId"), PageRequest(page, page_size)
+    customer_uuid, request = parse_uuid(customer_id, "customer_id"), PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_members(
             session, principal, customer_id=customer_uuid, page=request

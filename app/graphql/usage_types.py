@@ -13,6 +13,7 @@ import strawberry
 from app.core.errors import AppError
 from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import Window
+from app.graphql.errors import graphql_param
 from app.http.decisions import refusal
 from app.usage import reports
 from app.usage.consume import Decision as DecisionResult
@@ -101,7 +102,7 @@ class ConsumeError:
             code=error.code,
             message=error.message,
             status=error.status,
-            param=error.param,
+            param=graphql_param(error),
             decision=None if decision is None else Decision.of(decision),
         )
 

@@ -1,9 +1,15 @@
-"""The one rendering of errors over HTTP: `x-error`, `x-error-id` and the JSON body."""
+"""The one rendering of errors over HTTP: `x-error`, `x-error-id` and the JSON body.
+
+An error's `param` is the domain's name of the input at fault; the transport it is
+rendered for knows how its clients name that input, and gives its spelling (`spell`).
+Without one (ops' own refusals, which name no input), the param is shown as it is.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -26,9 +32,13 @@ from app.http.headers import raw_headers
 
 logger = logging.getLogger("app.errors")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# A domain param as one transport's clients name it.
+ParamSpelling = Callable[[str], str]
 
 
-def error_body(error: AppError, error_id: str) -> dict[str, Any]:
+def error_body(
+    error: AppError, error_id: str, spell: ParamSpelling | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": error.code,
         "message": error.message,
@@ -36,7 +46,7 @@ def error_body(error: AppError, error_id: str) -> dict[str, Any]:
         "status": error.status,
     }
     if error.param is not None:
-        body["param"] = error.param
+        body["param"] = error.param if spell is None else spell(error.param)
     body.update(error.details)
     return {"error": body}
 
@@ -45,20 +55,23 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 
 def rendered_error(
-    error: AppError, headers: dict[str, str] | None = None
+    error: AppError, headers: dict[str, str] | None = None, spell: ParamSpelling | None = None
 ) -> tuple[RawHeaders, bytes]:
     """An error's response headers (as ASGI sends them) and JSON body, logged with its
     new error id. Rendered with orjson: a storm of refusals costs no more than the
     decisions it refuses."""
     error_id = new_error_id()
     log_error(error.code, error.status, error.message, error_id)
-    return render_error(error, error_id, headers)
+    return render_error(error, error_id, headers, spell)
 
 
 def render_error(
-    error: AppError, error_id: str, headers: dict[str, str] | None = None
+    error: AppError,
+    error_id: str,
+    headers: dict[str, str] | None = None,
+    spell: ParamSpelling | None = None,
 ) -> tuple[RawHeaders, bytes]:
-    body = orjson.dumps(error_body(error, error_id))
+    body = orjson.dumps(error_body(error, error_id, spell))
     raw = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -69,8 +82,10 @@ def render_error(
     return raw, body
 
 
-def error_response(error: AppError, headers: dict[str, str] | None = None) -> Response:
-    raw, body = rendered_error(error, headers)
+def error_response(
+    error: AppError, headers: dict[str, str] | None = None, spell: ParamSpelling | None = None
+) -> Response:
+    raw, body = rendered_error(error, headers, spell)
     response = Response(body, status_code=error.status)
     response.raw_headers = raw
     return response

@@ -14,6 +14,7 @@ from app.container import Container, ContainerCall, caller
 from app.core.inputs import parse_input, parse_uuid
 from app.core.json import read_json
 from app.core.pagination import PageRequest
+from app.rest.params import path_param
 from app.rest.query import QueryParam, page_of
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,7 +43,7 @@ class RestCall(ContainerCall):
         return read_json(await self.request.body())
 
     def path_uuid(self, name: str) -> uuid.UUID:
-        return parse_uuid(self.request.path_params[name], name)
+        return parse_uuid(self.request.path_params[name], path_param(name))
 
     def query(self, param: QueryParam[T]) -> T | None:
         return param.of(self.request)

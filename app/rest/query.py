@@ -1,14 +1,17 @@
-"""The REST query parameters, each declared once: its name, its OpenAPI schema and how its
-value is read. The route table lists them per endpoint; the OpenAPI document and the
-handlers both read these declarations."""
+"""The REST query parameters, each declared once: its name, the domain's name of what it
+gives (which errors name), its OpenAPI schema and how its value is read. The route table
+lists them per endpoint; the OpenAPI document, the handlers and the spelling of error
+params (`app.rest.params`) all read these declarations."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pydantic.alias_generators import to_snake
 from starlette.requests import Request
 
 from app.core.errors import InvalidInput
@@ -21,41 +24,51 @@ T = TypeVar("T")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
 
 
-def _text(value: str, _name: str) -> str:
-    return value
-
-
-def _integer(value: str, name: str) -> int:
-    if not _INTEGER.fullmatch(value):
-        raise InvalidInput(f"{name} must be an integer.", param=name)
-    return int(value)
-
-
-def _boolean(value: str, name: str) -> bool:
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise InvalidInput(f"{name} must be true or false.", param=name)
-
-
-def _status(value: str, _name: str) -> SubscriptionStatus:
-    try:
-        return SubscriptionStatus(value.lower())
-    except ValueError:
-        raise InvalidInput("status is not a subscription status.", param="status") from None
-
-
 @dataclass(frozen=True, slots=True)
 class QueryParam(Generic[T]):
     name: str
-    parse: Callable[[str, str], T]  # (value, name) -> the value, or InvalidInput
+    parse: Callable[[str, QueryParam[T]], T]  # (value, itself) -> the value, or InvalidInput
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    param: str = ""  # the domain's name, when not the name in snake case
+
+    def __post_init__(self) -> None:
+        if not self.param:
+            object.__setattr__(self, "param", to_snake(self.name))
 
     def of(self, request: Request) -> T | None:
         """The parameter's value in the request; None when absent."""
         value = request.query_params.get(self.name)
-        return None if value is None else self.parse(value, self.name)
+        return None if value is None else self.parse(value, self)
+
+
+def _text(value: str, _query: QueryParam[str]) -> str:
+    return value
+
+
+def _integer(value: str, query: QueryParam[int]) -> int:
+    if not _INTEGER.fullmatch(value):
+        raise InvalidInput(f"{query.name} must be an integer.", param=query.param)
+    return int(value)
+
+
+def _boolean(value: str, query: QueryParam[bool]) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise InvalidInput(f"{query.name} must be true or false.", param=query.param)
+
+
+def _status(value: str, query: QueryParam[SubscriptionStatus]) -> SubscriptionStatus:
+    try:
+        return SubscriptionStatus(value.lower())
+    except ValueError:
+        message = f"{query.name} is not a subscription status."
+        raise InvalidInput(message, param=query.param) from None
+
+
+def _uuid(value: str, query: QueryParam[uuid.UUID]) -> uuid.UUID:
+    return parse_uuid(value, query.param)
 
 
 PAGE = QueryParam(
@@ -79,17 +92,18 @@ STATUS = QueryParam(
     "status", _status, {"type": "string", "enum": [status.value for status in SubscriptionStatus]}
 )
 SERVICE_NAME = QueryParam("serviceName", _text)
-CUSTOMER_ID = QueryParam("customerId", parse_uuid, {"type": "string", "format": "uuid"})
-USER_ID = QueryParam("userId", parse_uuid, {"type": "string", "format": "uuid"})
-FROM = QueryParam("from", _integer, {"type": "integer", "description": "unix seconds, included"})
-TO = QueryParam("to", _integer, {"type": "integer", "description": "unix seconds, included"})
+CUSTOMER_ID = QueryParam("customerId", _uuid, {"type": "string", "format": "uuid"})
+USER_ID = QueryParam("userId", _uuid, {"type": "string", "format": "uuid"})
+UNIX_SECONDS = {"type": "integer", "description": "unix seconds, included"}
+FROM = QueryParam("from", _integer, UNIX_SECONDS, param="since")
+TO = QueryParam("to", _integer, UNIX_SECONDS, param="until")
 EVENTS: tuple[QueryParam[Any], ...] = (CUSTOMER_ID, USER_ID, FROM, TO)
 
 
 def page_of(request: Request) -> PageRequest:
     page, page_size, limit = (param.of(request) for param in PAGINATION)
     if page_size is not None and limit is not None and page_size != limit:
-        raise InvalidInput("limit is another name of pageSize: send one.", param="limit")
+        raise InvalidInput("limit is another name of pageSize: send one.", param=LIMIT.param)
     size = page_size if page_size is not None else limit
     return PageRequest(
         page=1 if page is None else page,

@@ -1,5 +1,6 @@
 """The REST router: one Starlette route per documented path, each endpoint behind the
-check of who may call it; and the hot paths, served ahead of the router."""
+check of who may call it and rendering its errors' params as the endpoint names them
+(`app.rest.params`); and the hot paths, served ahead of the router."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from app.auth.principal import Access
+from app.core.errors import AppError
+from app.http.errors import error_response
 from app.rest.context import RestCall
 from app.rest.endpoint import BASE_PATH, Endpoint, Handler, RequestHandler
+from app.rest.params import RestParams
 from app.rest.routes import ENDPOINTS
 
 # Asked on other services' hot path: served ahead of the router (`DirectRoutes`).
@@ -46,8 +50,8 @@ def rest_routes() -> list[Route]:
 
 def _dispatch(endpoints: list[Endpoint]) -> Handler:
     if len(endpoints) == 1:
-        return _guarded(endpoints[0])
-    handlers = {endpoint.method: _guarded(endpoint) for endpoint in endpoints}
+        return _served(endpoints[0])
+    handlers = {endpoint.method: _served(endpoint) for endpoint in endpoints}
     if "GET" in handlers:
         handlers["HEAD"] = handlers["GET"]
 
@@ -57,18 +61,25 @@ def _dispatch(endpoints: list[Endpoint]) -> Handler:
     return by_method
 
 
-def _guarded(endpoint: Endpoint) -> Handler:
-    """The handler, behind the check of who may call it at all: before any input is read.
-    The hot paths' ASGI endpoints check their callers themselves."""
+def _served(endpoint: Endpoint) -> Handler:
+    """The handler, behind the check of who may call it at all (before any input is
+    read), its errors rendered with the endpoint's names of their params. The hot paths'
+    ASGI endpoints do both themselves."""
     handler = endpoint.handler
-    if endpoint.access is Access.ANYONE or not inspect.iscoroutinefunction(handler):
+    if not inspect.iscoroutinefunction(handler):
         return handler
-    access, respond = endpoint.access, cast(RequestHandler, handler)
+    respond = cast(RequestHandler, handler)
+    access = None if endpoint.access is Access.ANYONE else endpoint.access
+    params = RestParams.of(endpoint.path, endpoint.body, endpoint.query)
 
     @functools.wraps(respond)
-    async def guarded(request: Request) -> Response:
-        principal = await RestCall.principal_of(request)
-        access.check(principal, service_name=request.path_params.get("serviceName"))
-        return await respond(request)
+    async def served(request: Request) -> Response:
+        try:
+            if access is not None:
+                principal = await RestCall.principal_of(request)
+                access.check(principal, service_name=request.path_params.get("serviceName"))
+            return await respond(request)
+        except AppError as error:
+            return error_response(error, error.headers, params)
 
-    return guarded
+    return served

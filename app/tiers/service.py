@@ -31,7 +31,7 @@ async def find_tier(session: AsyncSession, name: str) -> Tier:
     for tier in await all_tiers(session):
         if wanted in (tier.name, normalise_tier_name(tier.display_name)):
             return tier
-    raise TierNotFound(param="tierName")
+    raise TierNotFound(param="tier_name")
 
 
 async def default_tier(session: AsyncSession) -> Tier:
@@ -57,7 +57,7 @@ async def lock_tiers(session: AsyncSession) -> None:
     )
 
 
-def require_assignable(tier: Tier, *, param: str = "tierName") -> None:
+def require_assignable(tier: Tier, *, param: str = "tier_name") -> None:
     if not tier.is_assignable:
         raise TierNotAssignable(f"The {tier.display_name} tier cannot be assigned.", param=param)
 
@@ -76,10 +76,10 @@ class TierService:
         await lock_tiers(session)
         tier = await session.get(Tier, tier_id, populate_existing=True)
         if tier is None:
-            raise TierNotFound(param="tierID")
-        require_assignable(tier, param="tierID")
+            raise TierNotFound(param="tier_id")
+        require_assignable(tier, param="tier_id")
         if not tier.is_active:
-            raise TierNotAssignable("An inactive tier cannot be the default.", param="tierID")
+            raise TierNotAssignable("An inactive tier cannot be the default.", param="tier_id")
         if not tier.is_default:
             # Demote first: the partial unique index allows one default at any instant.
             await session.execute(update(Tier).where(col(Tier.is_default)).values(is_default=False))

@@ -346,7 +346,7 @@ class ConsumeService:
         entry = await self._catalog.require(data.service_name, data.feature_key)
         if entry.spec.kind is not FeatureKind.RATE:
             raise InvalidInput(
-                "This feature is a quota: allocate and release it instead.", param="featureKey"
+                "This feature is a quota: allocate and release it instead.", param="feature_key"
             )
         return entry, await self._subject(data)
 
@@ -355,7 +355,7 @@ class ConsumeService:
             try:
                 subject = await self._subjects.for_customer(data.customer_id)
             except LookupError:
-                raise CustomerNotFound(param="customerId") from None
+                raise CustomerNotFound(param="customer_id") from None
             if data.user_id is None:
                 return subject
             return Subject(subject.key, subject.tier_name, subject.customer_id, data.user_id)

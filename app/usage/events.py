@@ -65,11 +65,11 @@ async def _visible_customer(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
 ) -> uuid.UUID:
     if customer_id is not None and principal.is_billing_admin:
-        await customer_by_id(session, customer_id, param="customerId")
+        await customer_by_id(session, customer_id)
         return customer_id
     seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
     if customer_id is not None and customer_id != seat.customer.id:
-        raise CustomerNotFound(param="customerId")  # other accounts stay invisible
+        raise CustomerNotFound(param="customer_id")  # other accounts stay invisible
     return seat.customer.id
 
 
@@ -80,10 +80,10 @@ def _filters(wanted: EventFilter) -> list[ColumnElement[bool]]:
     if wanted.user_id is not None:
         filters.append(col(UsageEvent.user_id) == wanted.user_id)
     if wanted.since is not None:
-        filters.append(col(UsageEvent.occurred_at) >= _moment(wanted.since, "from"))
+        filters.append(col(UsageEvent.occurred_at) >= _moment(wanted.since, "since"))
     if wanted.until is not None:
-        # `to` names a whole second: events in its fraction belong to it.
-        filters.append(col(UsageEvent.occurred_at) < _moment(wanted.until + 1, "to"))
+        # `until` names a whole second: events in its fraction belong to it.
+        filters.append(col(UsageEvent.occurred_at) < _moment(wanted.until + 1, "until"))
     return filters
 
 

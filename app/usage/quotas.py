@@ -175,7 +175,7 @@ class QuotaService:
         entry = await self._catalog.require(service_name, feature_key)
         if entry.spec.kind is not FeatureKind.QUOTA:
             raise InvalidInput(
-                "This feature is a rate limit: consume it instead.", param="featureKey"
+                "This feature is a rate limit: consume it instead.", param="feature_key"
             )
         return entry, await self._holder(data)
 
@@ -185,12 +185,12 @@ class QuotaService:
             try:
                 subject = await self._subjects.for_customer(data.customer_id)
             except LookupError:
-                raise CustomerNotFound(param="customerId") from None
+                raise CustomerNotFound(param="customer_id") from None
         else:
             assert data.user_id is not None
             subject = await self._subjects.for_user(data.user_id)
         if subject.customer_id is None:
-            raise NoCustomer("The user belongs to no customer to hold quotas.", param="userId")
+            raise NoCustomer("The user belongs to no customer to hold quotas.", param="user_id")
         return _Holder(subject.customer_id, data.user_id, subject)
 
 

@@ -194,12 +194,12 @@ class ReportService:
     async def _entry(self, kind: FeatureKind, service_name: str, feature_key: str) -> CatalogEntry:
         entry = await self._catalog.require(service_name, feature_key)
         if entry.spec.kind is not kind:
-            raise FeatureNotFound(param="featureKey")
+            raise FeatureNotFound(param="feature_key")
         return entry
 
     async def _require_service(self, service_name: str) -> None:
         if service_name not in await self._catalog.services():
-            raise ServiceNotFound(param="serviceName")
+            raise ServiceNotFound(param="service_name")
 
     async def _allowances(
         self, subject: Subject, kind: FeatureKind, service_name: str | None

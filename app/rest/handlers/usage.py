@@ -6,7 +6,8 @@ requests ahead of the middleware and Starlette's router, and each does in one fr
 the middleware would have done (`MeteringEndpoint.__call__`), through the same pieces:
 the service's own limit, the body limit, the 500 of an unexpected error. No Request or
 Response object is built on the way; answers are rendered with orjson, the same bytes
-`JSONResponse` would send.
+`JSONResponse` would send. Their errors name params as their bodies do (`RestParams`):
+a batch's own by its envelope, each of its requests' by a single request's body.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.http.decisions import decision_body, decision_headers, refusal
 from app.http.errors import RawHeaders, error_body, rendered_error, unexpected_error
 from app.http.headers import raw_headers
 from app.ops.body_limit import read_body
+from app.rest.params import RestParams
 from app.usage.consume import ConsumeBatch, ConsumeRequest, ConsumeService, Decision
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +36,8 @@ M = TypeVar("M", bound=BaseModel)
 Reply = tuple[int, RawHeaders, bytes]
 Operation = Callable[[ConsumeService, Principal, M], Awaitable[Reply]]
 JSON = (b"content-type", b"application/json")
+# Error params as a single consume or check, and each request of a batch, names them.
+CONSUME_PARAMS = RestParams.of(body=ConsumeRequest)
 
 
 class MeteringEndpoint(Generic[M]):
@@ -42,6 +46,7 @@ class MeteringEndpoint(Generic[M]):
     ) -> None:
         self.__name__ = name  # as a handler function's, for the OpenAPI operation id
         self._model = model
+        self._params = RestParams.of(body=model)
         self._operation = operation
         self._access = access_of(declared)  # the service operation's declaration
 
@@ -57,7 +62,7 @@ class MeteringEndpoint(Generic[M]):
         container: Container = scope["app"].state.container
         admission = await container.self_limit.admit(scope)
         if admission.refusal is not None:
-            return error_reply(admission.refusal)
+            return error_reply(admission.refusal, self._params)
         try:
             principal = admission.caller()
             self._access.check(principal)
@@ -67,7 +72,7 @@ class MeteringEndpoint(Generic[M]):
                 container.services.consume, principal, data
             )
         except AppError as error:
-            status, headers, body = error_reply(error)
+            status, headers, body = error_reply(error, self._params)
         if admission.headers:
             headers = [*headers, *raw_headers(admission.headers)]
         return status, headers, body
@@ -80,8 +85,8 @@ def json_reply(answer: object, headers: dict[str, str] | None = None) -> Reply:
     return 200, [JSON, length, *raw_headers(headers or {})], body
 
 
-def error_reply(error: AppError) -> Reply:
-    return (error.status, *rendered_error(error, error.headers))
+def error_reply(error: AppError, params: RestParams) -> Reply:
+    return (error.status, *rendered_error(error, error.headers, params))
 
 
 def decision_reply(decision: Decision) -> Reply:
@@ -89,7 +94,7 @@ def decision_reply(decision: Decision) -> Reply:
     a storm of refusals costs no more than the decisions it refuses."""
     refused = refusal(decision)
     if refused is not None:
-        return error_reply(refused)
+        return error_reply(refused, CONSUME_PARAMS)
     return json_reply(decision_body(decision), decision_headers(decision))
 
 
@@ -115,7 +120,7 @@ def batch_item(outcome: Decision | AppError) -> dict[str, Any]:
         if refused is None:
             return decision_body(outcome)
         outcome = refused
-    body = error_body(outcome, "")["error"]
+    body = error_body(outcome, "", CONSUME_PARAMS)["error"]
     del body["error_id"]
     return {"error": body}
 
