@@ -390,6 +390,15 @@ class TestAdmin:
             "customerId",
         )
 
+    async def test_an_unknown_customer_is_named_by_the_argument(self, gql: GraphQL) -> None:
+        set_tier = """mutation S($c: ID!) { setCustomerTier(customerId: $c, tierName: "pro") {
+                      tier { name } } }"""
+        error = await gql.error(set_tier, gql.admin(), c=str(uuid.uuid4()))
+        assert (error["extensions"]["code"], error["extensions"]["param"]) == (
+            "CUSTOMER_NOT_FOUND",
+            "customerId",
+        )
+
     async def test_members_of_any_customer(self, gql: GraphQL) -> None:
         admin, owner, newcomer = gql.admin(), gql.user(), gql.user()
         customer_id = await gql.customer(owner)

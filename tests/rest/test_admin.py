@@ -83,6 +83,16 @@ class TestCustomers:
         unknown = await api.call("GET", f"/admin/customer/{uuid.uuid4()}", admin)
         assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "CUSTOMER_NOT_FOUND")
 
+    async def test_an_unknown_customer_is_named_by_the_path_parameter(self, api: Api) -> None:
+        path = f"/admin/customer/{uuid.uuid4()}/tier"
+        response = await api.call("PUT", path, api.admin(), json={"tierName": "pro"})
+        error = response.json()["error"]
+        assert (response.status_code, error["code"], error["param"]) == (
+            404,
+            "CUSTOMER_NOT_FOUND",
+            "customerID",
+        )
+
     async def test_delete_any_customer(self, api: Api) -> None:
         team = await api.team("user")
         admin = api.admin()
