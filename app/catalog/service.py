@@ -213,23 +213,23 @@ def _spec(
     window = feature.window or ""
     for field, message in feature_problems(feature.kind, service_name, feature.feature_key, window):
         param = "service_name" if field == "service" else f"{at}.{field}"
-        raise InvalidInput(f"{param}: {message}.", param=param, within=ServiceRegistration)
+        raise InvalidInput(f"{{param}}: {message}.", param=param, within=ServiceRegistration)
     values: dict[str, int] = {}
     for given, value in feature.values.items():
         param = f"{at}.values.{given}"
         tier = tier_names.get(normalise_tier_name(given))
         if tier is None:
             raise InvalidInput(
-                f"{param}: unknown tier {given!r}.", param=param, within=ServiceRegistration
+                f"{{param}}: unknown tier {given!r}.", param=param, within=ServiceRegistration
             )
         if tier in values:
             raise InvalidInput(
-                f"{param}: the {tier} tier is named twice.",
+                f"{{param}}: the {tier} tier is named twice.",
                 param=param,
                 within=ServiceRegistration,
             )
         if (problem := value_problem(tier, value)) is not None:
-            raise InvalidInput(f"{param}: {problem}.", param=param, within=ServiceRegistration)
+            raise InvalidInput(f"{{param}}: {problem}.", param=param, within=ServiceRegistration)
         values[tier] = value
     return FeatureSpec(
         service_name,

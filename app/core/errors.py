@@ -50,6 +50,13 @@ class AppError(Exception):
         self.details = details
         super().__init__(self.message)
 
+    def message_naming(self, param: str | None) -> str:
+        """The message, with `{param}` in it naming the input at fault as the transport
+        spells it (`param`), or by the domain's name when there is no transport."""
+        if "{param}" not in self.message:
+            return self.message
+        return self.message.replace("{param}", param or self.param or "")
+
 
 # 400
 class InvalidInput(AppError):

@@ -110,4 +110,4 @@ def parse_uuid(value: str, param: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidInput(f"{param} must be a UUID.", param=param) from None
+        raise InvalidInput("{param} must be a UUID.", param=param) from None

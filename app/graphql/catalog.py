@@ -110,7 +110,7 @@ class FeatureInput:
             if item.tier_name in values:
                 param = f"{at}.values.{item.tier_name}"
                 raise InvalidInput(
-                    f"{param}: the tier is named twice.", param=param, within=ServiceRegistration
+                    "{param}: the tier is named twice.", param=param, within=ServiceRegistration
                 )
             values[item.tier_name] = item.value
         return present(

@@ -91,7 +91,7 @@ def _request_error(error: AppError, headers: dict[str, str] | None = None) -> Re
     """An HTTP error status, so it carries the `x-error` headers as REST's errors do."""
     body = render_request_error(error)
     error_headers = {
-        "x-error": header_value(error.message),
+        "x-error": header_value(body["errors"][0]["message"]),
         "x-error-id": body["errors"][0]["extensions"]["errorId"],
     }
     return JSONResponse(

@@ -60,7 +60,8 @@ def is_rendered(error: GraphQLError) -> bool:
 def render_request_error(error: AppError) -> dict[str, Any]:
     """A request refused before any operation ran, as a GraphQL response body."""
     extensions = _app_extensions(error)
-    return {"errors": [{"message": error.message, "extensions": extensions}]}
+    message = error.message_naming(extensions.get("param"))
+    return {"errors": [{"message": message, "extensions": extensions}]}
 
 
 def _is_document_error(error: GraphQLError) -> bool:
@@ -72,7 +73,8 @@ def _is_document_error(error: GraphQLError) -> bool:
 
 
 def _app_error(error: GraphQLError, app_error: AppError) -> GraphQLError:
-    return _replace(error, app_error.message, _app_extensions(app_error))
+    extensions = _app_extensions(app_error)
+    return _replace(error, app_error.message_naming(extensions.get("param")), extensions)
 
 
 def _app_extensions(error: AppError) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def _app_extensions(error: AppError) -> dict[str, Any]:
     if error.param is not None:
         extensions["param"] = graphql_param(error)
     extensions.update(error.details)
-    log_error(error.code, error.status, error.message, extensions["errorId"])
+    log_error(error.code, error.status, error.message_naming(None), extensions["errorId"])
     return extensions
 
 

@@ -98,11 +98,12 @@ class ConsumeError:
 
     @classmethod
     def of(cls, error: AppError, decision: DecisionResult | None = None) -> ConsumeError:
+        param = graphql_param(error)
         return cls(
             code=error.code,
-            message=error.message,
+            message=error.message_naming(param),
             status=error.status,
-            param=graphql_param(error),
+            param=param,
             decision=None if decision is None else Decision.of(decision),
         )
 

@@ -39,16 +39,23 @@ ParamSpelling = Callable[[str], str]
 def error_body(
     error: AppError, error_id: str, spell: ParamSpelling | None = None
 ) -> dict[str, Any]:
+    param = _spelled(error, spell)
     body: dict[str, Any] = {
         "code": error.code,
-        "message": error.message,
+        "message": error.message_naming(param),
         "error_id": error_id,
         "status": error.status,
     }
-    if error.param is not None:
-        body["param"] = error.param if spell is None else spell(error.param)
+    if param is not None:
+        body["param"] = param
     body.update(error.details)
     return {"error": body}
+
+
+def _spelled(error: AppError, spell: ParamSpelling | None) -> str | None:
+    if error.param is None or spell is None:
+        return error.param
+    return spell(error.param)
 
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -61,7 +68,7 @@ def rendered_error(
     new error id. Rendered with orjson: a storm of refusals costs no more than the
     decisions it refuses."""
     error_id = new_error_id()
-    log_error(error.code, error.status, error.message, error_id)
+    log_error(error.code, error.status, error.message_naming(None), error_id)
     return render_error(error, error_id, headers, spell)
 
 
@@ -75,7 +82,7 @@ def render_error(
     raw = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"x-error", header_value(error.message).encode("latin-1")),
+        (b"x-error", header_value(error.message_naming(_spelled(error, spell))).encode("latin-1")),
         (b"x-error-id", error_id.encode()),
         *raw_headers(headers or {}),
     ]

@@ -91,4 +91,4 @@ def _moment(seconds: int, param: str) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        raise InvalidInput(f"{param} is not a unix time in seconds.", param=param) from None
+        raise InvalidInput("{param} is not a unix time in seconds.", param=param) from None

@@ -399,6 +399,14 @@ class TestAdmin:
             "customerId",
         )
 
+    async def test_a_malformed_id_is_named_by_the_argument(self, gql: GraphQL) -> None:
+        query = "query Q($c: ID!) { adminCustomer(customerId: $c) { id } }"
+        error = await gql.error(query, gql.admin(), c="not-a-uuid")
+        assert (error["extensions"]["param"], error["message"]) == (
+            "customerId",
+            "customerId must be a UUID.",
+        )
+
     async def test_members_of_any_customer(self, gql: GraphQL) -> None:
         admin, owner, newcomer = gql.admin(), gql.user(), gql.user()
         customer_id = await gql.customer(owner)

@@ -93,6 +93,12 @@ class TestCustomers:
             "customerID",
         )
 
+    async def test_a_malformed_id_is_named_by_the_path_parameter(self, api: Api) -> None:
+        response = await api.call("GET", "/admin/customer/not-a-uuid", api.admin())
+        error = response.json()["error"]
+        assert (error["param"], error["message"]) == ("customerID", "customerID must be a UUID.")
+        assert response.headers["x-error"] == "customerID must be a UUID."
+
     async def test_delete_any_customer(self, api: Api) -> None:
         team = await api.team("user")
         admin = api.admin()
