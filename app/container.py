@@ -88,7 +88,7 @@ class Container:
         team = Team(clock, timedelta(days=settings.invitation_ttl_days))
         api_keys = ApiKeyService(clock)
         self.services = Services(
-            customers=CustomerService(clock, team),
+            customers=CustomerService(clock, team, payments_configured=settings.stripe_configured),
             members=MemberService(team),
             tiers=TierService(),
             admin=AdminService(clock, team),

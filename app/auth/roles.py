@@ -60,8 +60,12 @@ PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
 }
 
 
+def allows(role: MemberRole, action: TeamAction) -> bool:
+    return role in PERMISSIONS[action]
+
+
 def authorize(role: MemberRole, action: TeamAction) -> None:
-    if role not in PERMISSIONS[action]:
+    if not allows(role, action):
         raise Forbidden()
 
 

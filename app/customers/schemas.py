@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticUndefined
 
+from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.core.countries import ISO_3166_ALPHA2
 from app.core.inputs import InputModel
@@ -215,3 +216,18 @@ class OwnershipTransfer:
     customer_id: uuid.UUID
     owner_user_id: uuid.UUID
     previous_owner_user_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who the caller is here, and what a front end may offer them."""
+
+    user_id: uuid.UUID
+    email: str | None
+    platform_roles: list[PlatformRole]
+    customer: CustomerDetails | None
+    role: MemberRole | None
+    can_manage_members: bool
+    can_manage_billing: bool
+    can_manage_api_keys: bool
+    payments_configured: bool

@@ -9,8 +9,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.principal import Access, Principal, requires
-from app.auth.roles import MemberRole, TeamAction
+from app.auth.principal import Access, PlatformRole, Principal, requires
+from app.auth.roles import MemberRole, TeamAction, allows
 from app.auth.seats import current_seat
 from app.core import audit, invalidation, stripe_tasks
 from app.core.clock import Clock
@@ -31,6 +31,7 @@ from app.customers.schemas import (
     CustomerUpdate,
     OwnershipTransfer,
     TransferOwnership,
+    Viewer,
 )
 from app.customers.team import Team
 from app.models import Customer, Membership, Tier
@@ -112,9 +113,31 @@ async def update_customer(
 
 
 class CustomerService:
-    def __init__(self, clock: Clock, team: Team) -> None:
+    def __init__(self, clock: Clock, team: Team, *, payments_configured: bool = False) -> None:
         self._clock = clock
         self._team = team
+        self._payments_configured = payments_configured
+
+    @requires(Access.USER)
+    async def viewer(self, session: AsyncSession, principal: Principal) -> Viewer:
+        """The caller, its customer and role (none, without an error, when it has no
+        customer), and what its role lets it do: read from the same permission table
+        the operations check."""
+        user_id = principal.require_user()
+        membership = await repo.membership_of(session, user_id)
+        customer = await repo.find_customer(session, membership.customer_id) if membership else None
+        role = MemberRole(membership.role) if membership and customer else None
+        return Viewer(
+            user_id=user_id,
+            email=principal.email,
+            platform_roles=[role for role in PlatformRole if role in principal.roles],
+            customer=await customer_details(session, customer) if customer else None,
+            role=role,
+            can_manage_members=role is not None and allows(role, TeamAction.MANAGE_MEMBERS),
+            can_manage_billing=role is not None and allows(role, TeamAction.OWNER_ONLY),
+            can_manage_api_keys=True,  # every signed-in user keeps keys of their own
+            payments_configured=self._payments_configured,
+        )
 
     @requires(Access.USER)
     async def create(

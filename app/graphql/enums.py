@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
 from app.models import SubscriptionStatus
@@ -28,12 +29,14 @@ strawberry.enum(
     FeatureKind, description="A rate limit counts uses in a window; a quota, resources held."
 )
 strawberry.enum(UsageEventType, description="What a granular usage event records.")
+strawberry.enum(PlatformRole, description="Roles across every customer, granted by the operator.")
 
 Role = MemberRole
 
 __all__ = [
     "FeatureKind",
     "IdentifierType",
+    "PlatformRole",
     "Role",
     "SubscriptionStatus",
     "UsageEventType",

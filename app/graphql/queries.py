@@ -7,7 +7,7 @@ import strawberry
 from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.graphql import billing, events, usage_resolvers
+from app.graphql import billing, events, usage_resolvers, viewer
 from app.graphql.context import Info
 from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import (
@@ -100,6 +100,10 @@ async def tiers(info: Info, active: bool | None = None) -> list[Tier] | None:
 
 @strawberry.type
 class Query:
+    viewer = strawberry.field(
+        resolver=viewer.viewer,
+        description="Who the caller is, its customer and role, and what it may do.",
+    )
     customer = strawberry.field(resolver=customer, description="The caller's customer.")
     members = strawberry.field(
         resolver=members, description="Members of the caller's team (owner, admin)."
