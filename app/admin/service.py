@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -34,6 +36,35 @@ class CustomerSummary:
     member_count: int
 
 
+class CustomerSort(StrEnum):
+    """The order of the admin customer list."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    NAME = "name"
+
+
+_ORDER: dict[CustomerSort, tuple[Any, ...]] = {
+    CustomerSort.NEWEST: (col(Customer.created_at).desc(), col(Customer.id)),
+    CustomerSort.OLDEST: (col(Customer.created_at), col(Customer.id)),
+    CustomerSort.NAME: (func.lower(col(Customer.name)), col(Customer.id)),
+}
+MAX_SEARCH = 200
+
+
+def _matching(search: str) -> ColumnElement[bool]:
+    """Customers whose name or e-mail holds `search` (any case), or whose id it is."""
+    term = search.strip()[:MAX_SEARCH]
+    found = or_(
+        col(Customer.name).icontains(term, autoescape=True),
+        col(Customer.email).icontains(term, autoescape=True),
+    )
+    try:
+        return or_(found, col(Customer.id) == uuid.UUID(term))
+    except ValueError:
+        return found
+
+
 class AdminService:
     def __init__(self, clock: Clock, team: Team) -> None:
         self._clock = clock
@@ -48,8 +79,12 @@ class AdminService:
         page: PageRequest,
         tier_name: str | None = None,
         status: SubscriptionStatus | None = None,
+        search: str | None = None,
+        sort: CustomerSort = CustomerSort.NEWEST,
     ) -> Page[CustomerSummary]:
         filters: list[ColumnElement[bool]] = []
+        if search:
+            filters.append(_matching(search))
         if tier_name is not None:
             filters.append(col(Customer.tier_id) == (await find_tier(session, tier_name)).id)
         if status is not None:
@@ -65,7 +100,7 @@ class AdminService:
             select(Customer, Tier.name, members)
             .join(Tier, col(Tier.id) == col(Customer.tier_id))
             .where(*filters)
-            .order_by(col(Customer.created_at).desc(), col(Customer.id))
+            .order_by(*_ORDER[sort])
             .offset(page.offset)
             .limit(page.page_size)
         )

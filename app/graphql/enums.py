@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.admin.service import CustomerSort
 from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
@@ -29,11 +30,13 @@ strawberry.enum(
     FeatureKind, description="A rate limit counts uses in a window; a quota, resources held."
 )
 strawberry.enum(UsageEventType, description="What a granular usage event records.")
+strawberry.enum(CustomerSort, description="The order of the admin customer list.")
 strawberry.enum(PlatformRole, description="Roles across every customer, granted by the operator.")
 
 Role = MemberRole
 
 __all__ = [
+    "CustomerSort",
     "FeatureKind",
     "IdentifierType",
     "PlatformRole",

@@ -9,7 +9,7 @@ from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import billing, events, usage_resolvers, viewer
 from app.graphql.context import Info
-from app.graphql.enums import SubscriptionStatus
+from app.graphql.enums import CustomerSort, SubscriptionStatus
 from app.graphql.types import (
     ApiKey,
     Customer,
@@ -59,12 +59,20 @@ async def admin_customers(
     page_size: int = DEFAULT_PAGE_SIZE,
     tier_name: str | None = None,
     status: SubscriptionStatus | None = None,
+    search: str | None = None,
+    sort: CustomerSort = CustomerSort.NEWEST,
 ) -> Page[CustomerSummary] | None:
     principal = await info.context.principal(access_of(info.context.services.admin.list_customers))
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_customers(
-            session, principal, page=request, tier_name=tier_name, status=status
+            session,
+            principal,
+            page=request,
+            tier_name=tier_name,
+            status=status,
+            search=search,
+            sort=sort,
         )
     return Page.of(rows, CustomerSummary.of)
 
@@ -113,7 +121,10 @@ class Query:
     )
     api_keys = strawberry.field(resolver=api_keys, description="The caller's API keys.")
     admin_customers = strawberry.field(
-        resolver=admin_customers, description="Every customer (billing_admin)."
+        resolver=admin_customers,
+        description=(
+            "Every customer (billing_admin); `search` finds part of a name or e-mail, or an id."
+        ),
     )
     admin_customer = strawberry.field(
         resolver=admin_customer, description="Any customer's full record (billing_admin)."

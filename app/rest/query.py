@@ -9,17 +9,20 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic.alias_generators import to_snake
 from starlette.requests import Request
 
+from app.admin.service import MAX_SEARCH, CustomerSort
 from app.core.errors import InvalidInput
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageRequest
 from app.models import SubscriptionStatus
 
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 # ASCII digits only: int() would also take other scripts' digits or "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
 
@@ -59,12 +62,18 @@ def _boolean(value: str, query: QueryParam[bool]) -> bool:
     raise InvalidInput(f"{query.name} must be true or false.", param=query.param)
 
 
-def _status(value: str, query: QueryParam[SubscriptionStatus]) -> SubscriptionStatus:
-    try:
-        return SubscriptionStatus(value.lower())
-    except ValueError:
-        message = f"{query.name} is not a subscription status."
-        raise InvalidInput(message, param=query.param) from None
+def _one_of(kind: type[E], what: str) -> Callable[[str, QueryParam[E]], E]:
+    def parse(value: str, query: QueryParam[E]) -> E:
+        try:
+            return kind(value.lower())
+        except ValueError:
+            raise InvalidInput(f"{query.name} is not {what}.", param=query.param) from None
+
+    return parse
+
+
+def _choices(kind: type[StrEnum]) -> dict[str, Any]:
+    return {"type": "string", "enum": [member.value for member in kind]}
 
 
 def _uuid(value: str, query: QueryParam[uuid.UUID]) -> uuid.UUID:
@@ -89,8 +98,18 @@ PAGINATION: tuple[QueryParam[Any], ...] = (PAGE, PAGE_SIZE, LIMIT)
 ACTIVE = QueryParam("active", _boolean, {"type": "boolean"})
 TIER_NAME = QueryParam("tierName", _text)
 STATUS = QueryParam(
-    "status", _status, {"type": "string", "enum": [status.value for status in SubscriptionStatus]}
+    "status", _one_of(SubscriptionStatus, "a subscription status"), _choices(SubscriptionStatus)
 )
+SEARCH = QueryParam(
+    "search",
+    _text,
+    {
+        "type": "string",
+        "maxLength": MAX_SEARCH,
+        "description": "part of a name or e-mail, or an id",
+    },
+)
+SORT = QueryParam("sort", _one_of(CustomerSort, "newest, oldest or name"), _choices(CustomerSort))
 SERVICE_NAME = QueryParam("serviceName", _text)
 CUSTOMER_ID = QueryParam("customerId", _uuid, {"type": "string", "format": "uuid"})
 USER_ID = QueryParam("userId", _uuid, {"type": "string", "format": "uuid"})

@@ -397,7 +397,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.list_customers,
         "Every customer (billing_admin)",
         views.CustomersPageOut,
-        query=(*query.PAGINATION, query.TIER_NAME, query.STATUS),
+        query=(*query.PAGINATION, query.TIER_NAME, query.STATUS, query.SEARCH, query.SORT),
         operation=AdminService.list_customers,
     ),
     Endpoint(

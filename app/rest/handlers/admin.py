@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.admin.service import CustomerTierChange
+from app.admin.service import CustomerSort, CustomerTierChange
 from app.customers.schemas import AddMember, CustomerUpdate
 from app.rest import query, views
 from app.rest.context import RestCall
@@ -13,10 +13,15 @@ from app.rest.context import RestCall
 
 async def list_customers(request: Request) -> Response:
     call = await RestCall.of(request)
-    page, tier_name, status = call.page(), call.query(query.TIER_NAME), call.query(query.STATUS)
     async with call.read() as session:
         customers = await call.services.admin.list_customers(
-            session, call.principal, page=page, tier_name=tier_name, status=status
+            session,
+            call.principal,
+            page=call.page(),
+            tier_name=call.query(query.TIER_NAME),
+            status=call.query(query.STATUS),
+            search=call.query(query.SEARCH),
+            sort=call.query(query.SORT) or CustomerSort.NEWEST,
         )
     return JSONResponse(views.customers_page(customers))
 
