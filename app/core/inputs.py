@@ -6,9 +6,16 @@ import copy
 import uuid
 from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticUndefined, core_schema
 
 from app.core.errors import InvalidInput
 from app.core.params import domain_param
@@ -80,6 +87,33 @@ class InputModel(BaseModel):
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
     ) -> CoreSchema:
         return _with_input_rules(handler(source))
+
+
+def _nothing() -> None:
+    return None
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+def every_field_optional(model: type[M]) -> type[M]:
+    """`model` with every field optional: those given are validated as its base would,
+    and none may be null (left out is how a field keeps its value)."""
+    fields: dict[str, Any] = {}
+    for field_name, field in model.model_fields.items():
+        optional = copy.copy(field)
+        # A factory rather than a default: the JSON schema names no default of the wrong
+        # type, and a value left out stays out of `model_fields_set` all the same.
+        optional.default = PydanticUndefined
+        optional.default_factory = _nothing
+        fields[field_name] = (field.annotation, optional)
+    validators = {"_not_null": field_validator(*fields, mode="before")(_not_null)}
+    made = create_model(model.__name__, __base__=model, __validators__=validators, **fields)
+    made.__doc__ = model.__doc__
+    return made
 
 
 def parse_input(model: type[M], data: Any) -> M:

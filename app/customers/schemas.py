@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import langcodes
 from pydantic import (
@@ -18,19 +17,15 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    create_model,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticUndefined
 
 from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.core.countries import ISO_3166_ALPHA2
-from app.core.inputs import InputModel
+from app.core.inputs import InputModel, every_field_optional
 from app.models import Customer, Tier
-
-M = TypeVar("M", bound=BaseModel)
 
 
 def _role(value: Any) -> MemberRole:
@@ -113,33 +108,6 @@ def _from_columns(model: type[BaseModel], customer: Customer) -> dict[str, Any]:
         else:
             values[name] = getattr(customer, name)
     return values
-
-
-def _nothing() -> None:
-    return None
-
-
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError("must not be null")
-    return value
-
-
-def every_field_optional(model: type[M]) -> type[M]:
-    """`model` with every field optional: those given are validated as its base would,
-    and none may be null (left out is how a field keeps its value)."""
-    fields: dict[str, Any] = {}
-    for field_name, field in model.model_fields.items():
-        optional = copy.copy(field)
-        # A factory rather than a default: the JSON schema names no default of the wrong
-        # type, and a value left out stays out of `model_fields_set` all the same.
-        optional.default = PydanticUndefined
-        optional.default_factory = _nothing
-        fields[field_name] = (field.annotation, optional)
-    validators = {"_not_null": field_validator(*fields, mode="before")(_not_null)}
-    made = create_model(model.__name__, __base__=model, __validators__=validators, **fields)
-    made.__doc__ = model.__doc__
-    return made
 
 
 @every_field_optional
