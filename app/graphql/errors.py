@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
+from app.core.clock import iso_z
 from app.core.errors import AppError, InternalError, new_error_id
 from app.core.params import camel_case, spell_param
 from app.http.error_log import log_error
@@ -81,9 +83,19 @@ def _app_extensions(error: AppError) -> dict[str, Any]:
     extensions = _extensions(error.code, error.status)
     if error.param is not None:
         extensions["param"] = graphql_param(error)
-    extensions.update(error.details)
+    extensions.update(_details(error.details))
     log_error(error.code, error.status, error.message_naming(None), extensions["errorId"])
     return extensions
+
+
+def _details(details: dict[str, Any]) -> dict[str, Any]:
+    """An error's data as this schema shows it: `resetAt` an ISO 8601 instant like the
+    `DateTime` of a decision, null when there is no window (a quota's 0)."""
+    if "resetAt" not in details:
+        return details
+    seconds = details["resetAt"]
+    reset_at = datetime.fromtimestamp(seconds, UTC) if seconds else None
+    return {**details, "resetAt": iso_z(reset_at)}
 
 
 def graphql_param(error: AppError) -> str | None:

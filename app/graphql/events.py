@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -10,6 +11,7 @@ from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.graphql.context import Info
 from app.graphql.enums import UsageEventType, Window
+from app.graphql.scalars import unix_seconds
 from app.models import UsageEvent as UsageEventRow
 from app.usage.events import EventFilter, EventPage
 
@@ -23,7 +25,7 @@ class UsageEvent:
     amount: int = strawberry.field(description="Negative for a quota's release.")
     type: UsageEventType
     allowed: bool
-    timestamp: int = strawberry.field(description="Unix seconds.")
+    timestamp: datetime
     window: Window | None
 
     @classmethod
@@ -36,7 +38,7 @@ class UsageEvent:
             amount=row.amount,
             type=UsageEventType(row.type),
             allowed=row.allowed,
-            timestamp=int(row.occurred_at.timestamp()),
+            timestamp=row.occurred_at,
             window=Window(row.window) if row.window else None,
         )
 
@@ -57,10 +59,10 @@ async def usage_events(
     customer_id: strawberry.ID | None = None,
     user_id: strawberry.ID | None = None,
     since: Annotated[
-        int | None, strawberry.argument(name="from", description="Unix seconds, included.")
+        datetime | None, strawberry.argument(name="from", description="Included.")
     ] = None,
     until: Annotated[
-        int | None, strawberry.argument(name="to", description="Unix seconds, included.")
+        datetime | None, strawberry.argument(name="to", description="Included.")
     ] = None,
 ) -> UsageEvents | None:
     principal = await info.context.principal(access_of(info.context.services.events.list))
@@ -68,8 +70,8 @@ async def usage_events(
         types=[type.value] if type is not None else None,
         customer_id=parse_uuid(customer_id, "customer_id") if customer_id is not None else None,
         user_id=parse_uuid(user_id, "user_id") if user_id is not None else None,
-        since=since,
-        until=until,
+        since=unix_seconds(since) if since is not None else None,
+        until=unix_seconds(until) if until is not None else None,
     )
     async with info.context.read() as session:
         page = await info.context.services.events.list(session, principal, wanted=wanted)

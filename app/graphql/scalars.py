@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -19,6 +19,19 @@ def _parse(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError("expected an ISO 8601 date-time string")
     return datetime.fromisoformat(value)
+
+
+def instant(seconds: int) -> datetime:
+    """A moment the domain counts in unix seconds."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def unix_seconds(moment: datetime) -> int:
+    """A moment given as a `DateTime`, in the domain's unix seconds (UTC when it names no
+    offset)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
 
 DateTime = strawberry.scalar(

@@ -174,7 +174,8 @@ class Member:
 @strawberry.type(description="A pending invitation, accepted when its addressee signs in.")
 class Invitation:
     id: strawberry.ID
-    email: str
+    # Nullable as on `Member`, so the union's members can be selected side by side.
+    email: str | None = strawberry.field(description="Always set on an invitation.")
     role: Role
     status: str
     created_at: datetime

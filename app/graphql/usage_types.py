@@ -1,12 +1,13 @@
 """Output types of limits, quotas, usage and consume decisions, built by their `of`.
 
-Timestamps here (`resetAt`, `fetchedAt`) are unix seconds, as in REST, so both transports
-give the same numbers.
+The domain counts instants in unix seconds, as REST shows them; here each is a `DateTime`
+(GraphQL's `Int` is 32-bit and ends in 2038).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Protocol
 
 import strawberry
 
@@ -14,11 +15,35 @@ from app.core.errors import AppError
 from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import Window
 from app.graphql.errors import graphql_param
+from app.graphql.scalars import instant
 from app.http.decisions import refusal
 from app.usage import reports
 from app.usage.consume import Decision as DecisionResult
 
 VALUE = "-1: unlimited; 0: disabled on the tier."
+WINDOW_END = "When the window ends."
+
+
+class _Resets(Protocol):
+    @property
+    def reset_at(self) -> int: ...
+
+
+class _Fetched(Protocol):
+    @property
+    def fetched_at(self) -> int: ...
+
+
+def _reset_at(root: strawberry.Parent[_Resets]) -> datetime:
+    return instant(root.reset_at)
+
+
+def _fetched_at(root: strawberry.Parent[_Fetched]) -> datetime:
+    return instant(root.fetched_at)
+
+
+def _no_window(root: strawberry.Parent[reports.QuotaUsage]) -> datetime | None:
+    return None
 
 
 @domain_type(
@@ -44,7 +69,7 @@ class Quota(DomainType):
 class FeatureUsage(DomainType):
     limit: int = strawberry.field(description=VALUE)
     remaining: int = strawberry.field(description="-1 when the limit is unlimited.")
-    reset_at: int = strawberry.field(description="When the window ends, in unix seconds.")
+    reset_at: datetime = strawberry.field(resolver=_reset_at, description=WINDOW_END)
     is_locked: bool = strawberry.field(description="True while requests are being refused.")
 
 
@@ -56,28 +81,30 @@ def _total(root: strawberry.Parent[reports.UsageReport | reports.QuotaUsageRepor
 class Usage(DomainType):
     identifier: str = strawberry.field(description="The user id, or the address key.")
     total_features: int = strawberry.field(resolver=_total)
-    fetched_at: int = strawberry.field(description="Unix seconds.")
+    fetched_at: datetime = strawberry.field(resolver=_fetched_at)
 
 
 @domain_type(reports.QuotaUsage, description="How much of one quota the customer holds.")
 class QuotaFeatureUsage(DomainType):
     limit: int = strawberry.field(description=VALUE)
     remaining: int = strawberry.field(description="-1 when the quota is unlimited.")
-    reset_at: int = strawberry.field(description="Always 0: quotas have no window.")
+    reset_at: datetime | None = strawberry.field(
+        resolver=_no_window, description="Always null: quotas have no window."
+    )
 
 
 @domain_type(reports.QuotaUsageReport, description="Usage of every quota of the customer.")
 class QuotaUsage(DomainType):
     customer_id: strawberry.ID
     total_features: int = strawberry.field(resolver=_total)
-    fetched_at: int = strawberry.field(description="Unix seconds.")
+    fetched_at: datetime = strawberry.field(resolver=_fetched_at)
 
 
 @domain_type(DecisionResult, description="The answer to a consume or a check.")
 class Decision(DomainType):
     limit: int = strawberry.field(description=VALUE)
     remaining: int = strawberry.field(description="-1 when the limit is unlimited.")
-    reset_at: int = strawberry.field(description="When the window ends, in unix seconds.")
+    reset_at: datetime = strawberry.field(resolver=_reset_at, description=WINDOW_END)
     window: Window
     window_seconds: strawberry.Private[int]
     reset_in: strawberry.Private[int]

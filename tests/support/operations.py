@@ -661,11 +661,12 @@ def _quota_usage(data: Any) -> Any:
         ]
     else:
         rows = data["features"]
-    keys = ("serviceName", "featureKey", "currentUsage", "limit", "remaining", "resetAt")
+    keys = ("serviceName", "featureKey", "currentUsage", "limit", "remaining")
+    # A quota has no window: REST's `resetAt` is 0, GraphQL's null.
     return {
         "customerId": data["customerId"],
         "totalFeatures": data["totalFeatures"],
-        "features": sorted(tuple(row[k] for k in keys) for row in rows),
+        "features": sorted((*(row[k] for k in keys), row["resetAt"] or None) for row in rows),
     }
 
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from tests.support.api import ANONYMOUS, Api, Caller, Team
-from tests.support.clock import MovableClock
+from tests.support.clock import MovableClock, iso_z, unix_seconds
 
 SEARCH = ("search-api", "simple_search_per_minute")  # enterprise: 3000 a minute
 EVENTS = """
-query($type: UsageEventType, $customerId: ID, $userId: ID, $from: Int, $to: Int) {
+query($type: UsageEventType, $customerId: ID, $userId: ID, $from: DateTime, $to: DateTime) {
   usageEvents(type: $type, customerId: $customerId, userId: $userId, from: $from, to: $to) {
     total
     events { userId customerId serviceName featureKey amount type allowed timestamp window }
@@ -197,7 +197,9 @@ class TestGraphQL:
         graphql = body["data"]["usageEvents"]
         assert graphql["total"] == rest["total"] == 1
         [event] = graphql["events"]
-        assert {**event, "type": "rate_limit", "window": "minute"} == rest["events"][0]
+        timestamp = unix_seconds(event["timestamp"])
+        expected = {"type": "rate_limit", "window": "minute", "timestamp": timestamp}
+        assert {**event, **expected} == rest["events"][0]
         everything = await api.graphql(EVENTS, team.owner)
         assert everything["data"]["usageEvents"]["total"] == 2
 
@@ -209,6 +211,23 @@ class TestGraphQL:
             EVENTS, api.admin(), customerId=team.customer_id, userId=team.members[1].user_id
         )
         assert body["data"]["usageEvents"]["total"] == 1
+
+    async def test_by_time(self, api: Api, team: Team, clock: MovableClock) -> None:
+        first = int(clock.now.timestamp())
+        await consume(api, team.customer_id, amount=1)
+        clock.advance(hours=1)
+        second = int(clock.now.timestamp())
+        await consume(api, team.customer_id, amount=2)
+
+        async def amounts(**variables: Any) -> list[int]:
+            await api.container.ledger.flush()
+            body = await api.graphql(EVENTS, team.owner, **variables)
+            return [event["amount"] for event in body["data"]["usageEvents"]["events"]]
+
+        assert await amounts(**{"from": iso_z(second)}) == [2]
+        assert await amounts(to=iso_z(first)) == [1]
+        assert await amounts(**{"from": iso_z(first), "to": iso_z(second)}) == [2, 1]
+        assert await amounts(**{"from": iso_z(second + 1)}) == []
 
     async def test_errors_match_rest(self, api: Api, team: Team) -> None:
         body = await api.graphql(EVENTS, team.owner, userId="nope")

@@ -74,6 +74,11 @@ async def held(api: Api, owner: Caller) -> int:
     return used
 
 
+def graphql_usage(used: int, limit: int) -> dict[str, Any]:
+    """`usage` as GraphQL answers it: a quota has no window, so no `resetAt` (null)."""
+    return {**usage(used, limit), "resetAt": None}
+
+
 def usage(used: int, limit: int) -> dict[str, Any]:
     remaining = -1 if limit == -1 else max(limit - used, 0)
     return {
@@ -307,10 +312,10 @@ class TestGraphQL:
         body = await api.graphql(ALLOCATE, metered(api), customerId=customer_id, amount=2)
         assert body["data"]["allocateQuota"] == {
             "serviceName": "compute-api",
-            **usage(2, 3),
+            **graphql_usage(2, 3),
         }
         body = await api.graphql(RELEASE, metered(api), customerId=customer_id)
-        assert body["data"]["releaseQuota"] == usage(1, 3)
+        assert body["data"]["releaseQuota"] == graphql_usage(1, 3)
 
     async def test_a_full_quota_carries_the_usage(self, api: Api) -> None:
         customer_id, _ = await customer_on(api, "pro")
@@ -319,6 +324,7 @@ class TestGraphQL:
         extensions = body["errors"][0]["extensions"]
         assert (extensions["code"], extensions["status"]) == ("QUOTA_EXCEEDED", 403)
         assert (extensions["currentUsage"], extensions["limit"]) == (3, 3)
+        assert extensions["resetAt"] is None
 
     async def test_disabled(self, api: Api) -> None:
         customer_id, _ = await customer_on(api, "free")
