@@ -94,22 +94,26 @@ class BillingService:
 
     @requires(Access.USER)
     async def portal_url(self, principal: Principal) -> str:
-        gateway = self._require_gateway()
+        # Who the caller is comes before whether payments are offered (SPEC §7).
         customer = await self._owned_customer(principal)
+        gateway = self._require_gateway()
         stripe_id = await self._outbox.stripe_customer_id(customer)
         return_url = self._settings.stripe_portal_return_url
         return await gateway.portal_url(customer, stripe_id, return_url)
 
     @requires(Access.USER)
     async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:
-        gateway = self._require_gateway()
+        # The caller, then the input, then whether payments are offered (SPEC §7).
         customer = await self._owned_customer(principal)
         if customer.subscription_status in SUBSCRIBED:
             raise AlreadySubscribed()
         # Its own transaction, ended before Stripe is called (see the module's doc).
         async with self._db.transaction(write=False) as session:
             tier = await find_tier(session, data.tier_name)
-        if not tier.is_active or not tier.stripe_price_id:
+        if not tier.is_active:
+            raise TierNotPurchasable(param="tier_name")
+        gateway = self._require_gateway()
+        if not tier.stripe_price_id:
             raise TierNotPurchasable(param="tier_name")
         stripe_id = await self._outbox.stripe_customer_id(customer)
         trial_days = None if customer.trial_used else self._settings.stripe_trial_days

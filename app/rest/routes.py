@@ -307,7 +307,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         stripe.portal_session,
         "A short-lived Stripe Customer Portal session for the customer (owner)",
         views.PortalOut,
-        errors=(401, 403, 404, 502, 503),
+        errors=(401, 403, 404, 501, 502),
         operation=BillingService.portal_url,
     ),
     Endpoint(
@@ -317,7 +317,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A Stripe Checkout session for a paid tier, with a trial if none was used (owner)",
         views.CheckoutOut,
         body=UpgradeRequest,
-        errors=(400, 401, 403, 404, 502, 503),
+        errors=(400, 401, 403, 404, 501, 502),
         operation=BillingService.checkout_url,
     ),
     Endpoint(
@@ -328,7 +328,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.WebhookOut,
         body=dict[str, Any],
         headers=("Stripe-Signature",),
-        errors=(400, 502, 503),
+        errors=(400, 501, 502),
         operation=BillingService.handle_webhook,
     ),
     # §5.8 service to service
