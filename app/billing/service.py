@@ -71,6 +71,7 @@ class SubscriptionSync:
     price_id: str | None
     price_tier: str | None
     had_trial: bool
+    quantity: int
 
 
 class BillingService:
@@ -223,6 +224,7 @@ class BillingService:
             "subscription_enabled": sync.enabled,
             "grace_ends_at": sync.grace_ends_at,
             "trial_used": customer.trial_used or sync.had_trial,
+            "subscription_quantity": sync.quantity,
             "tier_id": tier_id,
         }
         await session.execute(
@@ -233,7 +235,7 @@ class BillingService:
 
     def _sync(self, subscription: Subscription | None, customer: Customer) -> SubscriptionSync:
         if subscription is None:
-            return SubscriptionSync("none", False, None, None, None, False)
+            return SubscriptionSync("none", False, None, None, None, False, 0)
         status = subscription.product_status
         grace_ends_at = self._grace_end(status, customer)
         in_grace = grace_ends_at is not None and self._clock() < grace_ends_at
@@ -244,6 +246,7 @@ class BillingService:
             price_id=subscription.price_id if subscription.is_live else None,
             price_tier=subscription.price_tier if subscription.is_live else None,
             had_trial=subscription.had_trial,
+            quantity=subscription.quantity if subscription.is_live else 0,
         )
 
     def _grace_end(self, status: str, customer: Customer) -> datetime | None:

@@ -44,7 +44,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/customer",
         customers.create_customer,
         "Create a customer; the caller becomes its owner",
-        views.CustomerOut,
+        views.CreatedCustomerOut,
         201,
         CustomerCreate,
         operation=CustomerService.create,
