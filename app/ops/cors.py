@@ -10,10 +10,10 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.core.errors import InvalidInput
-from app.http.errors import error_response
+from app.http.errors import error_response_for
 from app.settings import Settings
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -25,12 +25,19 @@ PREFLIGHT_MAX_AGE_SECONDS = 600
 class CorsMiddleware(CORSMiddleware):
     """Starlette's, with a refused preflight in the product's error shape."""
 
-    def preflight_response(self, request_headers: Headers) -> Response:
-        response = super().preflight_response(request_headers)
-        if response.status_code < 400:
-            return response
-        reason = bytes(response.body).decode("utf-8", "replace")
-        return error_response(InvalidInput(f"{reason}."), {"Vary": "Origin"})
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await super().__call__(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "origin" not in headers or "access-control-request-method" not in headers:
+            await super().__call__(scope, receive, send)
+            return
+        response = self.preflight_response(request_headers=headers)
+        if response.status_code >= 400:
+            reason = bytes(response.body).decode("utf-8", "replace")
+            response = error_response_for(scope, InvalidInput(f"{reason}."), {"Vary": "Origin"})
+        await response(scope, receive, send)
 
 
 def cors_middleware(settings: Settings) -> list[Middleware]:
