@@ -300,6 +300,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         report_views.FeatureQuotaOut,
         operation=ReportService.quota,
     ),
+    # §6 the plans on offer, for every signed-in user
+    Endpoint(
+        "GET",
+        "/tiers",
+        admin.list_plans,
+        "The active tiers a customer can be on, the default one included, in their order",
+        views.TiersOut,
+        operation=TierService.plans,
+    ),
     # §5.6 Stripe
     Endpoint(
         "GET",

@@ -131,6 +131,7 @@ class TierOut(TypedDict):
     stripePriceId: str | None
     price: int
     memberLimit: int
+    unlimitedMembers: bool
     isActive: bool
     isDefault: bool
     sortOrder: int
@@ -340,6 +341,7 @@ def tier(offer: TierOffer) -> TierOut:
         "stripePriceId": row.stripe_price_id,
         "price": row.price,
         "memberLimit": row.member_limit,
+        "unlimitedMembers": row.member_limit < 0,
         "isActive": row.is_active,
         "isDefault": row.is_default,
         "sortOrder": row.sort_order,
