@@ -19,6 +19,7 @@ from app.container import Container
 from app.core.errors import AppError
 from app.http.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.ops.body_limit import BodyLimitMiddleware
+from app.ops.cors import cors_middleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
 from app.ops.self_limit import SelfLimitMiddleware
@@ -86,6 +87,9 @@ def create_app(
     app = Service(
         routes=routes,
         middleware=[
+            # Outermost: a preflight of any path, the hot paths' included, is answered
+            # there, and every answer carries the CORS headers.
+            *cors_middleware(settings),
             # The hot paths, ahead of the rest: they do what the rest does themselves.
             Middleware(DirectRoutes, routes=direct_routes()),
             Middleware(UnexpectedErrorMiddleware),

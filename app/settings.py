@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_ORIGIN = re.compile(r"https?://[^/\s?#*]+")
 
 
 class Settings(BaseSettings):
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1)
 
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The origins of the browser apps allowed to call the service (`https://app.example`).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     self_limit_anonymous: str = "120/minute"
     self_limit_user: str = "1200/minute"
     # Metered services sit on other services' hot paths, and their calls are already
@@ -70,9 +74,9 @@ class Settings(BaseSettings):
             parse(value)  # `limits` notation, e.g. "1200/minute"; raises ValueError
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -93,6 +97,22 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*":
+                raise ValueError(
+                    "BILLING_CORS_ORIGINS may not be '*': the browser sends the caller's "
+                    "credentials, so name each origin allowed (https://app.example)"
+                )
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"BILLING_CORS_ORIGINS: {origin!r} is not an origin "
+                    "(scheme://host[:port], no path)"
+                )
         return value
 
     @property

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import Enum, StrEnum
 
 from app.core.errors import Forbidden, InvalidInput, RoleHierarchyViolation
+
+# Never change it: a role's id is derived from it and its name, so that a role has the same
+# id on every deployment (the official SDKs read `roleID`).
+ROLE_ID_NAMESPACE = uuid.UUID("f853f642-ba48-4251-8466-f6e7c785c395")
 
 
 class MemberRole(StrEnum):
@@ -16,6 +21,11 @@ class MemberRole(StrEnum):
     def level(self) -> int:
         """0 is the most powerful, as in the documented role table."""
         return _LEVELS[self]
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The role's stable id, the same for its name on every deployment."""
+        return uuid.uuid5(ROLE_ID_NAMESPACE, self.value)
 
     def outranks(self, other: MemberRole) -> bool:
         return self.level < other.level

@@ -33,6 +33,8 @@ class Subscription:
     price_tier: str | None
     created: int
     had_trial: bool
+    # The quantity of the item that names the price: how many of the plan are bought.
+    quantity: int = 1
 
     @property
     def product_status(self) -> str:

@@ -71,6 +71,7 @@ class SubscriptionSync:
     price_id: str | None
     price_tier: str | None
     had_trial: bool
+    quantity: int
 
 
 class BillingService:
@@ -94,22 +95,26 @@ class BillingService:
 
     @requires(Access.USER)
     async def portal_url(self, principal: Principal) -> str:
-        gateway = self._require_gateway()
+        # Who the caller is comes before whether payments are offered (SPEC §7).
         customer = await self._owned_customer(principal)
+        gateway = self._require_gateway()
         stripe_id = await self._outbox.stripe_customer_id(customer)
         return_url = self._settings.stripe_portal_return_url
         return await gateway.portal_url(customer, stripe_id, return_url)
 
     @requires(Access.USER)
     async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:
-        gateway = self._require_gateway()
+        # The caller, then the input, then whether payments are offered (SPEC §7).
         customer = await self._owned_customer(principal)
         if customer.subscription_status in SUBSCRIBED:
             raise AlreadySubscribed()
         # Its own transaction, ended before Stripe is called (see the module's doc).
         async with self._db.transaction(write=False) as session:
             tier = await find_tier(session, data.tier_name)
-        if not tier.is_active or not tier.stripe_price_id:
+        if not tier.is_active:
+            raise TierNotPurchasable(param="tier_name")
+        gateway = self._require_gateway()
+        if not tier.stripe_price_id:
             raise TierNotPurchasable(param="tier_name")
         stripe_id = await self._outbox.stripe_customer_id(customer)
         trial_days = None if customer.trial_used else self._settings.stripe_trial_days
@@ -219,6 +224,7 @@ class BillingService:
             "subscription_enabled": sync.enabled,
             "grace_ends_at": sync.grace_ends_at,
             "trial_used": customer.trial_used or sync.had_trial,
+            "subscription_quantity": sync.quantity,
             "tier_id": tier_id,
         }
         await session.execute(
@@ -229,7 +235,7 @@ class BillingService:
 
     def _sync(self, subscription: Subscription | None, customer: Customer) -> SubscriptionSync:
         if subscription is None:
-            return SubscriptionSync("none", False, None, None, None, False)
+            return SubscriptionSync("none", False, None, None, None, False, 0)
         status = subscription.product_status
         grace_ends_at = self._grace_end(status, customer)
         in_grace = grace_ends_at is not None and self._clock() < grace_ends_at
@@ -240,6 +246,7 @@ class BillingService:
             price_id=subscription.price_id if subscription.is_live else None,
             price_tier=subscription.price_tier if subscription.is_live else None,
             had_trial=subscription.had_trial,
+            quantity=subscription.quantity if subscription.is_live else 0,
         )
 
     def _grace_end(self, status: str, customer: Customer) -> datetime | None:

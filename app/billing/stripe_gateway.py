@@ -265,6 +265,7 @@ def _subscription(stripe_object: Any) -> Subscription:
         price_tier=(price.get("metadata") or {}).get(TIER_METADATA),
         created=int(item["created"]),
         had_trial=item.get("trial_start") is not None or item.get("trial_end") is not None,
+        quantity=int(items[0].get("quantity") or 1) if items else 0,
     )
 
 

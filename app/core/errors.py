@@ -282,7 +282,8 @@ class LedgerUnavailable(AppError):
 
 class StripeNotConfigured(AppError):
     code = "STRIPE_NOT_CONFIGURED"
-    status = 503
+    # 501, not 503: the deployment does not offer payments, so clients must not retry.
+    status = 501
     default_message = "Payments are not configured on this server."
 
 

@@ -28,6 +28,7 @@ from app.graphql.context import GraphQLContext
 from app.graphql.errors import is_rendered, render_error, render_request_error
 from app.graphql.schema import build_schema
 from app.http.errors import header_value
+from app.http.paths import GRAPHQL_PATH
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
@@ -100,4 +101,4 @@ def _request_error(error: AppError, headers: dict[str, str] | None = None) -> Re
 
 
 def graphql_route(container: Container) -> BaseRoute:
-    return Route("/graphql", GraphQLView(container), methods=["GET", "POST"])
+    return Route(GRAPHQL_PATH, GraphQLView(container), methods=["GET", "POST"])

@@ -106,6 +106,13 @@ async def tiers(info: Info, active: bool | None = None) -> list[Tier] | None:
     return [Tier.of(row) for row in rows]
 
 
+async def plans(info: Info) -> list[Tier]:
+    principal = await info.context.principal(access_of(info.context.services.tiers.plans))
+    async with info.context.read() as session:
+        rows = await info.context.services.tiers.plans(session, principal)
+    return [Tier.of(row) for row in rows]
+
+
 @strawberry.type
 class Query:
     viewer = strawberry.field(
@@ -135,6 +142,11 @@ class Query:
     tiers = strawberry.field(
         resolver=tiers,
         description="Every tier, or only the active or inactive ones (billing_admin).",
+    )
+    plans = strawberry.field(
+        resolver=plans,
+        description="The active tiers a customer can be on, the default one included, in "
+        "their order (any signed-in user).",
     )
     billing_status = strawberry.field(
         resolver=billing.billing_status,

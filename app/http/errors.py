@@ -1,5 +1,9 @@
 """The one rendering of errors over HTTP: `x-error`, `x-error-id` and the JSON body.
 
+The body is REST's `{"error": ...}`, except on the GraphQL endpoint, where it is
+`{"errors": [{message, extensions: {code, status, errorId}}]}` whoever refuses the request
+(`error_response_for`): the GraphQL endpoint itself, or the middleware ahead of it.
+
 An error's `param` is the domain's name of the input at fault; the transport it is
 rendered for knows how its clients name that input, and gives its spelling (`spell`).
 Without one (ops' own refusals, which name no input), the param is shown as it is.
@@ -29,6 +33,7 @@ from app.core.errors import (
 )
 from app.http.error_log import log_error
 from app.http.headers import raw_headers
+from app.http.paths import GRAPHQL_PATH, route_path
 
 logger = logging.getLogger("app.errors")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -52,6 +57,27 @@ def error_body(
     return {"error": body}
 
 
+def graphql_error_body(
+    error: AppError, error_id: str, spell: ParamSpelling | None = None
+) -> dict[str, Any]:
+    """The error as a GraphQL response's one error, for a request refused before any
+    GraphQL was run."""
+    param = _spelled(error, spell)
+    extensions: dict[str, Any] = {"code": error.code, "status": error.status, "errorId": error_id}
+    if param is not None:
+        extensions["param"] = param
+    extensions.update(error.details)
+    return {"errors": [{"message": error.message_naming(param), "extensions": extensions}]}
+
+
+BodyShape = Callable[[AppError, str, ParamSpelling | None], dict[str, Any]]
+
+
+def body_shape(path: str) -> BodyShape:
+    """The shape of an error's body on that path (the route's path within the app)."""
+    return graphql_error_body if path == GRAPHQL_PATH else error_body
+
+
 def _spelled(error: AppError, spell: ParamSpelling | None) -> str | None:
     if error.param is None or spell is None:
         return error.param
@@ -62,14 +88,17 @@ RawHeaders = list[tuple[bytes, bytes]]
 
 
 def rendered_error(
-    error: AppError, headers: dict[str, str] | None = None, spell: ParamSpelling | None = None
+    error: AppError,
+    headers: dict[str, str] | None = None,
+    spell: ParamSpelling | None = None,
+    shape: BodyShape = error_body,
 ) -> tuple[RawHeaders, bytes]:
     """An error's response headers (as ASGI sends them) and JSON body, logged with its
     new error id. Rendered with orjson: a storm of refusals costs no more than the
     decisions it refuses."""
     error_id = new_error_id()
     log_error(error.code, error.status, error.message_naming(None), error_id)
-    return render_error(error, error_id, headers, spell)
+    return render_error(error, error_id, headers, spell, shape)
 
 
 def render_error(
@@ -77,8 +106,9 @@ def render_error(
     error_id: str,
     headers: dict[str, str] | None = None,
     spell: ParamSpelling | None = None,
+    shape: BodyShape = error_body,
 ) -> tuple[RawHeaders, bytes]:
-    body = orjson.dumps(error_body(error, error_id, spell))
+    body = orjson.dumps(shape(error, error_id, spell))
     raw = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -90,20 +120,30 @@ def render_error(
 
 
 def error_response(
-    error: AppError, headers: dict[str, str] | None = None, spell: ParamSpelling | None = None
+    error: AppError,
+    headers: dict[str, str] | None = None,
+    spell: ParamSpelling | None = None,
+    shape: BodyShape = error_body,
 ) -> Response:
-    raw, body = rendered_error(error, headers, spell)
+    raw, body = rendered_error(error, headers, spell, shape)
     response = Response(body, status_code=error.status)
     response.raw_headers = raw
     return response
 
 
-async def app_error_handler(_request: Request, exc: Exception) -> Response:
+def error_response_for(
+    scope: Scope, error: AppError, headers: dict[str, str] | None = None
+) -> Response:
+    """The error in the shape of the endpoint the request was going to."""
+    return error_response(error, headers, shape=body_shape(route_path(scope)))
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return error_response(exc, exc.headers)
+    return error_response_for(request.scope, exc, exc.headers)
 
 
-async def http_error_handler(_request: Request, exc: Exception) -> Response:
+async def http_error_handler(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 (unknown route or method), in the product's shape."""
     assert isinstance(exc, HTTPException)
     error: AppError
@@ -115,7 +155,7 @@ async def http_error_handler(_request: Request, exc: Exception) -> Response:
         error = InvalidInput(str(exc.detail))
     else:
         error = InternalError()
-    return error_response(error, dict(exc.headers or {}))
+    return error_response_for(request.scope, error, dict(exc.headers or {}))
 
 
 class UnexpectedErrorMiddleware:
@@ -156,7 +196,7 @@ def unexpected_error(scope: Scope, exc: Exception) -> tuple[RawHeaders, bytes]:
         extra={"error_id": error_id},
         exc_info=exc,
     )
-    return render_error(InternalError(), error_id)
+    return render_error(InternalError(), error_id, shape=body_shape(route_path(scope)))
 
 
 @lru_cache(maxsize=1024)  # most messages are fixed texts, rendered again and again

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
+# Every error answered on it is GraphQL-shaped, those of the middleware ahead of it too.
+GRAPHQL_PATH = "/graphql"
+
 
 def route_path(scope: Scope) -> str:
     """The request's path within the app: behind a root path (`--root-path`), the path

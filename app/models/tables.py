@@ -95,6 +95,8 @@ class Customer(SQLModel, table=True):
     # While past_due, the subscription stays enabled until then (the grace period).
     grace_ends_at: datetime | None = utc_column(default=None)
     trial_used: bool = False
+    # The quantity of the live subscription (0 without one), as the last webhook found it.
+    subscription_quantity: int = 0
     stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True)
     # Members plus pending invitations; raised only by a conditional UPDATE so that
     # concurrent additions can never exceed the tier's member limit.

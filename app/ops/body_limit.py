@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PayloadTooLarge
-from app.http.errors import error_response
+from app.http.errors import error_response_for
 
 
 class BodyLimitMiddleware:
@@ -24,7 +24,7 @@ class BodyLimitMiddleware:
             return
         declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
-            await error_response(self._error())(scope, receive, send)
+            await error_response_for(scope, self._error())(scope, receive, send)
             return
         if declared is not None and not chunked:
             await self.app(scope, receive, send)

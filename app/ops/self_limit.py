@@ -38,7 +38,7 @@ from app.auth.credentials import CredentialBackend, credential_headers
 from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE, Principal
 from app.core.clock import Clock
 from app.core.errors import AppError, TooManyRequests
-from app.http.errors import error_response
+from app.http.errors import error_response_for
 from app.http.headers import rate_limit_headers, raw_headers
 from app.http.paths import route_path
 from app.settings import Settings
@@ -202,8 +202,8 @@ class SelfLimit:
 
 
 class SelfLimitMiddleware:
-    """Pure ASGI. Over the budget: 429 with the REST error body (`TOO_MANY_REQUESTS`) and
-    `Retry-After`; every counted response carries `RateLimit-Policy` and `RateLimit`."""
+    """Pure ASGI. Over the budget: 429 `TOO_MANY_REQUESTS` (GraphQL-shaped on /graphql)
+    and `Retry-After`; every counted response carries `RateLimit-Policy` and `RateLimit`."""
 
     def __init__(
         self, app: ASGIApp, self_limit: SelfLimit, exempt: Iterable[str] = EXEMPT_PATHS
@@ -219,7 +219,7 @@ class SelfLimitMiddleware:
         admission = await self._self_limit.admit(scope)
         if admission.refusal is not None:
             error = admission.refusal
-            await error_response(error, error.headers)(scope, receive, send)
+            await error_response_for(scope, error, error.headers)(scope, receive, send)
             return
         if not admission.headers:
             await self.app(scope, receive, send)

@@ -44,7 +44,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/customer",
         customers.create_customer,
         "Create a customer; the caller becomes its owner",
-        views.CustomerOut,
+        views.CreatedCustomerOut,
         201,
         CustomerCreate,
         operation=CustomerService.create,
@@ -300,6 +300,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         report_views.FeatureQuotaOut,
         operation=ReportService.quota,
     ),
+    # §6 the plans on offer, for every signed-in user
+    Endpoint(
+        "GET",
+        "/tiers",
+        admin.list_plans,
+        "The active tiers a customer can be on, the default one included, in their order",
+        views.TiersOut,
+        operation=TierService.plans,
+    ),
     # §5.6 Stripe
     Endpoint(
         "GET",
@@ -307,7 +316,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         stripe.portal_session,
         "A short-lived Stripe Customer Portal session for the customer (owner)",
         views.PortalOut,
-        errors=(401, 403, 404, 502, 503),
+        errors=(401, 403, 404, 501, 502),
         operation=BillingService.portal_url,
     ),
     Endpoint(
@@ -317,7 +326,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A Stripe Checkout session for a paid tier, with a trial if none was used (owner)",
         views.CheckoutOut,
         body=UpgradeRequest,
-        errors=(400, 401, 403, 404, 502, 503),
+        errors=(400, 401, 403, 404, 501, 502),
         operation=BillingService.checkout_url,
     ),
     Endpoint(
@@ -328,7 +337,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.WebhookOut,
         body=dict[str, Any],
         headers=("Stripe-Signature",),
-        errors=(400, 502, 503),
+        errors=(400, 501, 502),
         operation=BillingService.handle_webhook,
     ),
     # §5.8 service to service

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, NotRequired, TypeVar
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 from pydantic import Field
 from typing_extensions import TypedDict
@@ -41,6 +41,10 @@ class CustomerOut(CustomerProfile):
     created_at: str
 
 
+class CreatedCustomerOut(CustomerOut):
+    message: Literal["acknowledged"] = Field(description="What the official JS SDK reads")
+
+
 class AdminCustomerOut(CustomerOut):
     tier_id_: str = Field(alias="tierID")
     member_count: int
@@ -55,6 +59,9 @@ class CustomerTierOut(TypedDict):
     isActive: bool
     subscriptionStatus: str
     trialUsed: bool
+    stacks: Annotated[
+        int, Field(description="The quantity of the live subscription (0 without one)")
+    ]
 
 
 class PaginationOut(TypedDict):
@@ -68,6 +75,7 @@ class PaginationOut(TypedDict):
 
 class MemberOut(TypedDict):
     userID: str
+    roleID: Annotated[str, Field(description="The role's id, the same on every deployment")]
     email: str | None
     role: str
     joinedAt: str
@@ -123,6 +131,7 @@ class TierOut(TypedDict):
     stripePriceId: str | None
     price: int
     memberLimit: int
+    unlimitedMembers: bool
     isActive: bool
     isDefault: bool
     sortOrder: int
@@ -211,6 +220,10 @@ def customer(details: CustomerDetails) -> dict[str, Any]:
     return _customer(CustomerOut, details)
 
 
+def created_customer(details: CustomerDetails) -> dict[str, Any]:
+    return _customer(CreatedCustomerOut, details, message="acknowledged")
+
+
 def admin_customer(details: CustomerDetails) -> dict[str, Any]:
     return _customer(
         AdminCustomerOut,
@@ -248,12 +261,14 @@ def customer_tier(details: CustomerDetails) -> CustomerTierOut:
         "isActive": details.tier.is_active,
         "subscriptionStatus": details.customer.subscription_status,
         "trialUsed": details.customer.trial_used,
+        "stacks": details.customer.subscription_quantity,
     }
 
 
 def member(view: MemberView) -> MemberOut:
     return {
         "userID": str(view.user_id),
+        "roleID": str(view.role.id),
         "email": view.email,
         "role": view.role.value,
         "joinedAt": _iso(view.joined_at),
@@ -326,6 +341,7 @@ def tier(offer: TierOffer) -> TierOut:
         "stripePriceId": row.stripe_price_id,
         "price": row.price,
         "memberLimit": row.member_limit,
+        "unlimitedMembers": row.member_limit < 0,
         "isActive": row.is_active,
         "isDefault": row.is_default,
         "sortOrder": row.sort_order,

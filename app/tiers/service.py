@@ -63,6 +63,13 @@ def require_assignable(tier: Tier, *, param: str = "tier_name") -> None:
 
 
 class TierService:
+    @requires(Access.USER)
+    async def plans(self, session: AsyncSession, principal: Principal) -> list[Tier]:
+        """The tiers a customer can be on, in their order: the active ones that can be
+        bought or assigned, the default (free) one included so that a picker shows it.
+        Not the anonymous callers' tier, which no customer is ever on."""
+        return [tier for tier in await all_tiers(session, active=True) if tier.is_assignable]
+
     @requires(Access.ADMIN)
     async def list(
         self, session: AsyncSession, principal: Principal, *, active: bool | None = None

@@ -174,6 +174,35 @@ class TestEffects:
             "trialUsed": True,
         }
 
+    async def test_stacks_follow_the_quantity_of_the_live_subscription(
+        self, stripe_api: Api, fake_stripe: FakeStripe
+    ) -> None:
+        await sync_tiers(stripe_api)
+        customer, events = await paying_customer(stripe_api, fake_stripe)
+
+        async def stacks() -> int:
+            response = await stripe_api.call("GET", "/customer/tier", customer.owner)
+            return int(response.json()["stacks"])
+
+        assert await stacks() == 0
+        await deliver_all(stripe_api, fake_stripe, events)
+        assert await stacks() == 1
+        subscription = fake_stripe.get(customer.subscription_id)
+        assert subscription is not None
+        item = subscription["items"]["data"][0]["id"]
+        seen = len(fake_stripe.events)
+        fake_stripe.call(
+            "POST",
+            f"{SUBSCRIPTIONS}/{customer.subscription_id}",
+            {"items": [{"id": item, "quantity": 3}]},
+        )
+        await deliver_all(stripe_api, fake_stripe, fake_stripe.events[seen:])
+        assert await stacks() == 3
+        await deliver_all(
+            stripe_api, fake_stripe, fake_stripe.cancel_subscription(customer.subscription_id)
+        )
+        assert await stacks() == 0
+
     async def test_a_price_change_moves_the_customer_to_that_tier(
         self, stripe_api: Api, fake_stripe: FakeStripe
     ) -> None:

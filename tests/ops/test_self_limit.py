@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
+from tests.graphql.test_endpoint import assert_request_error
 from tests.support.api import ANONYMOUS, Api, Caller, running_api, settings_for
 from tests.support.clock import MovableClock
 
@@ -68,11 +69,14 @@ async def spend(api: Api, caller: Caller, ip: str, budget: int, *, spent: int = 
 
 
 def assert_refused(response: httpx.Response, budget: int) -> None:
-    """HTTP 429 in the REST error shape, on /graphql too (SPEC §4)."""
-    assert response.status_code == 429, response.text
-    error = response.json()["error"]
-    assert (error["code"], error["status"]) == ("TOO_MANY_REQUESTS", 429)
-    assert error["error_id"] == response.headers["x-error-id"]
+    """HTTP 429, in the REST error shape or, on /graphql, GraphQL-shaped (SPEC §4, §6)."""
+    if response.request.url.path == "/graphql":
+        assert_request_error(response, 429, "TOO_MANY_REQUESTS")
+    else:
+        assert response.status_code == 429, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["status"]) == ("TOO_MANY_REQUESTS", 429)
+        assert error["error_id"] == response.headers["x-error-id"]
     assert response.headers["Retry-After"] == "45"
     assert response.headers["RateLimit-Policy"] == POLICY.format(budget=budget)
     assert response.headers["RateLimit"] == '"self";r=0;t=45'

@@ -140,6 +140,7 @@ class TestTiers:
             "stripePriceId": None,
             "price": 0,
             "memberLimit": 3,
+            "unlimitedMembers": False,
             "isActive": True,
             "isDefault": True,
             "sortOrder": 1,
@@ -153,7 +154,7 @@ class TestTiers:
             "window": "minute",
             "value": 5,
         } in free["features"]
-        assert tiers[-1]["memberLimit"] == -1
+        assert (tiers[-1]["memberLimit"], tiers[-1]["unlimitedMembers"]) == (-1, True)
         assert tiers[3]["price"] == 7900
         inactive = (
             await api.call("GET", "/admin/tiers", api.admin(), params={"active": "false"})

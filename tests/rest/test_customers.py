@@ -22,6 +22,12 @@ class TestCreate:
         members = (await api.call("GET", "/customer/members", owner)).json()["members"]
         assert [(m["userID"], m["role"]) for m in members] == [(owner.user_id, "owner")]
 
+    async def test_the_answer_acknowledges_as_the_official_sdk_expects(self, api: Api) -> None:
+        owner = api.user()
+        body = await api.customer(owner)
+        assert body["message"] == "acknowledged"
+        assert "message" not in (await api.call("GET", "/customer", owner)).json()
+
     async def test_a_member_cannot_create_another(self, api: Api) -> None:
         owner = api.user()
         await api.customer(owner)
@@ -98,6 +104,7 @@ class TestView:
                 "isActive": True,
                 "subscriptionStatus": "none",
                 "trialUsed": False,
+                "stacks": 0,
             }
 
     async def test_a_caller_with_no_team_gets_404(self, api: Api) -> None:

@@ -15,6 +15,7 @@ from app.auth.principal import Access
 from app.customers.service import CustomerService
 from app.rest.endpoint import BASE_PATH, Endpoint
 from app.rest.routes import ENDPOINTS
+from tests.graphql.test_endpoint import assert_request_error
 from tests.support.api import ADDRESS, Api
 from tests.support.deep_json import assert_no_failure_logged, too_deep
 from tests.support.logs import Records
@@ -97,11 +98,21 @@ class TestMalformedRequests:
 
         response = await api.call("POST", "/customer", owner, content=streamed())
         assert_error(response, 413, "PAYLOAD_TOO_LARGE")
-        graphql = await api.client.post(
-            "/graphql", content=big, headers={"content-type": "application/json"}
-        )
-        assert graphql.status_code == 413
         assert (await api.call("GET", "/customer", owner)).status_code == 404
+
+    async def test_oversize_bodies_on_graphql_are_graphql_shaped(self, api: Api) -> None:
+        big = json.dumps({"query": "{ __typename }", "padding": "x" * (1024 * 1024)})
+
+        async def streamed() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b" " * 65536
+            yield big.encode()
+
+        for content in (big, streamed()):  # a declared Content-Length, then streamed
+            response = await api.client.post(
+                "/graphql", content=content, headers={"content-type": "application/json"}
+            )
+            assert_request_error(response, 413, "PAYLOAD_TOO_LARGE")
 
     async def test_unknown_routes_and_methods(self, api: Api) -> None:
         assert_error(await api.call("GET", "/nowhere"), 404, "ROUTE_NOT_FOUND")

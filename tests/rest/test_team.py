@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 import jwt
 import pytest
 
 from tests.support.api import SECRET, Api, Caller
+
+# The roles' ids are part of the contract: the same on every deployment, for ever.
+ROLE_IDS = {
+    role: str(uuid.uuid5(uuid.UUID("f853f642-ba48-4251-8466-f6e7c785c395"), role))
+    for role in ("owner", "admin", "user")
+}
 
 
 async def roles_of(api: Api, caller: Caller) -> dict[str, str]:
@@ -33,6 +41,18 @@ class TestListMembers:
         by_limit = await api.call("GET", "/customer/members", team.owner, params={"limit": 4})
         assert len(by_limit.json()["members"]) == 4
         assert body["members"][0]["joinedAt"].endswith("Z")
+
+    async def test_every_member_carries_the_stable_id_of_its_role(self, api: Api) -> None:
+        first, second = await api.team("admin", "user"), await api.team("user")
+        for team in (first, second):
+            response = await api.call("GET", "/customer/members", team.owner)
+            members = response.json()["members"]
+            assert {m["role"] for m in members} >= {"owner", "user"}
+            for member in members:
+                assert member["roleID"] == ROLE_IDS[member["role"]], member
+        base = f"/admin/customer/{first.customer_id}/members"
+        listed = (await api.call("GET", base, api.admin())).json()["members"]
+        assert all(m["roleID"] == ROLE_IDS[m["role"]] for m in listed)
 
     async def test_page_size_is_capped_at_100(self, api: Api) -> None:
         team = await api.team()

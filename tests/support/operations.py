@@ -554,6 +554,12 @@ OPERATIONS: tuple[Operation, ...] = (
         _statuses(ADMIN_ONLY, 204),
     ),
     Operation(
+        "list plans",
+        rest("GET", "/tiers", view=_tiers),
+        graphql("{ plans { name memberLimit isDefault } }", 200, view=_tiers),
+        ANY_USER,
+    ),
+    Operation(
         "admin list tiers",
         rest("GET", "/admin/tiers", view=_tiers),
         graphql("{ tiers { name memberLimit isDefault } }", 200, view=_tiers),

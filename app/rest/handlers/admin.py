@@ -86,6 +86,14 @@ async def remove_member(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def list_plans(request: Request) -> Response:
+    """The tiers on offer, for any signed-in user (a plan picker)."""
+    call = await RestCall.of(request)
+    async with call.read() as session:
+        tiers = await call.services.tiers.plans(session, call.principal)
+    return JSONResponse(views.tiers(await call.services.catalog.offers(tiers)))
+
+
 async def list_tiers(request: Request) -> Response:
     call = await RestCall.of(request)
     active = call.query(query.ACTIVE)

@@ -15,7 +15,7 @@ async def create_customer(request: Request) -> Response:
     data = await call.body(CustomerCreate)
     async with call.write() as session:
         details = await call.services.customers.create(session, call.principal, data=data)
-    return JSONResponse(views.customer(details), status_code=201)
+    return JSONResponse(views.created_customer(details), status_code=201)
 
 
 async def get_customer(request: Request) -> Response:
