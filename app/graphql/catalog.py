@@ -124,7 +124,7 @@ class FeatureInput:
 
 async def register_service(
     info: Info, service_name: str, features: list[FeatureInput]
-) -> ServiceCatalog | None:
+) -> ServiceCatalog:
     ctx = info.context
     principal = await ctx.principal(
         access_of(ctx.services.catalog.register), service_name=service_name
@@ -140,7 +140,7 @@ async def register_service(
 
 async def set_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str, value: int
-) -> FeatureOverride | None:
+) -> FeatureOverride:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.catalog.set_override))
     customer = parse_uuid(customer_id, "customer_id")
@@ -159,7 +159,7 @@ async def set_feature_override(
 
 async def clear_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str
-) -> bool | None:
+) -> bool:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.catalog.clear_override))
     customer = parse_uuid(customer_id, "customer_id")

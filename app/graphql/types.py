@@ -112,12 +112,13 @@ class Customer:
     trial_used: bool
     created_at: datetime
     member_count: int
-    owner_user_id: strawberry.ID | None
+    owner_user_id: strawberry.ID
 
 
 def customer_of(details: CustomerDetails) -> Customer:
     row = details.customer
     owner = details.owner_user_id
+    assert owner is not None, "a customer always has an owner"
     return Customer(  # type: ignore[call-arg]
         **fields_of(CustomerProfile.of(row)),
         id=_id(row.id),
@@ -128,7 +129,7 @@ def customer_of(details: CustomerDetails) -> Customer:
         trial_used=row.trial_used,
         created_at=row.created_at,
         member_count=details.member_count,
-        owner_user_id=_id(owner) if owner else None,
+        owner_user_id=_id(owner),
     )
 
 
@@ -206,19 +207,54 @@ def member_or_invitation(result: MemberView | InvitationRow) -> Member | Invitat
     return Member.of(result) if isinstance(result, MemberView) else Invitation.of(result)
 
 
-@strawberry.type(description="The team's owners after a transfer of ownership.")
+@strawberry.type(description="The team after a transfer of ownership.")
 class OwnershipTransfer:
-    customer_id: strawberry.ID
-    owner_user_id: strawberry.ID
-    previous_owner_user_id: strawberry.ID
+    customer: Customer
+    new_owner: Member
+    previous_owner: Member = strawberry.field(description="Now an admin.")
 
     @classmethod
     def of(cls, result: OwnershipTransferResult) -> OwnershipTransfer:
         return cls(
-            customer_id=_id(result.customer_id),
-            owner_user_id=_id(result.owner_user_id),
-            previous_owner_user_id=_id(result.previous_owner_user_id),
+            customer=customer_of(result.customer),
+            new_owner=Member.of(result.new_owner),
+            previous_owner=Member.of(result.previous_owner),
         )
+
+
+@strawberry.type(description="A member removed, and the customer as the removal left it.")
+class MemberRemoval:
+    removed_user_id: strawberry.ID
+    customer: Customer
+
+    @classmethod
+    def of(cls, user_id: object, details: CustomerDetails) -> MemberRemoval:
+        return cls(removed_user_id=_id(user_id), customer=customer_of(details))
+
+
+@strawberry.type(description="An invitation revoked, and the customer as the revocation left it.")
+class InvitationRevocation:
+    revoked_invitation_id: strawberry.ID
+    customer: Customer
+
+    @classmethod
+    def of(cls, invitation_id: object, details: CustomerDetails) -> InvitationRevocation:
+        return cls(revoked_invitation_id=_id(invitation_id), customer=customer_of(details))
+
+
+@strawberry.type(description="The customer the caller left; it is no longer a member.")
+class CustomerLeave:
+    left_customer_id: strawberry.ID
+
+
+@strawberry.type(description="The customer deleted.")
+class CustomerDeletion:
+    deleted_customer_id: strawberry.ID
+
+
+@strawberry.type(description="The API key revoked.")
+class ApiKeyRevocation:
+    revoked_api_key_id: strawberry.ID
 
 
 @strawberry.type(description="An API key of the caller; its secret is never shown again.")
@@ -244,21 +280,9 @@ class ApiKey:
 
 @strawberry.type(description="A new API key with its secret, shown only this once.")
 class IssuedApiKey:
-    id: strawberry.ID
-    name: str
-    key: str
+    api_key: ApiKey
     secret: str
-    created_at: datetime
-    expires_at: datetime | None
 
     @classmethod
     def of(cls, issued: IssuedApiKeyResult) -> IssuedApiKey:
-        row = issued.api_key
-        return cls(
-            id=_id(row.id),
-            name=row.name,
-            key=row.key,
-            secret=issued.secret,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-        )
+        return cls(api_key=ApiKey.of(issued.api_key), secret=issued.secret)
