@@ -14,13 +14,14 @@ import strawberry
 
 from app.admin.service import CustomerSummary as CustomerSummaryResult
 from app.auth.apikeys import IssuedApiKey as IssuedApiKeyResult
+from app.catalog.model import UNLIMITED
 from app.core import pagination
 from app.customers.schemas import BillingAddress as BillingAddressModel
 from app.customers.schemas import CustomerDetails, CustomerProfile, MemberView
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
 from app.graphql.catalog import TierFeature, tier_features
 from app.graphql.domain_types import fields_of
-from app.graphql.enums import Role, SubscriptionStatus
+from app.graphql.enums import InvitationStatus, Role, SubscriptionStatus
 from app.models import ApiKey as ApiKeyRow
 from app.models import Invitation as InvitationRow
 from app.models import Tier as TierRow
@@ -72,6 +73,7 @@ class Tier:
     member_limit: int = strawberry.field(
         description="Seats: the owner, members and pending invitations; -1: no limit."
     )
+    unlimited_members: bool = strawberry.field(description="Whether `memberLimit` is -1.")
     is_active: bool
     is_default: bool
     sort_order: int
@@ -90,6 +92,7 @@ class Tier:
             stripe_price_id=row.stripe_price_id,
             price=row.price,
             member_limit=row.member_limit,
+            unlimited_members=row.member_limit == UNLIMITED,
             is_active=row.is_active,
             is_default=row.is_default,
             sort_order=row.sort_order,
@@ -112,6 +115,9 @@ class Customer:
     trial_used: bool
     created_at: datetime
     member_count: int
+    seats_used: int = strawberry.field(
+        description="Seats taken: the members and the pending invitations."
+    )
     owner_user_id: strawberry.ID
 
 
@@ -129,6 +135,7 @@ def customer_of(details: CustomerDetails) -> Customer:
         trial_used=row.trial_used,
         created_at=row.created_at,
         member_count=details.member_count,
+        seats_used=row.seats_used,
         owner_user_id=_id(owner),
     )
 
@@ -160,6 +167,9 @@ class Member:
     user_id: strawberry.ID
     email: str | None
     role: Role
+    role_id: strawberry.ID = strawberry.field(
+        description="The role's stable id, the same on every deployment."
+    )
     joined_at: datetime
 
     @classmethod
@@ -168,6 +178,7 @@ class Member:
             user_id=_id(view.user_id),
             email=view.email,
             role=Role(view.role),
+            role_id=_id(Role(view.role).id),
             joined_at=view.joined_at,
         )
 
@@ -178,7 +189,7 @@ class Invitation:
     # Nullable as on `Member`, so the union's members can be selected side by side.
     email: str | None = strawberry.field(description="Always set on an invitation.")
     role: Role
-    status: str
+    status: InvitationStatus
     created_at: datetime
     expires_at: datetime
 
@@ -188,7 +199,7 @@ class Invitation:
             id=_id(row.id),
             email=row.email,
             role=Role(row.role),
-            status=row.status,
+            status=InvitationStatus(row.status),
             created_at=row.created_at,
             expires_at=row.expires_at,
         )

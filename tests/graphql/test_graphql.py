@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.auth.roles import MemberRole
 from tests.graphql.conftest import ADD_MEMBER, CREATE_CUSTOMER, GraphQL
 from tests.support.api import ADDRESS, ANONYMOUS, Caller
 from tests.support.clock import MovableClock
@@ -148,7 +149,7 @@ class TestTeam:
         assert (invited["invitedEmail"], invited["role"], invited["status"]) == (
             "new@example.com",
             "USER",
-            "pending",
+            "PENDING",
         )
         assert ISO_Z.match(invited["expiresAt"])
         pending = await gql.data("{ invitations { id email } }", owner)
@@ -159,11 +160,13 @@ class TestTeam:
         await gql.customer(owner)
         invited = (await gql.data(ADD_MEMBER, owner, email="x@example.com"))["addMember"]
         revoke = """mutation R($id: ID!) { revokeInvitation(invitationId: $id) {
-                      revokedInvitationId customer { memberCount } } }"""
+                      revokedInvitationId customer { memberCount seatsUsed } } }"""
+        seats = await gql.data("{ customer { memberCount seatsUsed } }", owner)
+        assert seats == {"customer": {"memberCount": 1, "seatsUsed": 2}}
         assert await gql.data(revoke, owner, id=invited["id"]) == {
             "revokeInvitation": {
                 "revokedInvitationId": invited["id"],
-                "customer": {"memberCount": 1},
+                "customer": {"memberCount": 1, "seatsUsed": 1},
             }
         }
         assert (await gql.data("{ invitations { id } }", owner))["invitations"] == []
@@ -538,3 +541,17 @@ class TestCallersBeforeArguments:
         caller = gql.user() if as_user else ANONYMOUS
         error = await gql.error(document, caller)
         assert error["extensions"]["code"] == code
+
+
+class TestFlags:
+    async def test_unlimited_flags_and_role_ids(self, gql: GraphQL) -> None:
+        owner = gql.user()
+        await gql.customer(owner)
+        plans = (await gql.data("{ plans { memberLimit unlimitedMembers } }", owner))["plans"]
+        assert plans and all(p["unlimitedMembers"] == (p["memberLimit"] == -1) for p in plans)
+        limits = (await gql.data("{ limits { value unlimited } }", owner))["limits"]
+        assert limits and all(x["unlimited"] == (x["value"] == -1) for x in limits)
+        usage = (await gql.data("{ usage { features { limit unlimited } } }", owner))["usage"]
+        assert all(f["unlimited"] == (f["limit"] == -1) for f in usage["features"])
+        members = (await gql.data("{ members { items { role roleId } } }", owner))["members"]
+        assert members["items"] == [{"role": "OWNER", "roleId": str(MemberRole.OWNER.id)}]

@@ -257,7 +257,7 @@ def _done(_data: Any) -> Any:
 
 
 def _invitation(data: Any) -> Any:
-    return (data["role"].lower(), data["status"])
+    return (data["role"].lower(), data["status"].lower())
 
 
 def _invitations(data: Any) -> Any:
