@@ -154,10 +154,12 @@ class AdminService:
         *,
         customer_id: uuid.UUID,
         user_id: uuid.UUID,
-    ) -> None:
+    ) -> CustomerDetails:
+        """The customer as the removal left it."""
         actor = principal.require_user()
-        await repo.customer_by_id(session, customer_id)
+        customer = await repo.customer_by_id(session, customer_id)
         await self._team.remove(session, customer_id, actor=None, actor_id=actor, user_id=user_id)
+        return await customer_details(session, customer)
 
     @requires(Access.ADMIN)
     async def update_customer(

@@ -12,7 +12,8 @@ from app.auth.roles import TeamAction
 from app.auth.seats import current_seat
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
-from app.customers.schemas import AddMember, ChangeMemberRole, MemberView
+from app.customers.schemas import AddMember, ChangeMemberRole, CustomerDetails, MemberView
+from app.customers.service import customer_details
 from app.customers.team import Team
 from app.models import Invitation
 
@@ -54,7 +55,8 @@ class MemberService:
     @requires(Access.USER)
     async def remove(
         self, session: AsyncSession, principal: Principal, *, user_id: uuid.UUID
-    ) -> None:
+    ) -> CustomerDetails:
+        """The customer as the removal left it."""
         seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
         await self._team.remove(
             session,
@@ -63,6 +65,7 @@ class MemberService:
             actor_id=seat.membership.user_id,
             user_id=user_id,
         )
+        return await customer_details(session, seat.customer)
 
     @requires(Access.USER)
     async def invitations(
@@ -74,7 +77,8 @@ class MemberService:
     @requires(Access.USER)
     async def revoke_invitation(
         self, session: AsyncSession, principal: Principal, *, invitation_id: uuid.UUID
-    ) -> None:
+    ) -> CustomerDetails:
+        """The customer as the revocation left it."""
         seat = await current_seat(session, principal, TeamAction.MANAGE_MEMBERS)
         await self._team.revoke_invitation(
             session,
@@ -82,3 +86,4 @@ class MemberService:
             actor_id=seat.membership.user_id,
             invitation_id=invitation_id,
         )
+        return await customer_details(session, seat.customer)

@@ -184,6 +184,9 @@ class OwnershipTransfer:
     customer_id: uuid.UUID
     owner_user_id: uuid.UUID
     previous_owner_user_id: uuid.UUID
+    customer: CustomerDetails
+    new_owner: MemberView
+    previous_owner: MemberView
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import delete, update
@@ -29,6 +30,7 @@ from app.customers.schemas import (
     CustomerCreate,
     CustomerDetails,
     CustomerUpdate,
+    MemberView,
     OwnershipTransfer,
     TransferOwnership,
     Viewer,
@@ -184,20 +186,25 @@ class CustomerService:
         return await customer_details(session, seat.customer)
 
     @requires(Access.USER)
-    async def delete(self, session: AsyncSession, principal: Principal) -> None:
+    async def delete(self, session: AsyncSession, principal: Principal) -> uuid.UUID:
+        """The id of the customer deleted."""
         seat = await current_seat(session, principal, TeamAction.OWNER_ONLY)
+        customer_id = seat.customer.id
         await delete_customer(
             session, seat.customer, actor_id=seat.membership.user_id, at=self._clock()
         )
+        return customer_id
 
     @requires(Access.USER)
-    async def leave(self, session: AsyncSession, principal: Principal) -> None:
+    async def leave(self, session: AsyncSession, principal: Principal) -> uuid.UUID:
+        """The id of the customer left."""
         seat = await current_seat(session, principal, TeamAction.VIEW)
         if seat.role is MemberRole.OWNER:
             raise OwnerCannotLeave()
         await self._team.release(
             session, seat.membership, action="member.left", actor_id=seat.membership.user_id
         )
+        return seat.customer.id
 
     @requires(Access.USER)
     async def transfer_ownership(
@@ -238,7 +245,22 @@ class CustomerService:
             customer_id=customer_id,
             new_owner=target,
         )
-        return OwnershipTransfer(customer_id, target, owner_id)
+        return OwnershipTransfer(
+            customer_id,
+            target,
+            owner_id,
+            customer=await customer_details(session, seat.customer),
+            new_owner=await self._member_view(session, target, MemberRole.OWNER),
+            previous_owner=await self._member_view(session, owner_id, MemberRole.ADMIN),
+        )
+
+    async def _member_view(
+        self, session: AsyncSession, user_id: uuid.UUID, role: MemberRole
+    ) -> MemberView:
+        membership = await repo.membership_of(session, user_id)
+        if membership is None:
+            raise Conflict()
+        return replace(await repo.member_view(session, membership), role=role)
 
     async def _target(
         self, session: AsyncSession, customer_id: uuid.UUID, data: TransferOwnership

@@ -58,7 +58,7 @@ class BillingStatus:
         )
 
 
-async def create_portal_session(info: Info) -> BillingSession | None:
+async def create_portal_session(info: Info) -> BillingSession:
     ctx = info.context
     url = await ctx.services.billing.portal_url(
         await ctx.principal(access_of(ctx.services.billing.portal_url))
@@ -68,7 +68,7 @@ async def create_portal_session(info: Info) -> BillingSession | None:
 
 async def create_checkout_session(
     info: Info, success_url: str, cancel_url: str, tier_name: str | None = None
-) -> BillingSession | None:
+) -> BillingSession:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.billing.checkout_url))
     arguments = present(successUrl=success_url, cancelUrl=cancel_url, tierName=tier_name)
@@ -77,7 +77,7 @@ async def create_checkout_session(
     return BillingSession(url=url)
 
 
-async def billing_status(info: Info) -> BillingStatus | None:
+async def billing_status(info: Info) -> BillingStatus:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.billing.status))
     async with ctx.read() as session:

@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 
 from app.auth.principal import access_of
-from app.catalog.model import FeatureSpec
+from app.catalog.model import UNLIMITED, FeatureSpec
 from app.catalog.service import OverrideChange, OverrideView, ServiceRegistration
 from app.catalog.service import ServiceCatalog as ServiceCatalogResult
 from app.catalog.service import TierFeature as TierFeatureResult
@@ -25,10 +25,18 @@ from app.graphql.enums import FeatureKind, Window
 VALUE = "-1: unlimited; 0: disabled."
 
 
+def _unlimited(root: strawberry.Parent[Any]) -> bool:
+    return bool(root.value == UNLIMITED)
+
+
+UNLIMITED_FIELD = "Whether `value` is -1."
+
+
 @strawberry.type(description="A tier's value of a feature.")
 class TierValue:
     tier_name: str
     value: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_unlimited, description=UNLIMITED_FIELD)
 
 
 def _tier_values(root: strawberry.Parent[FeatureSpec]) -> list[TierValue]:
@@ -65,6 +73,7 @@ class FeatureOverride:
     kind: FeatureKind
     window: Window | None
     value: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_unlimited, description=UNLIMITED_FIELD)
     tier_name: str
     tier_value: int = strawberry.field(description="What the customer's tier gives.")
 
@@ -86,6 +95,7 @@ class FeatureOverride:
 @domain_type(TierFeatureResult, description="What a tier allows of one feature of the catalog.")
 class TierFeature(DomainType):
     value: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_unlimited, description=UNLIMITED_FIELD)
 
 
 @strawberry.input(description="A tier's value of a feature: -1 unlimited, 0 disabled.")
@@ -124,7 +134,7 @@ class FeatureInput:
 
 async def register_service(
     info: Info, service_name: str, features: list[FeatureInput]
-) -> ServiceCatalog | None:
+) -> ServiceCatalog:
     ctx = info.context
     principal = await ctx.principal(
         access_of(ctx.services.catalog.register), service_name=service_name
@@ -140,7 +150,7 @@ async def register_service(
 
 async def set_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str, value: int
-) -> FeatureOverride | None:
+) -> FeatureOverride:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.catalog.set_override))
     customer = parse_uuid(customer_id, "customer_id")
@@ -159,7 +169,7 @@ async def set_feature_override(
 
 async def clear_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str
-) -> bool | None:
+) -> bool:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.catalog.clear_override))
     customer = parse_uuid(customer_id, "customer_id")

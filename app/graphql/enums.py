@@ -12,7 +12,7 @@ from app.admin.service import CustomerSort
 from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
-from app.models import SubscriptionStatus
+from app.models import InvitationStatus, SubscriptionStatus
 from app.usage.ledger import UsageEventType
 from app.usage.reports import IdentifierType
 
@@ -30,6 +30,10 @@ strawberry.enum(
     FeatureKind, description="A rate limit counts uses in a window; a quota, resources held."
 )
 strawberry.enum(UsageEventType, description="What a granular usage event records.")
+strawberry.enum(
+    InvitationStatus,
+    description="Where an invitation stands: pending until accepted, revoked or expired.",
+)
 strawberry.enum(CustomerSort, description="The order of the admin customer list.")
 strawberry.enum(PlatformRole, description="Roles across every customer, granted by the operator.")
 
@@ -39,6 +43,7 @@ __all__ = [
     "CustomerSort",
     "FeatureKind",
     "IdentifierType",
+    "InvitationStatus",
     "PlatformRole",
     "Role",
     "SubscriptionStatus",

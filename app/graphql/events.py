@@ -64,7 +64,7 @@ async def usage_events(
     until: Annotated[
         datetime | None, strawberry.argument(name="to", description="Included.")
     ] = None,
-) -> UsageEvents | None:
+) -> UsageEvents:
     principal = await info.context.principal(access_of(info.context.services.events.list))
     wanted = EventFilter(
         types=[type.value] if type is not None else None,

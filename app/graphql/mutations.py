@@ -1,5 +1,6 @@
 """Mutations: each authenticates, parses into the domain's input model, opens one write
-transaction and calls one service method. Deletions answer true."""
+transaction and calls one service method. Each answers what a client cache needs to apply
+the change: the updated record, or the id of what was removed."""
 
 from __future__ import annotations
 
@@ -24,10 +25,15 @@ from app.graphql.context import Info
 from app.graphql.domain_types import given
 from app.graphql.enums import Role
 from app.graphql.types import (
+    ApiKeyRevocation,
     Customer,
+    CustomerDeletion,
+    CustomerLeave,
+    InvitationRevocation,
     IssuedApiKey,
     Member,
     MemberOrInvitation,
+    MemberRemoval,
     OwnershipTransfer,
     Tier,
     customer_of,
@@ -35,7 +41,7 @@ from app.graphql.types import (
 )
 
 
-async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
+async def create_customer(info: Info, input: CustomerInput) -> Customer:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.customers.create))
     data = parse_input(CustomerCreate, given(input))
@@ -44,7 +50,7 @@ async def create_customer(info: Info, input: CustomerInput) -> Customer | None:
     return customer_of(details)
 
 
-async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer | None:
+async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.customers.update))
     data = parse_input(CustomerUpdate, given(input))
@@ -53,25 +59,25 @@ async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer | 
     return customer_of(details)
 
 
-async def delete_customer(info: Info) -> bool | None:
+async def delete_customer(info: Info) -> CustomerDeletion:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.customers.delete))
     async with ctx.write() as session:
-        await ctx.services.customers.delete(session, principal)
-    return True
+        customer_id = await ctx.services.customers.delete(session, principal)
+    return CustomerDeletion(deleted_customer_id=strawberry.ID(str(customer_id)))
 
 
-async def leave_customer(info: Info) -> bool | None:
+async def leave_customer(info: Info) -> CustomerLeave:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.customers.leave))
     async with ctx.write() as session:
-        await ctx.services.customers.leave(session, principal)
-    return True
+        customer_id = await ctx.services.customers.leave(session, principal)
+    return CustomerLeave(left_customer_id=strawberry.ID(str(customer_id)))
 
 
 async def transfer_ownership(
     info: Info, new_owner_user_id: strawberry.ID | None = None, email: str | None = None
-) -> OwnershipTransfer | None:
+) -> OwnershipTransfer:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.customers.transfer_ownership))
     target = present(newOwnerUserId=new_owner_user_id, email=email)
@@ -86,7 +92,7 @@ async def add_member(
     user_id: strawberry.ID | None = None,
     email: str | None = None,
     role: Role = Role.USER,
-) -> MemberOrInvitation | None:
+) -> MemberOrInvitation:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.members.add))
     data = _add_member(user_id, email, role)
@@ -95,7 +101,7 @@ async def add_member(
     return member_or_invitation(result)
 
 
-async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> Member | None:
+async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> Member:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.members.change_role))
     data = parse_input(ChangeMemberRole, {"userId": user_id, "role": role.value})
@@ -104,27 +110,27 @@ async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> 
     return Member.of(member)
 
 
-async def remove_member(info: Info, user_id: strawberry.ID) -> bool | None:
+async def remove_member(info: Info, user_id: strawberry.ID) -> MemberRemoval:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.members.remove))
     user = parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
-        await ctx.services.members.remove(session, principal, user_id=user)
-    return True
+        details = await ctx.services.members.remove(session, principal, user_id=user)
+    return MemberRemoval.of(user, details)
 
 
-async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> bool | None:
+async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> InvitationRevocation:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.members.revoke_invitation))
     invitation = parse_uuid(invitation_id, "invitation_id")
     async with ctx.write() as session:
-        await ctx.services.members.revoke_invitation(session, principal, invitation_id=invitation)
-    return True
+        details = await ctx.services.members.revoke_invitation(
+            session, principal, invitation_id=invitation
+        )
+    return InvitationRevocation.of(invitation, details)
 
 
-async def create_api_key(
-    info: Info, name: str, expires_at: datetime | None = None
-) -> IssuedApiKey | None:
+async def create_api_key(info: Info, name: str, expires_at: datetime | None = None) -> IssuedApiKey:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.api_keys.create))
     data = parse_input(ApiKeyCreate, present(name=name, expiresAt=expires_at))
@@ -133,18 +139,18 @@ async def create_api_key(
     return IssuedApiKey.of(issued)
 
 
-async def revoke_api_key(info: Info, id: strawberry.ID) -> bool | None:
+async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKeyRevocation:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.api_keys.revoke))
     key_id = parse_uuid(id, "id")
     async with ctx.write() as session:
         await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
-    return True
+    return ApiKeyRevocation(revoked_api_key_id=strawberry.ID(str(key_id)))
 
 
 async def admin_update_customer(
     info: Info, customer_id: strawberry.ID, input: UpdateCustomerInput
-) -> Customer | None:
+) -> Customer:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.update_customer))
     customer = parse_uuid(customer_id, "customer_id")
@@ -156,13 +162,13 @@ async def admin_update_customer(
     return customer_of(details)
 
 
-async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> bool | None:
+async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> CustomerDeletion:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.delete_customer))
     customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
-    return True
+    return CustomerDeletion(deleted_customer_id=strawberry.ID(str(customer)))
 
 
 async def admin_add_member(
@@ -171,7 +177,7 @@ async def admin_add_member(
     user_id: strawberry.ID | None = None,
     email: str | None = None,
     role: Role = Role.USER,
-) -> MemberOrInvitation | None:
+) -> MemberOrInvitation:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.add_member))
     customer, data = parse_uuid(customer_id, "customer_id"), _add_member(user_id, email, role)
@@ -184,18 +190,18 @@ async def admin_add_member(
 
 async def admin_remove_member(
     info: Info, customer_id: strawberry.ID, user_id: strawberry.ID
-) -> bool | None:
+) -> MemberRemoval:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.remove_member))
     customer, user = parse_uuid(customer_id, "customer_id"), parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
-        await ctx.services.admin.remove_member(
+        details = await ctx.services.admin.remove_member(
             session, principal, customer_id=customer, user_id=user
         )
-    return True
+    return MemberRemoval.of(user, details)
 
 
-async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
+async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.tiers.set_default))
     tier = parse_uuid(tier_id, "tier_id")
@@ -204,9 +210,7 @@ async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier | None:
     return Tier.of(row)
 
 
-async def set_customer_tier(
-    info: Info, customer_id: strawberry.ID, tier_name: str
-) -> Customer | None:
+async def set_customer_tier(info: Info, customer_id: strawberry.ID, tier_name: str) -> Customer:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.admin.set_customer_tier))
     customer = parse_uuid(customer_id, "customer_id")

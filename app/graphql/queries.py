@@ -22,16 +22,14 @@ from app.graphql.types import (
 )
 
 
-async def customer(info: Info) -> Customer | None:
+async def customer(info: Info) -> Customer:
     principal = await info.context.principal(access_of(info.context.services.customers.get))
     async with info.context.read() as session:
         details = await info.context.services.customers.get(session, principal)
     return customer_of(details)
 
 
-async def members(
-    info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
-) -> Page[Member] | None:
+async def members(info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[Member]:
     principal = await info.context.principal(access_of(info.context.services.members.list))
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
@@ -39,14 +37,14 @@ async def members(
     return Page.of(rows, Member.of)
 
 
-async def invitations(info: Info) -> list[Invitation] | None:
+async def invitations(info: Info) -> list[Invitation]:
     principal = await info.context.principal(access_of(info.context.services.members.invitations))
     async with info.context.read() as session:
         rows = await info.context.services.members.invitations(session, principal)
     return [Invitation.of(row) for row in rows]
 
 
-async def api_keys(info: Info) -> list[ApiKey] | None:
+async def api_keys(info: Info) -> list[ApiKey]:
     principal = await info.context.principal(access_of(info.context.services.api_keys.list))
     async with info.context.read() as session:
         rows = await info.context.services.api_keys.list(session, principal)
@@ -61,7 +59,7 @@ async def admin_customers(
     status: SubscriptionStatus | None = None,
     search: str | None = None,
     sort: CustomerSort = CustomerSort.NEWEST,
-) -> Page[CustomerSummary] | None:
+) -> Page[CustomerSummary]:
     principal = await info.context.principal(access_of(info.context.services.admin.list_customers))
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
@@ -77,7 +75,7 @@ async def admin_customers(
     return Page.of(rows, CustomerSummary.of)
 
 
-async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | None:
+async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer:
     principal = await info.context.principal(access_of(info.context.services.admin.get_customer))
     customer_uuid = parse_uuid(customer_id, "customer_id")
     async with info.context.read() as session:
@@ -89,7 +87,7 @@ async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer | N
 
 async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
-) -> Page[Member] | None:
+) -> Page[Member]:
     principal = await info.context.principal(access_of(info.context.services.admin.list_members))
     customer_uuid, request = parse_uuid(customer_id, "customer_id"), PageRequest(page, page_size)
     async with info.context.read() as session:
@@ -99,7 +97,7 @@ async def admin_customer_members(
     return Page.of(rows, Member.of)
 
 
-async def tiers(info: Info, active: bool | None = None) -> list[Tier] | None:
+async def tiers(info: Info, active: bool | None = None) -> list[Tier]:
     principal = await info.context.principal(access_of(info.context.services.tiers.list))
     async with info.context.read() as session:
         rows = await info.context.services.tiers.list(session, principal, active=active)

@@ -21,7 +21,7 @@ async def allocate_quota(
     customer_id: strawberry.ID | None = None,
     user_id: strawberry.ID | None = None,
     idempotency_key: str | None = None,
-) -> QuotaFeatureUsage | None:
+) -> QuotaFeatureUsage:
     principal = await info.context.principal(
         access_of(info.context.services.quotas.allocate), service_name=service_name
     )
@@ -40,7 +40,7 @@ async def release_quota(
     customer_id: strawberry.ID | None = None,
     user_id: strawberry.ID | None = None,
     idempotency_key: str | None = None,
-) -> QuotaFeatureUsage | None:
+) -> QuotaFeatureUsage:
     principal = await info.context.principal(
         access_of(info.context.services.quotas.release), service_name=service_name
     )

@@ -14,13 +14,14 @@ import strawberry
 
 from app.admin.service import CustomerSummary as CustomerSummaryResult
 from app.auth.apikeys import IssuedApiKey as IssuedApiKeyResult
+from app.catalog.model import UNLIMITED
 from app.core import pagination
 from app.customers.schemas import BillingAddress as BillingAddressModel
 from app.customers.schemas import CustomerDetails, CustomerProfile, MemberView
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
 from app.graphql.catalog import TierFeature, tier_features
 from app.graphql.domain_types import fields_of
-from app.graphql.enums import Role, SubscriptionStatus
+from app.graphql.enums import InvitationStatus, Role, SubscriptionStatus
 from app.models import ApiKey as ApiKeyRow
 from app.models import Invitation as InvitationRow
 from app.models import Tier as TierRow
@@ -72,6 +73,7 @@ class Tier:
     member_limit: int = strawberry.field(
         description="Seats: the owner, members and pending invitations; -1: no limit."
     )
+    unlimited_members: bool = strawberry.field(description="Whether `memberLimit` is -1.")
     is_active: bool
     is_default: bool
     sort_order: int
@@ -90,6 +92,7 @@ class Tier:
             stripe_price_id=row.stripe_price_id,
             price=row.price,
             member_limit=row.member_limit,
+            unlimited_members=row.member_limit == UNLIMITED,
             is_active=row.is_active,
             is_default=row.is_default,
             sort_order=row.sort_order,
@@ -112,12 +115,16 @@ class Customer:
     trial_used: bool
     created_at: datetime
     member_count: int
-    owner_user_id: strawberry.ID | None
+    seats_used: int = strawberry.field(
+        description="Seats taken: the members and the pending invitations."
+    )
+    owner_user_id: strawberry.ID
 
 
 def customer_of(details: CustomerDetails) -> Customer:
     row = details.customer
     owner = details.owner_user_id
+    assert owner is not None, "a customer always has an owner"
     return Customer(  # type: ignore[call-arg]
         **fields_of(CustomerProfile.of(row)),
         id=_id(row.id),
@@ -128,7 +135,8 @@ def customer_of(details: CustomerDetails) -> Customer:
         trial_used=row.trial_used,
         created_at=row.created_at,
         member_count=details.member_count,
-        owner_user_id=_id(owner) if owner else None,
+        seats_used=row.seats_used,
+        owner_user_id=_id(owner),
     )
 
 
@@ -159,6 +167,9 @@ class Member:
     user_id: strawberry.ID
     email: str | None
     role: Role
+    role_id: strawberry.ID = strawberry.field(
+        description="The role's stable id, the same on every deployment."
+    )
     joined_at: datetime
 
     @classmethod
@@ -167,6 +178,7 @@ class Member:
             user_id=_id(view.user_id),
             email=view.email,
             role=Role(view.role),
+            role_id=_id(Role(view.role).id),
             joined_at=view.joined_at,
         )
 
@@ -177,7 +189,7 @@ class Invitation:
     # Nullable as on `Member`, so the union's members can be selected side by side.
     email: str | None = strawberry.field(description="Always set on an invitation.")
     role: Role
-    status: str
+    status: InvitationStatus
     created_at: datetime
     expires_at: datetime
 
@@ -187,7 +199,7 @@ class Invitation:
             id=_id(row.id),
             email=row.email,
             role=Role(row.role),
-            status=row.status,
+            status=InvitationStatus(row.status),
             created_at=row.created_at,
             expires_at=row.expires_at,
         )
@@ -206,19 +218,54 @@ def member_or_invitation(result: MemberView | InvitationRow) -> Member | Invitat
     return Member.of(result) if isinstance(result, MemberView) else Invitation.of(result)
 
 
-@strawberry.type(description="The team's owners after a transfer of ownership.")
+@strawberry.type(description="The team after a transfer of ownership.")
 class OwnershipTransfer:
-    customer_id: strawberry.ID
-    owner_user_id: strawberry.ID
-    previous_owner_user_id: strawberry.ID
+    customer: Customer
+    new_owner: Member
+    previous_owner: Member = strawberry.field(description="Now an admin.")
 
     @classmethod
     def of(cls, result: OwnershipTransferResult) -> OwnershipTransfer:
         return cls(
-            customer_id=_id(result.customer_id),
-            owner_user_id=_id(result.owner_user_id),
-            previous_owner_user_id=_id(result.previous_owner_user_id),
+            customer=customer_of(result.customer),
+            new_owner=Member.of(result.new_owner),
+            previous_owner=Member.of(result.previous_owner),
         )
+
+
+@strawberry.type(description="A member removed, and the customer as the removal left it.")
+class MemberRemoval:
+    removed_user_id: strawberry.ID
+    customer: Customer
+
+    @classmethod
+    def of(cls, user_id: object, details: CustomerDetails) -> MemberRemoval:
+        return cls(removed_user_id=_id(user_id), customer=customer_of(details))
+
+
+@strawberry.type(description="An invitation revoked, and the customer as the revocation left it.")
+class InvitationRevocation:
+    revoked_invitation_id: strawberry.ID
+    customer: Customer
+
+    @classmethod
+    def of(cls, invitation_id: object, details: CustomerDetails) -> InvitationRevocation:
+        return cls(revoked_invitation_id=_id(invitation_id), customer=customer_of(details))
+
+
+@strawberry.type(description="The customer the caller left; it is no longer a member.")
+class CustomerLeave:
+    left_customer_id: strawberry.ID
+
+
+@strawberry.type(description="The customer deleted.")
+class CustomerDeletion:
+    deleted_customer_id: strawberry.ID
+
+
+@strawberry.type(description="The API key revoked.")
+class ApiKeyRevocation:
+    revoked_api_key_id: strawberry.ID
 
 
 @strawberry.type(description="An API key of the caller; its secret is never shown again.")
@@ -244,21 +291,9 @@ class ApiKey:
 
 @strawberry.type(description="A new API key with its secret, shown only this once.")
 class IssuedApiKey:
-    id: strawberry.ID
-    name: str
-    key: str
+    api_key: ApiKey
     secret: str
-    created_at: datetime
-    expires_at: datetime | None
 
     @classmethod
     def of(cls, issued: IssuedApiKeyResult) -> IssuedApiKey:
-        row = issued.api_key
-        return cls(
-            id=_id(row.id),
-            name=row.name,
-            key=row.key,
-            secret=issued.secret,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-        )
+        return cls(api_key=ApiKey.of(issued.api_key), secret=issued.secret)

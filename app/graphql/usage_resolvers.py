@@ -28,13 +28,13 @@ from app.usage.consume import ConsumeBatch, ConsumeRequest
 from app.usage.consume import Decision as DecisionResult  # the domain's; `Decision` is the type
 
 
-async def limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
+async def limits(info: Info, service_name: str | None = None) -> list[Limit]:
     principal = await info.context.principal(access_of(info.context.services.reports.limits))
     report = await info.context.services.reports.limits(principal, service_name=service_name)
     return [Limit.of(item) for item in report.items]
 
 
-async def limit(info: Info, service_name: str, feature_key: str) -> Limit | None:
+async def limit(info: Info, service_name: str, feature_key: str) -> Limit:
     principal = await info.context.principal(access_of(info.context.services.reports.limit))
     item = await info.context.services.reports.limit(
         principal, service_name=service_name, feature_key=feature_key
@@ -42,31 +42,31 @@ async def limit(info: Info, service_name: str, feature_key: str) -> Limit | None
     return Limit.of(item)
 
 
-async def ip_limits(info: Info, service_name: str | None = None) -> list[Limit] | None:
+async def ip_limits(info: Info, service_name: str | None = None) -> list[Limit]:
     principal = await info.context.principal(access_of(info.context.services.reports.ip_limits))
     report = await info.context.services.reports.ip_limits(principal, service_name=service_name)
     return [Limit.of(item) for item in report.items]
 
 
-async def usage(info: Info, service_name: str | None = None) -> Usage | None:
+async def usage(info: Info, service_name: str | None = None) -> Usage:
     principal = await info.context.principal(access_of(info.context.services.reports.usage))
     report = await info.context.services.reports.usage(principal, service_name=service_name)
     return Usage.of(report)
 
 
-async def ip_usage(info: Info, service_name: str | None = None) -> Usage | None:
+async def ip_usage(info: Info, service_name: str | None = None) -> Usage:
     principal = await info.context.principal(access_of(info.context.services.reports.ip_usage))
     report = await info.context.services.reports.ip_usage(principal, service_name=service_name)
     return Usage.of(report)
 
 
-async def quotas(info: Info, service_name: str | None = None) -> list[Quota] | None:
+async def quotas(info: Info, service_name: str | None = None) -> list[Quota]:
     principal = await info.context.principal(access_of(info.context.services.reports.quotas))
     report = await info.context.services.reports.quotas(principal, service_name=service_name)
     return [Quota.of(item) for item in report.items]
 
 
-async def quota(info: Info, service_name: str, feature_key: str) -> Quota | None:
+async def quota(info: Info, service_name: str, feature_key: str) -> Quota:
     principal = await info.context.principal(access_of(info.context.services.reports.quota))
     item = await info.context.services.reports.quota(
         principal, service_name=service_name, feature_key=feature_key
@@ -74,7 +74,7 @@ async def quota(info: Info, service_name: str, feature_key: str) -> Quota | None
     return Quota.of(item)
 
 
-async def quota_usage(info: Info) -> QuotaUsage | None:
+async def quota_usage(info: Info) -> QuotaUsage:
     principal = await info.context.principal(access_of(info.context.services.reports.quota_usage))
     async with info.context.read() as session:
         report = await info.context.services.reports.quota_usage(session, principal)
@@ -90,7 +90,7 @@ async def consume(
     customer_id: strawberry.ID | None = None,
     ip: str | None = None,
     idempotency_key: str | None = None,
-) -> Decision | None:
+) -> Decision:
     principal = await info.context.principal(access_of(info.context.services.consume.consume))
     data = _consume_request(
         serviceName=service_name,
@@ -112,7 +112,7 @@ async def check(
     user_id: strawberry.ID | None = None,
     customer_id: strawberry.ID | None = None,
     ip: str | None = None,
-) -> Decision | None:
+) -> Decision:
     principal = await info.context.principal(access_of(info.context.services.consume.check))
     data = _consume_request(
         serviceName=service_name,

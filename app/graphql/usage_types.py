@@ -11,6 +11,7 @@ from typing import Annotated, Protocol
 
 import strawberry
 
+from app.catalog.model import UNLIMITED
 from app.core.errors import AppError
 from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import Window
@@ -22,6 +23,8 @@ from app.usage.consume import Decision as DecisionResult
 
 VALUE = "-1: unlimited; 0: disabled on the tier."
 WINDOW_END = "When the window ends."
+UNLIMITED_VALUE = "Whether `value` is -1."
+UNLIMITED_LIMIT = "Whether `limit` is -1."
 
 
 class _Resets(Protocol):
@@ -42,6 +45,24 @@ def _fetched_at(root: strawberry.Parent[_Fetched]) -> datetime:
     return instant(root.fetched_at)
 
 
+class _Valued(Protocol):
+    @property
+    def value(self) -> int: ...
+
+
+class _Limited(Protocol):
+    @property
+    def limit(self) -> int: ...
+
+
+def _value_unlimited(root: strawberry.Parent[_Valued]) -> bool:
+    return root.value == UNLIMITED
+
+
+def _limit_unlimited(root: strawberry.Parent[_Limited]) -> bool:
+    return root.limit == UNLIMITED
+
+
 def _no_window(root: strawberry.Parent[reports.QuotaUsage]) -> datetime | None:
     return None
 
@@ -51,6 +72,7 @@ def _no_window(root: strawberry.Parent[reports.QuotaUsage]) -> datetime | None:
 )
 class Limit(DomainType):
     value: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_value_unlimited, description=UNLIMITED_VALUE)
     window: Window  # rate limits always have one
 
 
@@ -60,6 +82,7 @@ class Limit(DomainType):
 )
 class Quota(DomainType):
     value: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_value_unlimited, description=UNLIMITED_VALUE)
     window: strawberry.Private[Window | None]
 
 
@@ -68,6 +91,7 @@ class Quota(DomainType):
 )
 class FeatureUsage(DomainType):
     limit: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_limit_unlimited, description=UNLIMITED_LIMIT)
     remaining: int = strawberry.field(description="-1 when the limit is unlimited.")
     reset_at: datetime = strawberry.field(resolver=_reset_at, description=WINDOW_END)
     is_locked: bool = strawberry.field(description="True while requests are being refused.")
@@ -87,6 +111,7 @@ class Usage(DomainType):
 @domain_type(reports.QuotaUsage, description="How much of one quota the customer holds.")
 class QuotaFeatureUsage(DomainType):
     limit: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_limit_unlimited, description=UNLIMITED_LIMIT)
     remaining: int = strawberry.field(description="-1 when the quota is unlimited.")
     reset_at: datetime | None = strawberry.field(
         resolver=_no_window, description="Always null: quotas have no window."
@@ -103,6 +128,7 @@ class QuotaUsage(DomainType):
 @domain_type(DecisionResult, description="The answer to a consume or a check.")
 class Decision(DomainType):
     limit: int = strawberry.field(description=VALUE)
+    unlimited: bool = strawberry.field(resolver=_limit_unlimited, description=UNLIMITED_LIMIT)
     remaining: int = strawberry.field(description="-1 when the limit is unlimited.")
     reset_at: datetime = strawberry.field(resolver=_reset_at, description=WINDOW_END)
     window: Window

@@ -122,6 +122,15 @@ class Membership(SQLModel, table=True):
     joined_at: datetime = utc_column()
 
 
+class InvitationStatus(StrEnum):
+    """Where an invitation stands: pending until accepted, revoked or expired."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
 class Invitation(SQLModel, table=True):
     __table_args__ = (
         Index(

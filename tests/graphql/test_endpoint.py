@@ -99,7 +99,7 @@ class TestErrors:
         )
         assert role["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         moment = await gql.error(
-            'mutation($e: DateTime) { createApiKey(name: "k", expiresAt: $e) { id } }',
+            'mutation($e: DateTime) { createApiKey(name: "k", expiresAt: $e) { secret } }',
             gql.user(),
             e="yesterday",
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.auth.roles import MemberRole
 from tests.graphql.conftest import ADD_MEMBER, CREATE_CUSTOMER, GraphQL
 from tests.support.api import ADDRESS, ANONYMOUS, Caller
 from tests.support.clock import MovableClock
@@ -82,7 +83,9 @@ class TestCustomer:
     async def test_the_owner_deletes_it(self, gql: GraphQL) -> None:
         owner = gql.user()
         await gql.customer(owner)
-        assert (await gql.data("mutation { deleteCustomer }", owner)) == {"deleteCustomer": True}
+        customer_id = (await gql.data("{ customer { id } }", owner))["customer"]["id"]
+        deleted = await gql.data("mutation { deleteCustomer { deletedCustomerId } }", owner)
+        assert deleted == {"deleteCustomer": {"deletedCustomerId": customer_id}}
         error = await gql.error("{ customer { id } }", owner)
         assert error["extensions"]["code"] == "NO_CUSTOMER"
 
@@ -107,8 +110,9 @@ class TestAuthentication:
         monkeypatch.setattr(credentials, "authenticate", counted)
         bad = Caller(None, None, headers={"Authorization": "Bearer not-a-jwt"})
         body = await gql.execute("{ customer { id } apiKeys { id } }", bad)
-        assert body["data"] == {"customer": None, "apiKeys": None}
-        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TOKEN"] * 2
+        # Both fields are non-null: the first refusal nulls the answer.
+        assert body["data"] is None
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"INVALID_TOKEN"}
         assert {e["extensions"]["status"] for e in body["errors"]} == {401}
         assert len(calls) == 1
 
@@ -119,9 +123,11 @@ class TestAuthentication:
     async def test_an_api_key_acts_as_its_user(self, gql: GraphQL) -> None:
         owner = gql.user()
         customer_id = await gql.customer(owner)
-        issued = await gql.data('mutation { createApiKey(name: "ci") { key secret } }', owner)
-        key = issued["createApiKey"]
-        caller = Caller(None, None, headers={"api-key": key["key"], "api-secret": key["secret"]})
+        issued = await gql.data(
+            'mutation { createApiKey(name: "ci") { apiKey { key } secret } }', owner
+        )
+        key, secret = issued["createApiKey"]["apiKey"], issued["createApiKey"]["secret"]
+        caller = Caller(None, None, headers={"api-key": key["key"], "api-secret": secret})
         assert (await gql.data("{ customer { id } }", caller))["customer"]["id"] == customer_id
         wrong = Caller(None, None, headers={"api-key": key["key"], "api-secret": "bs_wrong"})
         error = await gql.error("{ customer { id } }", wrong)
@@ -143,7 +149,7 @@ class TestTeam:
         assert (invited["invitedEmail"], invited["role"], invited["status"]) == (
             "new@example.com",
             "USER",
-            "pending",
+            "PENDING",
         )
         assert ISO_Z.match(invited["expiresAt"])
         pending = await gql.data("{ invitations { id email } }", owner)
@@ -153,8 +159,16 @@ class TestTeam:
         owner = gql.user()
         await gql.customer(owner)
         invited = (await gql.data(ADD_MEMBER, owner, email="x@example.com"))["addMember"]
-        revoke = "mutation R($id: ID!) { revokeInvitation(invitationId: $id) }"
-        assert await gql.data(revoke, owner, id=invited["id"]) == {"revokeInvitation": True}
+        revoke = """mutation R($id: ID!) { revokeInvitation(invitationId: $id) {
+                      revokedInvitationId customer { memberCount seatsUsed } } }"""
+        seats = await gql.data("{ customer { memberCount seatsUsed } }", owner)
+        assert seats == {"customer": {"memberCount": 1, "seatsUsed": 2}}
+        assert await gql.data(revoke, owner, id=invited["id"]) == {
+            "revokeInvitation": {
+                "revokedInvitationId": invited["id"],
+                "customer": {"memberCount": 1, "seatsUsed": 1},
+            }
+        }
         assert (await gql.data("{ invitations { id } }", owner))["invitations"] == []
         again = await gql.error(revoke, owner, id=invited["id"])
         assert again["extensions"]["code"] == "INVITATION_NOT_FOUND"
@@ -181,7 +195,9 @@ class TestTeam:
     async def test_malformed_ids_are_invalid_input(self, gql: GraphQL) -> None:
         owner = gql.user()
         await gql.customer(owner)
-        error = await gql.error('mutation { removeMember(userId: "12345") }', owner)
+        error = await gql.error(
+            'mutation { removeMember(userId: "12345") { removedUserId } }', owner
+        )
         assert error["extensions"]["code"] == "INVALID_INPUT"
         assert error["extensions"]["param"] == "userId"
         by_model = await gql.error(ADD_MEMBER, owner, userId="12345")
@@ -248,8 +264,11 @@ class TestTeam:
         assert roles(await gql.data(ROLE_OF, owner))[member.user_id] == "ADMIN"
         refused = await gql.error(change, member, u=owner.user_id, r="USER")
         assert refused["extensions"]["code"] == "ROLE_HIERARCHY_VIOLATION"
-        remove = "mutation R($u: ID!) { removeMember(userId: $u) }"
-        assert await gql.data(remove, owner, u=member.user_id) == {"removeMember": True}
+        remove = """mutation R($u: ID!) { removeMember(userId: $u) {
+                     removedUserId customer { memberCount } } }"""
+        assert await gql.data(remove, owner, u=member.user_id) == {
+            "removeMember": {"removedUserId": member.user_id, "customer": {"memberCount": 1}}
+        }
         assert member.user_id not in roles(await gql.data(ROLE_OF, owner))
         gone = await gql.error(remove, owner, u=member.user_id)
         assert (gone["extensions"]["code"], gone["extensions"]["status"]) == (
@@ -261,10 +280,12 @@ class TestTeam:
         owner, heir = gql.user(), gql.user()
         customer_id = await gql.customer(owner)
         await gql.add(owner, heir, "ADMIN")
-        cannot_leave = await gql.error("mutation { leaveCustomer }", owner)
+        leave = "mutation { leaveCustomer { leftCustomerId } }"
+        cannot_leave = await gql.error(leave, owner)
         assert cannot_leave["extensions"]["code"] == "OWNER_CANNOT_LEAVE"
         transfer = """mutation T($u: ID) { transferOwnership(newOwnerUserId: $u) {
-                        customerId ownerUserId previousOwnerUserId } }"""
+                        customer { id ownerUserId memberCount }
+                        newOwner { userId role } previousOwner { userId role } } }"""
         outsider = await gql.error(transfer, owner, u=gql.user().user_id)
         assert (outsider["extensions"]["code"], outsider["extensions"]["param"]) == (
             "NOT_A_MEMBER",
@@ -272,15 +293,15 @@ class TestTeam:
         )
         moved = (await gql.data(transfer, owner, u=heir.user_id))["transferOwnership"]
         assert moved == {
-            "customerId": customer_id,
-            "ownerUserId": heir.user_id,
-            "previousOwnerUserId": owner.user_id,
+            "customer": {"id": customer_id, "ownerUserId": heir.user_id, "memberCount": 2},
+            "newOwner": {"userId": heir.user_id, "role": "OWNER"},
+            "previousOwner": {"userId": owner.user_id, "role": "ADMIN"},
         }
         assert roles(await gql.data(ROLE_OF, heir)) == {
             heir.user_id: "OWNER",
             owner.user_id: "ADMIN",
         }
-        assert await gql.data("mutation { leaveCustomer }", owner) == {"leaveCustomer": True}
+        assert await gql.data(leave, owner) == {"leaveCustomer": {"leftCustomerId": customer_id}}
         assert (await gql.error("{ customer { id } }", owner))["extensions"]["code"] == (
             "NO_CUSTOMER"
         )
@@ -295,7 +316,7 @@ class TestTeam:
             a=first.user_id,
             b="bad",
         )
-        assert body["data"] == {"a": {"__typename": "Member"}, "b": None}
+        assert body["data"] is None  # the fields are non-null: an error nulls the whole answer
         assert [e["path"] for e in body["errors"]] == [["b"]]
         assert first.user_id in roles(await gql.data(ROLE_OF, owner))
 
@@ -307,25 +328,28 @@ class TestApiKeys:
         created = (
             await gql.data(
                 'mutation C($e: DateTime) { createApiKey(name: "deploy", expiresAt: $e) '
-                "{ id name key secret createdAt expiresAt } }",
+                "{ apiKey { id name key createdAt expiresAt } secret } }",
                 user,
                 e=expires.isoformat(),
             )
         )["createApiKey"]
+        created = {**created.pop("apiKey"), **created}
         assert created["secret"].startswith("bs_") and created["key"].startswith("bk_")
         assert created["expiresAt"] == expires.isoformat().replace("+00:00", "Z")
         listed = (await gql.data("{ apiKeys { id name key lastUsedAt } }", user))["apiKeys"]
         assert listed == [
             {"id": created["id"], "name": "deploy", "key": created["key"], "lastUsedAt": None}
         ]
-        revoke = "mutation R($id: ID!) { revokeApiKey(id: $id) }"
-        assert await gql.data(revoke, user, id=created["id"]) == {"revokeApiKey": True}
+        revoke = "mutation R($id: ID!) { revokeApiKey(id: $id) { revokedApiKeyId } }"
+        assert await gql.data(revoke, user, id=created["id"]) == {
+            "revokeApiKey": {"revokedApiKeyId": created["id"]}
+        }
         assert (await gql.data("{ apiKeys { id } }", user))["apiKeys"] == []
         again = await gql.error(revoke, user, id=created["id"])
         assert again["extensions"]["code"] == "API_KEY_NOT_FOUND"
 
     async def test_expiry_must_be_in_the_future_and_zoned(self, gql: GraphQL) -> None:
-        create = 'mutation C($e: DateTime) { createApiKey(name: "k", expiresAt: $e) { id } }'
+        create = 'mutation C($e: DateTime) { createApiKey(name: "k", expiresAt: $e) { secret } }'
         past = await gql.error(create, gql.user(), e="2001-01-01T00:00:00Z")
         assert (past["extensions"]["code"], past["extensions"]["param"]) == (
             "INVALID_INPUT",
@@ -418,11 +442,15 @@ class TestAdmin:
                      items { userId } totalCount } }"""
         listed = (await gql.data(members, admin, c=customer_id))["adminCustomerMembers"]
         assert {m["userId"] for m in listed["items"]} == {owner.user_id, newcomer.user_id}
-        remove = "mutation D($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) }"
+        remove = """mutation D($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) {
+                    removedUserId customer { id memberCount } } }"""
         owner_removal = await gql.error(remove, admin, c=customer_id, u=owner.user_id)
         assert owner_removal["extensions"]["code"] == "ROLE_HIERARCHY_VIOLATION"
         assert await gql.data(remove, admin, c=customer_id, u=newcomer.user_id) == {
-            "adminRemoveMember": True
+            "adminRemoveMember": {
+                "removedUserId": newcomer.user_id,
+                "customer": {"id": customer_id, "memberCount": 1},
+            }
         }
         assert (await gql.error("{ customer { id } }", newcomer))["extensions"]["code"] == (
             "NO_CUSTOMER"
@@ -431,8 +459,10 @@ class TestAdmin:
     async def test_delete_any_customer(self, gql: GraphQL) -> None:
         owner = gql.user()
         customer_id = await gql.customer(owner)
-        delete = "mutation D($c: ID!) { adminDeleteCustomer(customerId: $c) }"
-        assert await gql.data(delete, gql.admin(), c=customer_id) == {"adminDeleteCustomer": True}
+        delete = "mutation D($c: ID!) { adminDeleteCustomer(customerId: $c) { deletedCustomerId } }"
+        assert await gql.data(delete, gql.admin(), c=customer_id) == {
+            "adminDeleteCustomer": {"deletedCustomerId": customer_id}
+        }
         assert (await gql.error("{ customer { id } }", owner))["extensions"]["code"] == (
             "NO_CUSTOMER"
         )
@@ -486,7 +516,11 @@ class TestCallersBeforeArguments:
     @pytest.mark.parametrize(
         ("document", "as_user", "code"),
         [
-            ('mutation { revokeApiKey(id: "nope") }', False, "AUTHENTICATION_REQUIRED"),
+            (
+                'mutation { revokeApiKey(id: "nope") { revokedApiKeyId } }',
+                False,
+                "AUTHENTICATION_REQUIRED",
+            ),
             (
                 'mutation { addMember(userId: "nope") { __typename } }',
                 False,
@@ -507,3 +541,17 @@ class TestCallersBeforeArguments:
         caller = gql.user() if as_user else ANONYMOUS
         error = await gql.error(document, caller)
         assert error["extensions"]["code"] == code
+
+
+class TestFlags:
+    async def test_unlimited_flags_and_role_ids(self, gql: GraphQL) -> None:
+        owner = gql.user()
+        await gql.customer(owner)
+        plans = (await gql.data("{ plans { memberLimit unlimitedMembers } }", owner))["plans"]
+        assert plans and all(p["unlimitedMembers"] == (p["memberLimit"] == -1) for p in plans)
+        limits = (await gql.data("{ limits { value unlimited } }", owner))["limits"]
+        assert limits and all(x["unlimited"] == (x["value"] == -1) for x in limits)
+        usage = (await gql.data("{ usage { features { limit unlimited } } }", owner))["usage"]
+        assert all(f["unlimited"] == (f["limit"] == -1) for f in usage["features"])
+        members = (await gql.data("{ members { items { role roleId } } }", owner))["members"]
+        assert members["items"] == [{"role": "OWNER", "roleId": str(MemberRole.OWNER.id)}]

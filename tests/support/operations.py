@@ -257,7 +257,7 @@ def _done(_data: Any) -> Any:
 
 
 def _invitation(data: Any) -> Any:
-    return (data["role"].lower(), data["status"])
+    return (data["role"].lower(), data["status"].lower())
 
 
 def _invitations(data: Any) -> Any:
@@ -353,13 +353,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "delete customer",
         rest("DELETE", "/customer", view=_done),
-        graphql("mutation { deleteCustomer }", 204, view=_done),
+        graphql("mutation { deleteCustomer { deletedCustomerId } }", 204, view=_done),
         _statuses({**MEMBER, "admin": 403, "user": 403}, 204),
     ),
     Operation(
         "leave customer",
         rest("DELETE", "/customer/leave", view=_done),
-        graphql("mutation { leaveCustomer }", 204, view=_done),
+        graphql("mutation { leaveCustomer { leftCustomerId } }", 204, view=_done),
         _statuses({**MEMBER, "owner": 403, "outsider": 403}, 204),
     ),
     Operation(
@@ -372,10 +372,10 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         graphql(
             "mutation($id: ID) { transferOwnership(newOwnerUserId: $id) "
-            "{ ownerUserId previousOwnerUserId } }",
+            "{ newOwner { userId } previousOwner { userId } } }",
             200,
             lambda w: {"id": w.victim.user_id},
-            view=_transfer,
+            view=lambda d: (d["newOwner"]["userId"], d["previousOwner"]["userId"]),
         ),
         {**MEMBER, "admin": 403, "user": 403, "outsider": 400},
     ),
@@ -432,7 +432,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "remove member",
         rest("DELETE", lambda w: f"/customer/member/{w.victim.user_id}", view=_done),
         graphql(
-            "mutation($id: ID!) { removeMember(userId: $id) }",
+            "mutation($id: ID!) { removeMember(userId: $id) { removedUserId } }",
             204,
             lambda w: {"id": w.victim.user_id},
             view=_done,
@@ -449,7 +449,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "revoke invitation",
         rest("DELETE", lambda w: f"/customer/invitations/{w.invitation_id}", view=_done),
         graphql(
-            "mutation($id: ID!) { revokeInvitation(invitationId: $id) }",
+            "mutation($id: ID!) { revokeInvitation(invitationId: $id) { revokedInvitationId } }",
             204,
             lambda w: {"id": w.invitation_id},
             view=_done,
@@ -460,7 +460,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "create api key",
         rest("POST", "/apikeys", {"name": "k"}, view=lambda d: d["name"]),
         graphql(
-            'mutation { createApiKey(name: "k") { name secret } }', 201, view=lambda d: d["name"]
+            'mutation { createApiKey(name: "k") { apiKey { name } secret } }',
+            201,
+            view=lambda d: d["apiKey"]["name"],
         ),
         _statuses(ANY_USER, 201),
     ),
@@ -503,7 +505,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "admin delete customer",
         rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}", view=_done),
         graphql(
-            "mutation($id: ID!) { adminDeleteCustomer(customerId: $id) }",
+            "mutation($id: ID!) { adminDeleteCustomer(customerId: $id) { deletedCustomerId } }",
             204,
             lambda w: {"id": w.customer_id},
             view=_done,
@@ -546,7 +548,8 @@ OPERATIONS: tuple[Operation, ...] = (
             view=_done,
         ),
         graphql(
-            "mutation($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) }",
+            "mutation($c: ID!, $u: ID!) { adminRemoveMember(customerId: $c, userId: $u) "
+            "{ removedUserId } }",
             204,
             lambda w: {"c": w.customer_id, "u": w.victim.user_id},
             view=_done,
@@ -948,7 +951,7 @@ SERVICE_OPERATIONS: tuple[Operation, ...] = (
         own_key(rest("DELETE", lambda w: f"/apikeys/{w.api_key_id}", view=_done)),
         own_key(
             graphql(
-                "mutation($id: ID!) { revokeApiKey(id: $id) }",
+                "mutation($id: ID!) { revokeApiKey(id: $id) { revokedApiKeyId } }",
                 204,
                 lambda w: {"id": w.api_key_id},
                 view=_done,
