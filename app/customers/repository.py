@@ -179,3 +179,11 @@ async def claim_invitation(session: AsyncSession, invitation_id: uuid.UUID, stat
         .values(status=status),
     )
     return claimed == 1
+
+
+async def seats_used(session: AsyncSession, customer_id: uuid.UUID) -> int:
+    """Members plus pending invitations, as committed or written by this transaction."""
+    used = await session.scalar(
+        select(col(Customer.seats_used)).where(col(Customer.id) == customer_id)
+    )
+    return int(used or 0)

@@ -123,9 +123,13 @@ class Team:
         tier = await session.get(Tier, customer.tier_id)
         assert tier is not None
         if not await repo.take_seat(session, customer.id, tier.member_limit):
+            # What an upgrade prompt shows: the limit, the tier, and the seats taken now.
             raise MemberLimitReached(
                 f"The {tier.display_name} tier allows {tier.member_limit} members, "
-                "counting the owner and pending invitations."
+                "counting the owner and pending invitations.",
+                limit=tier.member_limit,
+                tierName=tier.name,
+                seatsUsed=await repo.seats_used(session, customer.id),
             )
 
     async def change_role(

@@ -10,6 +10,8 @@ from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import billing, events, usage_resolvers, viewer
 from app.graphql.context import Info
 from app.graphql.enums import CustomerSort, SubscriptionStatus
+from app.graphql.error_codes import ErrorCode, error_code
+from app.graphql.error_codes import error_codes as all_error_codes
 from app.graphql.types import (
     ApiKey,
     Customer,
@@ -111,8 +113,16 @@ async def plans(info: Info) -> list[Tier]:
     return [Tier.of(row) for row in rows]
 
 
+def error_codes() -> list[ErrorCode]:
+    return [error_code(code) for code in all_error_codes()]
+
+
 @strawberry.type
 class Query:
+    error_codes = strawberry.field(
+        resolver=error_codes,
+        description="Every code an error's `extensions.code` may hold (anyone).",
+    )
     viewer = strawberry.field(
         resolver=viewer.viewer,
         description="Who the caller is, its customer and role, and what it may do.",

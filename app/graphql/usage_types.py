@@ -15,6 +15,7 @@ from app.catalog.model import UNLIMITED
 from app.core.errors import AppError
 from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import Window
+from app.graphql.error_codes import ErrorCode, error_code
 from app.graphql.errors import graphql_param
 from app.graphql.scalars import instant
 from app.http.decisions import refusal
@@ -141,7 +142,7 @@ class Decision(DomainType):
     "consume would have answered, and, for a refusal, its decision."
 )
 class ConsumeError:
-    code: str
+    code: ErrorCode
     message: str
     status: int
     param: str | None = None
@@ -153,7 +154,7 @@ class ConsumeError:
     def of(cls, error: AppError, decision: DecisionResult | None = None) -> ConsumeError:
         param = graphql_param(error)
         return cls(
-            code=error.code,
+            code=error_code(error.code),
             message=error.message_naming(param),
             status=error.status,
             param=param,

@@ -29,6 +29,25 @@ class TestMemberLimit:
         assert response.json()["error"]["code"] == "MEMBER_LIMIT_REACHED"
         assert len(await roles_of(api, owner)) == 2
 
+    async def test_the_refusal_carries_what_an_upgrade_prompt_shows(self, api: Api) -> None:
+        owner = api.user()
+        await api.customer(owner)  # free: 3 members
+        for email in ("a@example.com", "b@example.com"):
+            await api.call("POST", "/customer/member", owner, json={"email": email})
+        refused = await api.call("POST", "/customer/member", owner, json={"email": "c@example.com"})
+        error = refused.json()["error"]
+        assert (error["limit"], error["tierName"], error["seatsUsed"]) == (3, "free", 3)
+        over_graphql = await api.graphql(
+            'mutation { addMember(email: "d@example.com") { __typename } }', owner
+        )
+        extensions = over_graphql["errors"][0]["extensions"]
+        assert extensions["code"] == "MEMBER_LIMIT_REACHED"
+        assert (extensions["limit"], extensions["tierName"], extensions["seatsUsed"]) == (
+            3,
+            "free",
+            3,
+        )
+
     async def test_invitations_expire_after_seven_days_and_free_their_seat(
         self, api: Api, clock: MovableClock
     ) -> None:
