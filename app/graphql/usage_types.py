@@ -117,6 +117,7 @@ class QuotaFeatureUsage(DomainType):
     reset_at: datetime | None = strawberry.field(
         resolver=_no_window, description="Always null: quotas have no window."
     )
+    is_locked: bool = strawberry.field(description="True while allocations are being refused.")
 
 
 @domain_type(reports.QuotaUsageReport, description="Usage of every quota of the customer.")

@@ -206,6 +206,7 @@ def _outcome(entry: CatalogEntry, answer: _Answer) -> QuotaUsage:
         answer.current_usage,
         answer.limit,
         remaining(answer.limit, answer.current_usage),
+        entry.spec.description,
     )
     if answer.refused_with is None:
         return usage

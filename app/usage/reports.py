@@ -54,6 +54,13 @@ class Allowances:
     items: list[Allowance]
 
 
+def is_locked(limit: int, used: int) -> bool:
+    """Whether one more use than `used` is refused under `limit`."""
+    if limit == UNLIMITED:
+        return False
+    return limit == DISABLED or used >= limit
+
+
 @dataclass(frozen=True, slots=True)
 class FeatureUsage:
     service_name: str
@@ -69,9 +76,7 @@ class FeatureUsage:
     @property
     def is_locked(self) -> bool:
         """True while a consume of this feature would be refused."""
-        if self.limit == UNLIMITED:
-            return False
-        return self.limit == DISABLED or self.current_usage >= self.limit
+        return is_locked(self.limit, self.current_usage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,12 @@ class QuotaUsage:
     current_usage: int
     limit: int
     remaining: int
+    description: str
+
+    @property
+    def is_locked(self) -> bool:
+        """True while an allocation of one more would be refused."""
+        return is_locked(self.limit, self.current_usage)
 
     @property
     def reset_at(self) -> int:
@@ -261,8 +272,14 @@ class ReportService:
 
     async def _quota_usage(self, subject: Subject, entry: CatalogEntry, used: int) -> QuotaUsage:
         limit = await self._value(subject, entry)
+        spec = entry.spec
         return QuotaUsage(
-            entry.spec.service_name, entry.spec.feature_key, used, limit, remaining(limit, used)
+            spec.service_name,
+            spec.feature_key,
+            used,
+            limit,
+            remaining(limit, used),
+            spec.description,
         )
 
     def _now_ts(self) -> int:

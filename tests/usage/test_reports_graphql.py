@@ -158,6 +158,21 @@ class TestReports:
             }
         ]
 
+    async def test_quota_usage_says_what_it_is_and_when_it_is_full(self, api: Api) -> None:
+        query = "{ quotaUsage { features { description currentUsage isLocked } } }"
+        with_room, with_room_id = await customer_on(api, "pro")
+        await hold(api, with_room_id, "compute-api", "max_instances", 2)
+        [room] = (await data(api, query, with_room))["features"]
+        assert room == {
+            "description": "Maximum compute instances",
+            "currentUsage": 2,
+            "isLocked": False,
+        }
+        full_one, full_id = await customer_on(api, "pro")
+        await hold(api, full_id, "compute-api", "max_instances", 3)
+        [full] = (await data(api, query, full_one))["features"]
+        assert (full["currentUsage"], full["isLocked"]) == (3, True)
+
     @pytest.mark.parametrize(
         ("query", "code"),
         [
