@@ -23,10 +23,10 @@ class PageRequest:
 
     def __post_init__(self) -> None:
         if not 1 <= self.page <= MAX_PAGE:
-            raise InvalidInput(f"page must be between 1 and {MAX_PAGE}.", param="page")
+            raise InvalidInput(f"{{param}} must be between 1 and {MAX_PAGE}.", param="page")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(
-                f"pageSize must be between 1 and {MAX_PAGE_SIZE}.", param="page_size"
+                f"{{param}} must be between 1 and {MAX_PAGE_SIZE}.", param="page_size"
             )
 
     @property

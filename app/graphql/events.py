@@ -9,11 +9,13 @@ import strawberry
 
 from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
+from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import UsageEventType, Window
 from app.graphql.scalars import unix_seconds
+from app.graphql.types import Page
 from app.models import UsageEvent as UsageEventRow
-from app.usage.events import EventFilter, EventPage
+from app.usage.events import EventFilter
 
 
 @strawberry.type(description="One consume, check of a unique limit, or quota change.")
@@ -43,16 +45,6 @@ class UsageEvent:
         )
 
 
-@strawberry.type(description="How many events match, and the 100 newest, newest first.")
-class UsageEvents:
-    total: int
-    events: list[UsageEvent]
-
-    @classmethod
-    def of(cls, page: EventPage) -> UsageEvents:
-        return cls(total=page.total, events=[UsageEvent.of(row) for row in page.events])
-
-
 async def usage_events(
     info: Info,
     type: UsageEventType | None = None,
@@ -64,8 +56,11 @@ async def usage_events(
     until: Annotated[
         datetime | None, strawberry.argument(name="to", description="Included.")
     ] = None,
-) -> UsageEvents:
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[UsageEvent]:
     principal = await info.context.principal(access_of(info.context.services.events.list))
+    request = PageRequest(page, page_size)
     wanted = EventFilter(
         types=[type.value] if type is not None else None,
         customer_id=parse_uuid(customer_id, "customer_id") if customer_id is not None else None,
@@ -74,5 +69,7 @@ async def usage_events(
         until=unix_seconds(until) if until is not None else None,
     )
     async with info.context.read() as session:
-        page = await info.context.services.events.list(session, principal, wanted=wanted)
-    return UsageEvents.of(page)
+        events = await info.context.services.events.list(
+            session, principal, wanted=wanted, page=request
+        )
+    return Page.of(events, UsageEvent.of)

@@ -6,8 +6,8 @@ from typing_extensions import TypedDict
 
 from app.catalog.model import FeatureSpec
 from app.catalog.service import OverrideView, ServiceCatalog, TierFeature
+from app.core.pagination import Page
 from app.models import UsageEvent
-from app.usage.events import EventPage
 
 
 class CatalogFeatureOut(TypedDict):
@@ -114,5 +114,5 @@ def usage_event(row: UsageEvent) -> UsageEventOut:
     }
 
 
-def usage_events(page: EventPage) -> UsageEventsOut:
-    return {"total": page.total, "events": [usage_event(row) for row in page.events]}
+def usage_events(page: Page[UsageEvent]) -> UsageEventsOut:
+    return {"total": page.total_count, "events": [usage_event(row) for row in page.items]}

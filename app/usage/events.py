@@ -19,6 +19,7 @@ from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
 from app.auth.seats import current_seat
 from app.core.errors import CustomerNotFound, InvalidInput
+from app.core.pagination import Page, PageRequest
 from app.customers.repository import customer_by_id
 from app.models import UsageEvent
 from app.usage.ledger import UsageEventType
@@ -41,24 +42,26 @@ class EventFilter:
     until: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EventPage:
-    total: int
-    events: list[UsageEvent]
+# REST's answer (SPEC §5.5): the newest hundred, with how many match.
+NEWEST_PAGE = PageRequest(1, NEWEST)
 
 
 class EventService:
     @requires(Access.USER)
     async def list(
-        self, session: AsyncSession, principal: Principal, *, wanted: EventFilter
-    ) -> EventPage:
+        self, session: AsyncSession, principal: Principal, *, wanted: EventFilter, page: PageRequest
+    ) -> Page[UsageEvent]:
         customer_id = await _visible_customer(session, principal, wanted.customer_id)
         filters = [col(UsageEvent.customer_id) == customer_id, *_filters(wanted)]
         total = await session.scalar(select(func.count()).select_from(UsageEvent).where(*filters))
         rows = await session.scalars(
-            select(UsageEvent).where(*filters).order_by(col(UsageEvent.seq).desc()).limit(NEWEST)
+            select(UsageEvent)
+            .where(*filters)
+            .order_by(col(UsageEvent.seq).desc())
+            .offset(page.offset)
+            .limit(page.page_size)
         )
-        return EventPage(int(total or 0), list(rows))
+        return Page(list(rows), int(total or 0), page)
 
 
 async def _visible_customer(

@@ -767,7 +767,7 @@ OPERATIONS += REPORT_OPERATIONS
 # §5.5 granular usage, §5.8 quotas and service registration, §3.4 per-customer overrides.
 METERED = {**ADMIN_ONLY, "billing_admin": 200}
 EVENT_VIEWERS = {**MANAGER, "outsider": 404, "billing_admin": 200}
-EVENT_FIELDS = "total events { type amount allowed userId }"
+EVENT_FIELDS = "totalCount items { type amount allowed userId }"
 QUOTA_FIELDS = "featureKey currentUsage limit remaining resetAt"
 NEW_SERVICE = {
     "featureKey": "detections_per_minute",
@@ -779,8 +779,10 @@ CHAT_LIMIT = "ai-api/chat_completions_per_minute"
 
 
 def _events(data: Any) -> Any:
-    rows = [(e["type"].lower(), e["amount"], e["allowed"], e["userId"]) for e in data["events"]]
-    return {"total": data["total"], "events": rows}
+    """REST's `{total, events}` and GraphQL's page, compared as one."""
+    events = data["events"] if "events" in data else data["items"]
+    rows = [(e["type"].lower(), e["amount"], e["allowed"], e["userId"]) for e in events]
+    return {"total": data.get("total", data.get("totalCount")), "events": rows}
 
 
 def _registered(data: Any) -> Any:

@@ -17,8 +17,8 @@ SEARCH = ("search-api", "simple_search_per_minute")  # enterprise: 3000 a minute
 EVENTS = """
 query($type: UsageEventType, $customerId: ID, $userId: ID, $from: DateTime, $to: DateTime) {
   usageEvents(type: $type, customerId: $customerId, userId: $userId, from: $from, to: $to) {
-    total
-    events { userId customerId serviceName featureKey amount type allowed timestamp window }
+    totalCount
+    items { userId customerId serviceName featureKey amount type allowed timestamp window }
   }
 }
 """
@@ -195,13 +195,13 @@ class TestGraphQL:
         rest = (await events(api, team.owner)).json()
         body = await api.graphql(EVENTS, team.owner, type="RATE_LIMIT")
         graphql = body["data"]["usageEvents"]
-        assert graphql["total"] == rest["total"] == 1
-        [event] = graphql["events"]
+        assert graphql["totalCount"] == rest["total"] == 1
+        [event] = graphql["items"]
         timestamp = unix_seconds(event["timestamp"])
         expected = {"type": "rate_limit", "window": "minute", "timestamp": timestamp}
         assert {**event, **expected} == rest["events"][0]
         everything = await api.graphql(EVENTS, team.owner)
-        assert everything["data"]["usageEvents"]["total"] == 2
+        assert everything["data"]["usageEvents"]["totalCount"] == 2
 
     async def test_billing_admin_and_filters(self, api: Api, team: Team) -> None:
         await consume(api, team.customer_id, team.members[1])
@@ -210,7 +210,7 @@ class TestGraphQL:
         body = await api.graphql(
             EVENTS, api.admin(), customerId=team.customer_id, userId=team.members[1].user_id
         )
-        assert body["data"]["usageEvents"]["total"] == 1
+        assert body["data"]["usageEvents"]["totalCount"] == 1
 
     async def test_by_time(self, api: Api, team: Team, clock: MovableClock) -> None:
         first = int(clock.now.timestamp())
@@ -222,12 +222,29 @@ class TestGraphQL:
         async def amounts(**variables: Any) -> list[int]:
             await api.container.ledger.flush()
             body = await api.graphql(EVENTS, team.owner, **variables)
-            return [event["amount"] for event in body["data"]["usageEvents"]["events"]]
+            return [event["amount"] for event in body["data"]["usageEvents"]["items"]]
 
         assert await amounts(**{"from": iso_z(second)}) == [2]
         assert await amounts(to=iso_z(first)) == [1]
         assert await amounts(**{"from": iso_z(first), "to": iso_z(second)}) == [2, 1]
         assert await amounts(**{"from": iso_z(second + 1)}) == []
+
+    async def test_pages_newest_first(self, api: Api, team: Team) -> None:
+        for amount in (1, 2, 3):
+            await consume(api, team.customer_id, amount=amount)
+        await api.container.ledger.flush()
+        query = (
+            "query($p: Int!) { usageEvents(page: $p, pageSize: 2) "
+            "{ items { amount } totalCount hasNext } }"
+        )
+        first = (await api.graphql(query, team.owner, p=1))["data"]["usageEvents"]
+        second = (await api.graphql(query, team.owner, p=2))["data"]["usageEvents"]
+        assert ([e["amount"] for e in first["items"]], first["totalCount"], first["hasNext"]) == (
+            [3, 2],
+            3,
+            True,
+        )
+        assert ([e["amount"] for e in second["items"]], second["hasNext"]) == ([1], False)
 
     async def test_errors_match_rest(self, api: Api, team: Team) -> None:
         body = await api.graphql(EVENTS, team.owner, userId="nope")

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.rest import catalog_views, query
 from app.rest.context import RestCall
-from app.usage.events import LIMIT_EVENTS, QUOTA_EVENTS, EventFilter
+from app.usage.events import LIMIT_EVENTS, NEWEST_PAGE, QUOTA_EVENTS, EventFilter
 
 
 async def limit_events(request: Request) -> Response:
@@ -24,7 +24,9 @@ async def _events(request: Request, types: Sequence[str]) -> Response:
     call = await RestCall.of(request)
     wanted = _filter(call, types)
     async with call.read() as session:
-        page = await call.services.events.list(session, call.principal, wanted=wanted)
+        page = await call.services.events.list(
+            session, call.principal, wanted=wanted, page=NEWEST_PAGE
+        )
     return JSONResponse(catalog_views.usage_events(page))
 
 
