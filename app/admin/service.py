@@ -49,6 +49,7 @@ _ORDER: dict[CustomerSort, tuple[Any, ...]] = {
     CustomerSort.OLDEST: (col(Customer.created_at), col(Customer.id)),
     CustomerSort.NAME: (func.lower(col(Customer.name)), col(Customer.id)),
 }
+DEFAULT_SORT = CustomerSort.NEWEST
 MAX_SEARCH = 200
 
 
@@ -80,7 +81,7 @@ class AdminService:
         tier_name: str | None = None,
         status: SubscriptionStatus | None = None,
         search: str | None = None,
-        sort: CustomerSort = CustomerSort.NEWEST,
+        sort: CustomerSort | None = None,
     ) -> Page[CustomerSummary]:
         filters: list[ColumnElement[bool]] = []
         if search:
@@ -100,7 +101,7 @@ class AdminService:
             select(Customer, Tier.name, members)
             .join(Tier, col(Tier.id) == col(Customer.tier_id))
             .where(*filters)
-            .order_by(*_ORDER[sort])
+            .order_by(*_ORDER[sort or DEFAULT_SORT])
             .offset(page.offset)
             .limit(page.page_size)
         )

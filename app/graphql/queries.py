@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.admin.service import DEFAULT_SORT
 from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
@@ -60,7 +61,7 @@ async def admin_customers(
     tier_name: str | None = None,
     status: SubscriptionStatus | None = None,
     search: str | None = None,
-    sort: CustomerSort = CustomerSort.NEWEST,
+    sort: CustomerSort = DEFAULT_SORT,
 ) -> Page[CustomerSummary]:
     principal = await info.context.principal(access_of(info.context.services.admin.list_customers))
     request = PageRequest(page, page_size)

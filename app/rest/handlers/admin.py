@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.admin.service import CustomerSort, CustomerTierChange
+from app.admin.service import CustomerTierChange
 from app.customers.schemas import AddMember, CustomerUpdate
 from app.rest import query, views
 from app.rest.context import RestCall
@@ -21,7 +21,7 @@ async def list_customers(request: Request) -> Response:
             tier_name=call.query(query.TIER_NAME),
             status=call.query(query.STATUS),
             search=call.query(query.SEARCH),
-            sort=call.query(query.SORT) or CustomerSort.NEWEST,
+            sort=call.query(query.SORT),
         )
     return JSONResponse(views.customers_page(customers))
 
