@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
-from app.core.errors import NoCustomer
+from app.core.errors import CustomerNotFound, NoCustomer
 from app.models import Customer, Membership
 
 
@@ -35,3 +36,19 @@ async def current_seat(session: AsyncSession, principal: Principal, action: Team
     seat = TeamSeat(membership, customer)
     authorize(seat.role, action)
     return seat
+
+
+async def visible_customer(
+    session: AsyncSession, principal: Principal, action: TeamAction, customer_id: uuid.UUID | None
+) -> uuid.UUID:
+    """The customer whose team data the caller reads: its own, authorised for `action`,
+    or, for billing_admin naming one, any customer. A member naming another customer
+    gets 404, so other accounts stay invisible."""
+    if customer_id is not None and principal.is_billing_admin:
+        if await session.get(Customer, customer_id) is None:
+            raise CustomerNotFound(param="customer_id")
+        return customer_id
+    seat = await current_seat(session, principal, action)
+    if customer_id is not None and customer_id != seat.customer.id:
+        raise CustomerNotFound(param="customer_id")
+    return seat.customer.id

@@ -142,6 +142,20 @@ class CatalogService:
         return await _override_view(session, customer, feature, data.value)
 
     @requires(Access.ADMIN)
+    async def overrides(
+        self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID
+    ) -> list[OverrideView]:
+        """The customer's overrides, by service and feature, each beside its tier's value."""
+        customer = await customer_by_id(session, customer_id)
+        rows = await session.execute(
+            select(Feature, col(FeatureOverride.value))
+            .join(FeatureOverride, col(FeatureOverride.feature_id) == col(Feature.id))
+            .where(col(FeatureOverride.customer_id) == customer_id)
+            .order_by(col(Feature.service_name), col(Feature.feature_key))
+        )
+        return [await _override_view(session, customer, feature, value) for feature, value in rows]
+
+    @requires(Access.ADMIN)
     async def clear_override(
         self,
         session: AsyncSession,

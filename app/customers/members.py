@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
-from app.auth.seats import current_seat
+from app.auth.seats import current_seat, visible_customer
 from app.core.pagination import Page, PageRequest
 from app.customers import repository as repo
 from app.customers.schemas import AddMember, ChangeMemberRole, CustomerDetails, MemberView
@@ -24,10 +24,16 @@ class MemberService:
 
     @requires(Access.USER)
     async def list(
-        self, session: AsyncSession, principal: Principal, *, page: PageRequest
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        page: PageRequest,
+        customer_id: uuid.UUID | None = None,
     ) -> Page[MemberView]:
-        seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
-        return await repo.member_page(session, seat.customer.id, page)
+        """The caller's team, or any (`customer_id`) for billing_admin."""
+        visible = await visible_customer(session, principal, TeamAction.LIST_MEMBERS, customer_id)
+        return await repo.member_page(session, visible, page)
 
     @requires(Access.USER)
     async def add(
@@ -69,10 +75,11 @@ class MemberService:
 
     @requires(Access.USER)
     async def invitations(
-        self, session: AsyncSession, principal: Principal
+        self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID | None = None
     ) -> builtins.list[Invitation]:
-        seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
-        return await self._team.pending_invitations(session, seat.customer.id)
+        """The caller's team's, or any team's (`customer_id`) for billing_admin."""
+        visible = await visible_customer(session, principal, TeamAction.LIST_MEMBERS, customer_id)
+        return await self._team.pending_invitations(session, visible)
 
     @requires(Access.USER)
     async def revoke_invitation(

@@ -32,6 +32,10 @@ def _unlimited(root: strawberry.Parent[Any]) -> bool:
 UNLIMITED_FIELD = "Whether `value` is -1."
 
 
+def _tier_unlimited(root: strawberry.Parent[Any]) -> bool:
+    return bool(root.tier_value == UNLIMITED)
+
+
 @strawberry.type(description="A tier's value of a feature.")
 class TierValue:
     tier_name: str
@@ -75,7 +79,10 @@ class FeatureOverride:
     value: int = strawberry.field(description=VALUE)
     unlimited: bool = strawberry.field(resolver=_unlimited, description=UNLIMITED_FIELD)
     tier_name: str
-    tier_value: int = strawberry.field(description="What the customer's tier gives.")
+    tier_value: int = strawberry.field(description=f"What the customer's tier gives; {VALUE}")
+    tier_unlimited: bool = strawberry.field(
+        resolver=_tier_unlimited, description="Whether `tierValue` is -1."
+    )
 
     @classmethod
     def of(cls, view: OverrideView) -> FeatureOverride:

@@ -22,21 +22,23 @@ from app.customers.schemas import (
 from app.graphql import billing, catalog, quotas, usage_resolvers
 from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present
 from app.graphql.context import Info
+from app.graphql.customer import (
+    Customer,
+    InvitationRevocation,
+    MemberRemoval,
+    OwnershipTransfer,
+    customer_of,
+)
 from app.graphql.domain_types import given
 from app.graphql.enums import Role
 from app.graphql.types import (
     ApiKeyRevocation,
-    Customer,
     CustomerDeletion,
     CustomerLeave,
-    InvitationRevocation,
     IssuedApiKey,
     Member,
     MemberOrInvitation,
-    MemberRemoval,
-    OwnershipTransfer,
     Tier,
-    customer_of,
     member_or_invitation,
 )
 

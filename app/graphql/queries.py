@@ -10,19 +10,11 @@ from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import billing, events, usage_resolvers, viewer
 from app.graphql.context import Info
+from app.graphql.customer import Customer, customer_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
 from app.graphql.error_codes import ErrorCode, error_code
 from app.graphql.error_codes import error_codes as all_error_codes
-from app.graphql.types import (
-    ApiKey,
-    Customer,
-    CustomerSummary,
-    Invitation,
-    Member,
-    Page,
-    Tier,
-    customer_of,
-)
+from app.graphql.types import ApiKey, CustomerSummary, Invitation, Member, Page, Tier
 
 
 async def customer(info: Info) -> Customer:

@@ -17,10 +17,8 @@ from app.auth.apikeys import IssuedApiKey as IssuedApiKeyResult
 from app.catalog.model import UNLIMITED
 from app.core import pagination
 from app.customers.schemas import BillingAddress as BillingAddressModel
-from app.customers.schemas import CustomerDetails, CustomerProfile, MemberView
-from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
+from app.customers.schemas import MemberView
 from app.graphql.catalog import TierFeature, tier_features
-from app.graphql.domain_types import fields_of
 from app.graphql.enums import InvitationStatus, Role, SubscriptionStatus
 from app.models import ApiKey as ApiKeyRow
 from app.models import Invitation as InvitationRow
@@ -99,47 +97,6 @@ class Tier:
         )
 
 
-@strawberry.experimental.pydantic.type(
-    model=CustomerProfile,
-    all_fields=True,
-    description="A billing account; its team shares one tier.",
-)
-class Customer:
-    id: strawberry.ID
-    gcid: str | None = strawberry.field(
-        description="The Stripe customer id; null until Stripe knows the customer."
-    )
-    tier: Tier
-    subscription_status: SubscriptionStatus
-    subscription_enabled: bool
-    trial_used: bool
-    created_at: datetime
-    member_count: int
-    seats_used: int = strawberry.field(
-        description="Seats taken: the members and the pending invitations."
-    )
-    owner_user_id: strawberry.ID
-
-
-def customer_of(details: CustomerDetails) -> Customer:
-    row = details.customer
-    owner = details.owner_user_id
-    assert owner is not None, "a customer always has an owner"
-    return Customer(  # type: ignore[call-arg]
-        **fields_of(CustomerProfile.of(row)),
-        id=_id(row.id),
-        gcid=row.stripe_customer_id,
-        tier=Tier.of(details.tier),
-        subscription_status=SubscriptionStatus(row.subscription_status),
-        subscription_enabled=row.subscription_enabled,
-        trial_used=row.trial_used,
-        created_at=row.created_at,
-        member_count=details.member_count,
-        seats_used=row.seats_used,
-        owner_user_id=_id(owner),
-    )
-
-
 @strawberry.type(description="A customer as billing_admin lists them.")
 class CustomerSummary:
     id: strawberry.ID
@@ -216,41 +173,6 @@ MemberOrInvitation = Annotated[
 
 def member_or_invitation(result: MemberView | InvitationRow) -> Member | Invitation:
     return Member.of(result) if isinstance(result, MemberView) else Invitation.of(result)
-
-
-@strawberry.type(description="The team after a transfer of ownership.")
-class OwnershipTransfer:
-    customer: Customer
-    new_owner: Member
-    previous_owner: Member = strawberry.field(description="Now an admin.")
-
-    @classmethod
-    def of(cls, result: OwnershipTransferResult) -> OwnershipTransfer:
-        return cls(
-            customer=customer_of(result.customer),
-            new_owner=Member.of(result.new_owner),
-            previous_owner=Member.of(result.previous_owner),
-        )
-
-
-@strawberry.type(description="A member removed, and the customer as the removal left it.")
-class MemberRemoval:
-    removed_user_id: strawberry.ID
-    customer: Customer
-
-    @classmethod
-    def of(cls, user_id: object, details: CustomerDetails) -> MemberRemoval:
-        return cls(removed_user_id=_id(user_id), customer=customer_of(details))
-
-
-@strawberry.type(description="An invitation revoked, and the customer as the revocation left it.")
-class InvitationRevocation:
-    revoked_invitation_id: strawberry.ID
-    customer: Customer
-
-    @classmethod
-    def of(cls, invitation_id: object, details: CustomerDetails) -> InvitationRevocation:
-        return cls(revoked_invitation_id=_id(invitation_id), customer=customer_of(details))
 
 
 @strawberry.type(description="The customer the caller left; it is no longer a member.")

@@ -7,9 +7,9 @@ import strawberry
 from app.auth.principal import access_of
 from app.customers.schemas import Viewer as ViewerResult
 from app.graphql.context import Info
+from app.graphql.customer import Customer, customer_of
 from app.graphql.domain_types import DomainType, domain_type
 from app.graphql.enums import Role
-from app.graphql.types import Customer, customer_of
 
 
 def _customer(root: strawberry.Parent[ViewerResult]) -> Customer | None:

@@ -23,7 +23,7 @@ from app.usage.reports import (
 T = TypeVar("T")
 R = TypeVar("R")
 WindowName = Literal["minute", "hour", "day", "month"]
-IdentifierTypeName = Literal["user", "ip"]
+IdentifierTypeName = Literal["user", "ip", "customer"]
 
 
 class FeatureLimitOut(TypedDict):

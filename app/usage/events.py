@@ -17,10 +17,9 @@ from sqlmodel import col, select
 
 from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
-from app.auth.seats import current_seat
-from app.core.errors import CustomerNotFound, InvalidInput
+from app.auth.seats import visible_customer
+from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageRequest
-from app.customers.repository import customer_by_id
 from app.models import UsageEvent
 from app.usage.ledger import UsageEventType
 
@@ -51,7 +50,9 @@ class EventService:
     async def list(
         self, session: AsyncSession, principal: Principal, *, wanted: EventFilter, page: PageRequest
     ) -> Page[UsageEvent]:
-        customer_id = await _visible_customer(session, principal, wanted.customer_id)
+        customer_id = await visible_customer(
+            session, principal, TeamAction.LIST_MEMBERS, wanted.customer_id
+        )
         filters = [col(UsageEvent.customer_id) == customer_id, *_filters(wanted)]
         total = await session.scalar(select(func.count()).select_from(UsageEvent).where(*filters))
         rows = await session.scalars(
@@ -62,18 +63,6 @@ class EventService:
             .limit(page.page_size)
         )
         return Page(list(rows), int(total or 0), page)
-
-
-async def _visible_customer(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
-) -> uuid.UUID:
-    if customer_id is not None and principal.is_billing_admin:
-        await customer_by_id(session, customer_id)
-        return customer_id
-    seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
-    if customer_id is not None and customer_id != seat.customer.id:
-        raise CustomerNotFound(param="customer_id")  # other accounts stay invisible
-    return seat.customer.id
 
 
 def _filters(wanted: EventFilter) -> list[ColumnElement[bool]]:

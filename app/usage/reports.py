@@ -21,7 +21,7 @@ from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
 from app.core.clock import Clock
-from app.core.errors import FeatureNotFound, NoCustomer, ServiceNotFound
+from app.core.errors import CustomerNotFound, FeatureNotFound, NoCustomer, ServiceNotFound
 from app.models import QuotaCounter
 from app.usage.consume import counter_key
 from app.usage.counters import CounterStore
@@ -32,6 +32,7 @@ from app.usage.windows import window_bounds
 class IdentifierType(StrEnum):
     USER = "user"
     IP = "ip"
+    CUSTOMER = "customer"  # billing_admin reading a customer's usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +129,14 @@ class ReportService:
         self._counters = counters
 
     @requires(Access.USER)
-    async def limits(self, principal: Principal, *, service_name: str | None = None) -> Allowances:
-        subject = await self._member(principal)
+    async def limits(
+        self,
+        principal: Principal,
+        *,
+        service_name: str | None = None,
+        customer_id: uuid.UUID | None = None,
+    ) -> Allowances:
+        subject = await self._member(principal, customer_id)
         return await self._allowances(subject, FeatureKind.RATE, service_name)
 
     @requires(Access.USER)
@@ -148,8 +155,14 @@ class ReportService:
         return await self._allowances(subject, FeatureKind.RATE, service_name)
 
     @requires(Access.USER)
-    async def quotas(self, principal: Principal, *, service_name: str | None = None) -> Allowances:
-        subject = await self._member(principal)
+    async def quotas(
+        self,
+        principal: Principal,
+        *,
+        service_name: str | None = None,
+        customer_id: uuid.UUID | None = None,
+    ) -> Allowances:
+        subject = await self._member(principal, customer_id)
         return await self._allowances(subject, FeatureKind.QUOTA, service_name)
 
     @requires(Access.USER)
@@ -161,10 +174,21 @@ class ReportService:
         return await self._allowance(subject, entry)
 
     @requires(Access.USER)
-    async def usage(self, principal: Principal, *, service_name: str | None = None) -> UsageReport:
-        """The member's view of the team's pool: the counters are the customer's."""
-        subject = await self._member(principal)
-        identifier = str(principal.require_user())
+    async def usage(
+        self,
+        principal: Principal,
+        *,
+        service_name: str | None = None,
+        customer_id: uuid.UUID | None = None,
+    ) -> UsageReport:
+        """The member's view of the team's pool (the counters are the customer's), or
+        billing_admin's of any customer's."""
+        subject = await self._member(principal, customer_id)
+        if subject.user_id is None:
+            return await self._usage(
+                subject, subject.identifier, IdentifierType.CUSTOMER, service_name
+            )
+        identifier = str(subject.user_id)
         return await self._usage(subject, identifier, IdentifierType.USER, service_name)
 
     @requires(Access.ANYONE)
@@ -175,8 +199,10 @@ class ReportService:
         return await self._usage(subject, subject.identifier, IdentifierType.IP, service_name)
 
     @requires(Access.USER)
-    async def quota_usage(self, session: AsyncSession, principal: Principal) -> QuotaUsageReport:
-        subject = await self._member(principal)
+    async def quota_usage(
+        self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID | None = None
+    ) -> QuotaUsageReport:
+        subject = await self._member(principal, customer_id)
         assert subject.customer_id is not None
         entries = await self._entries(FeatureKind.QUOTA, None)
         held = await _quota_counters(session, subject.customer_id)
@@ -185,14 +211,23 @@ class ReportService:
         ]
         return QuotaUsageReport(subject.customer_id, self._now_ts(), features)
 
-    async def _member(self, principal: Principal) -> Subject:
-        """The caller's customer, as consumes see it; callers with no team get 404."""
+    async def _member(self, principal: Principal, customer_id: uuid.UUID | None = None) -> Subject:
+        """The caller's customer, as consumes see it (callers with no team get 404); or,
+        for billing_admin naming one, any customer. A member naming another customer gets
+        404, so other accounts stay invisible."""
+        if customer_id is not None and principal.is_billing_admin:
+            try:
+                return await self._subjects.for_customer(customer_id)
+            except LookupError:
+                raise CustomerNotFound(param="customer_id") from None
         try:
             subject = await self._subjects.for_user(principal.require_user())
         except LookupError:  # the customer went away after its membership was cached
             raise NoCustomer() from None
         if subject.customer_id is None:
             raise NoCustomer()
+        if customer_id is not None and customer_id != subject.customer_id:
+            raise CustomerNotFound(param="customer_id")
         return subject
 
     async def _entries(self, kind: FeatureKind, service_name: str | None) -> list[CatalogEntry]:

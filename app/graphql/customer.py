@@ -1,0 +1,212 @@
+"""The `Customer` type, with its team, limits and usage, and the results that return it.
+
+Wherever a customer is reached — the caller's own (`customer`, `viewer.customer`, a
+mutation's result) or any customer for billing_admin (`adminCustomer`) — its team data is
+one selection away, read with the same services and rules as the root queries: a
+dashboard's home is one request, and an admin console's customer page another. What a
+role may not read is null rather than an error (`viewer` says in advance which).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from app.auth.principal import access_of
+from app.core.errors import Forbidden
+from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
+from app.customers.schemas import CustomerDetails, CustomerProfile
+from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
+from app.graphql.catalog import FeatureOverride
+from app.graphql.context import Info
+from app.graphql.domain_types import fields_of
+from app.graphql.enums import SubscriptionStatus
+from app.graphql.types import Invitation, Member, Page, Tier
+from app.graphql.usage_types import Limit, Quota, QuotaUsage, Usage
+
+ROLE_MAY_NOT = "Null when the caller's role may not list them (`viewer.canManageMembers`)."
+
+
+def _id(value: object) -> strawberry.ID:
+    return strawberry.ID(str(value))
+
+
+def _uuid(root: Customer) -> uuid.UUID:
+    return uuid.UUID(str(root.id))
+
+
+async def _members(
+    root: strawberry.Parent[Customer],
+    info: Info,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[Member] | None:
+    services = info.context.services
+    request = PageRequest(page, page_size)
+    try:
+        principal = await info.context.principal(access_of(services.members.list))
+        async with info.context.read() as session:
+            rows = await services.members.list(
+                session, principal, page=request, customer_id=_uuid(root)
+            )
+    except Forbidden:
+        return None
+    return Page.of(rows, Member.of)
+
+
+async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[Invitation] | None:
+    services = info.context.services
+    try:
+        principal = await info.context.principal(access_of(services.members.invitations))
+        async with info.context.read() as session:
+            rows = await services.members.invitations(session, principal, customer_id=_uuid(root))
+    except Forbidden:
+        return None
+    return [Invitation.of(row) for row in rows]
+
+
+async def _limits(
+    root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
+) -> list[Limit]:
+    reports = info.context.services.reports
+    principal = await info.context.principal(access_of(reports.limits))
+    report = await reports.limits(principal, service_name=service_name, customer_id=_uuid(root))
+    return [Limit.of(item) for item in report.items]
+
+
+async def _quotas(
+    root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
+) -> list[Quota]:
+    reports = info.context.services.reports
+    principal = await info.context.principal(access_of(reports.quotas))
+    report = await reports.quotas(principal, service_name=service_name, customer_id=_uuid(root))
+    return [Quota.of(item) for item in report.items]
+
+
+async def _usage(
+    root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
+) -> Usage:
+    reports = info.context.services.reports
+    principal = await info.context.principal(access_of(reports.usage))
+    report = await reports.usage(principal, service_name=service_name, customer_id=_uuid(root))
+    return Usage.of(report)
+
+
+async def _quota_usage(root: strawberry.Parent[Customer], info: Info) -> QuotaUsage:
+    reports = info.context.services.reports
+    principal = await info.context.principal(access_of(reports.quota_usage))
+    async with info.context.read() as session:
+        report = await reports.quota_usage(session, principal, customer_id=_uuid(root))
+    return QuotaUsage.of(report)
+
+
+async def _overrides(root: strawberry.Parent[Customer], info: Info) -> list[FeatureOverride] | None:
+    catalog = info.context.services.catalog
+    principal = await info.context.principal()
+    if not principal.is_billing_admin:
+        return None
+    async with info.context.read() as session:
+        views = await catalog.overrides(session, principal, customer_id=_uuid(root))
+    return [FeatureOverride.of(view) for view in views]
+
+
+@strawberry.experimental.pydantic.type(
+    model=CustomerProfile,
+    all_fields=True,
+    description="A billing account; its team shares one tier.",
+)
+class Customer:
+    id: strawberry.ID
+    gcid: str | None = strawberry.field(
+        description="The Stripe customer id; null until Stripe knows the customer."
+    )
+    tier: Tier
+    subscription_status: SubscriptionStatus
+    subscription_enabled: bool
+    trial_used: bool
+    created_at: datetime
+    member_count: int
+    seats_used: int = strawberry.field(
+        description="Seats taken: the members and the pending invitations."
+    )
+    owner_user_id: strawberry.ID
+
+    members: Page[Member] | None = strawberry.field(
+        resolver=_members, description=f"The team's members. {ROLE_MAY_NOT}"
+    )
+    invitations: list[Invitation] | None = strawberry.field(
+        resolver=_invitations, description=f"The team's pending invitations. {ROLE_MAY_NOT}"
+    )
+    limits: list[Limit] = strawberry.field(
+        resolver=_limits, description="The customer's rate limits, of one service or all."
+    )
+    quotas: list[Quota] = strawberry.field(
+        resolver=_quotas, description="The customer's quotas, of one service or all."
+    )
+    usage: Usage = strawberry.field(
+        resolver=_usage, description="The team's usage of its rate limits."
+    )
+    quota_usage: QuotaUsage = strawberry.field(
+        resolver=_quota_usage, description="The team's usage of its quotas."
+    )
+    overrides: list[FeatureOverride] | None = strawberry.field(
+        resolver=_overrides,
+        description="Values billing_admin set for this customer in place of its tier's; "
+        "null unless the caller is billing_admin.",
+    )
+
+
+def customer_of(details: CustomerDetails) -> Customer:
+    row = details.customer
+    owner = details.owner_user_id
+    assert owner is not None, "a customer always has an owner"
+    return Customer(  # type: ignore[call-arg]
+        **fields_of(CustomerProfile.of(row)),
+        id=_id(row.id),
+        gcid=row.stripe_customer_id,
+        tier=Tier.of(details.tier),
+        subscription_status=SubscriptionStatus(row.subscription_status),
+        subscription_enabled=row.subscription_enabled,
+        trial_used=row.trial_used,
+        created_at=row.created_at,
+        member_count=details.member_count,
+        seats_used=row.seats_used,
+        owner_user_id=_id(owner),
+    )
+
+
+@strawberry.type(description="The team after a transfer of ownership.")
+class OwnershipTransfer:
+    customer: Customer
+    new_owner: Member
+    previous_owner: Member = strawberry.field(description="Now an admin.")
+
+    @classmethod
+    def of(cls, result: OwnershipTransferResult) -> OwnershipTransfer:
+        return cls(
+            customer=customer_of(result.customer),
+            new_owner=Member.of(result.new_owner),
+            previous_owner=Member.of(result.previous_owner),
+        )
+
+
+@strawberry.type(description="A member removed, and the customer as the removal left it.")
+class MemberRemoval:
+    removed_user_id: strawberry.ID
+    customer: Customer
+
+    @classmethod
+    def of(cls, user_id: object, details: CustomerDetails) -> MemberRemoval:
+        return cls(removed_user_id=_id(user_id), customer=customer_of(details))
+
+
+@strawberry.type(description="An invitation revoked, and the customer as the revocation left it.")
+class InvitationRevocation:
+    revoked_invitation_id: strawberry.ID
+    customer: Customer
+
+    @classmethod
+    def of(cls, invitation_id: object, details: CustomerDetails) -> InvitationRevocation:
+        return cls(revoked_invitation_id=_id(invitation_id), customer=customer_of(details))
