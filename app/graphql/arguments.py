@@ -9,8 +9,9 @@ REST rather than a GraphQL coercion error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from app.core.errors import InvalidInput
 from app.customers.schemas import CustomerProfile, CustomerUpdate
 from app.graphql.domain_types import input_of
 
@@ -26,6 +27,22 @@ class CustomerInput:
 )
 class UpdateCustomerInput:
     pass
+
+
+T = TypeVar("T")
+
+
+def renamed(param: str, value: T | None, deprecated: T | None) -> T:
+    """An argument given under its name or under the deprecated one it replaced (never
+    both); `param`: the domain's name of it, which errors carry."""
+    if value is not None and deprecated is not None:
+        raise InvalidInput(
+            "Give {param} only; its deprecated spelling names the same.", param=param
+        )
+    chosen = value if value is not None else deprecated
+    if chosen is None:
+        raise InvalidInput("{param} is required.", param=param)
+    return chosen
 
 
 def present(**values: Any) -> dict[str, Any]:

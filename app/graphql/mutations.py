@@ -4,7 +4,9 @@ the change: the updated record, or the id of what was removed."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -20,7 +22,7 @@ from app.customers.schemas import (
     TransferOwnership,
 )
 from app.graphql import billing, catalog, quotas, usage_resolvers
-from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present
+from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present, renamed
 from app.graphql.context import Info
 from app.graphql.customer import (
     Customer,
@@ -141,10 +143,16 @@ async def create_api_key(info: Info, name: str, expires_at: datetime | None = No
     return IssuedApiKey.of(issued)
 
 
-async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKeyRevocation:
+async def revoke_api_key(
+    info: Info,
+    api_key_id: strawberry.ID | None = None,
+    id: Annotated[
+        strawberry.ID | None, strawberry.argument(deprecation_reason="Use `apiKeyId`.")
+    ] = None,
+) -> ApiKeyRevocation:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.api_keys.revoke))
-    key_id = parse_uuid(id, "id")
+    key_id = parse_uuid(renamed("api_key_id", api_key_id, id), "api_key_id")
     async with ctx.write() as session:
         await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
     return ApiKeyRevocation(revoked_api_key_id=strawberry.ID(str(key_id)))
@@ -203,12 +211,21 @@ async def admin_remove_member(
     return MemberRemoval.of(user, details)
 
 
-async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier:
+async def set_default_tier(
+    info: Info,
+    tier_name: str | None = None,
+    tier_id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(deprecation_reason="Use `tierName`, as every tier operation does."),
+    ] = None,
+) -> Tier:
     ctx = info.context
     principal = await ctx.principal(access_of(ctx.services.tiers.set_default))
-    tier = parse_uuid(tier_id, "tier_id")
+    tier: uuid.UUID | str = renamed("tier_name", tier_name, tier_id)
+    if tier_id is not None:  # the deprecated argument names the tier by id
+        tier = parse_uuid(tier_id, "tier_id")
     async with ctx.write() as session:
-        row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
+        row = await ctx.services.tiers.set_default(session, principal, tier=tier)
     return Tier.of(row)
 
 

@@ -78,21 +78,32 @@ class TierService:
 
     @requires(Access.ADMIN)
     async def set_default(
-        self, session: AsyncSession, principal: Principal, *, tier_id: uuid.UUID
+        self, session: AsyncSession, principal: Principal, *, tier: uuid.UUID | str
     ) -> Tier:
+        """`tier`: its id (REST's path) or its name (GraphQL's argument)."""
         await lock_tiers(session)
-        tier = await session.get(Tier, tier_id, populate_existing=True)
-        if tier is None:
-            raise TierNotFound(param="tier_id")
-        require_assignable(tier, param="tier_id")
-        if not tier.is_active:
-            raise TierNotAssignable("An inactive tier cannot be the default.", param="tier_id")
-        if not tier.is_default:
+        chosen, param = await _chosen_tier(session, tier)
+        require_assignable(chosen, param=param)
+        if not chosen.is_active:
+            raise TierNotAssignable("An inactive tier cannot be the default.", param=param)
+        if not chosen.is_default:
             # Demote first: the partial unique index allows one default at any instant.
             await session.execute(update(Tier).where(col(Tier.is_default)).values(is_default=False))
             await session.execute(
-                update(Tier).where(col(Tier.id) == tier_id).values(is_default=True)
+                update(Tier).where(col(Tier.id) == chosen.id).values(is_default=True)
             )
-            await session.refresh(tier)
-            invalidation.invalidate(session, invalidation.TIERS, tier_id)
-        return tier
+            await session.refresh(chosen)
+            invalidation.invalidate(session, invalidation.TIERS, chosen.id)
+        return chosen
+
+
+async def _chosen_tier(session: AsyncSession, tier: uuid.UUID | str) -> tuple[Tier, str]:
+    """The tier an id or a name chooses, read afresh, and the param that chose it."""
+    if isinstance(tier, str):
+        found = await find_tier(session, tier)
+        await session.refresh(found)
+        return found, "tier_name"
+    row = await session.get(Tier, tier, populate_existing=True)
+    if row is None:
+        raise TierNotFound(param="tier_id")
+    return row, "tier_id"

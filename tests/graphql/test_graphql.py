@@ -340,7 +340,7 @@ class TestApiKeys:
         assert listed == [
             {"id": created["id"], "name": "deploy", "key": created["key"], "lastUsedAt": None}
         ]
-        revoke = "mutation R($id: ID!) { revokeApiKey(id: $id) { revokedApiKeyId } }"
+        revoke = "mutation R($id: ID!) { revokeApiKey(apiKeyId: $id) { revokedApiKeyId } }"
         assert await gql.data(revoke, user, id=created["id"]) == {
             "revokeApiKey": {"revokedApiKeyId": created["id"]}
         }
@@ -472,9 +472,8 @@ class TestAdmin:
         tiers = (await gql.data("{ tiers { id name isDefault } }", admin))["tiers"]
         assert [t["name"] for t in tiers][:3] == ["public", "free", "pro"]
         assert len(tiers) == 10
-        pro = next(t for t in tiers if t["name"] == "pro")
-        make_default = "mutation S($t: ID!) { setDefaultTier(tierId: $t) { name isDefault } }"
-        assert await gql.data(make_default, admin, t=pro["id"]) == {
+        make_default = "mutation S($t: String!) { setDefaultTier(tierName: $t) { name isDefault } }"
+        assert await gql.data(make_default, admin, t="pro") == {
             "setDefaultTier": {"name": "pro", "isDefault": True}
         }
         await gql.customer(owner := gql.user())
@@ -482,7 +481,7 @@ class TestAdmin:
             "tier": {"name": "pro"}
         }
         public = next(t for t in tiers if t["name"] == "public")
-        refused = await gql.error(make_default, admin, t=public["id"])
+        refused = await gql.error(make_default, admin, t=public["name"])
         assert (refused["extensions"]["code"], refused["extensions"]["status"]) == (
             "TIER_NOT_ASSIGNABLE",
             400,
@@ -517,7 +516,7 @@ class TestCallersBeforeArguments:
         ("document", "as_user", "code"),
         [
             (
-                'mutation { revokeApiKey(id: "nope") { revokedApiKeyId } }',
+                'mutation { revokeApiKey(apiKeyId: "nope") { revokedApiKeyId } }',
                 False,
                 "AUTHENTICATION_REQUIRED",
             ),

@@ -576,9 +576,9 @@ OPERATIONS: tuple[Operation, ...] = (
             view=lambda d: (d["name"], d["isDefault"]),
         ),
         graphql(
-            "mutation($id: ID!) { setDefaultTier(tierId: $id) { name isDefault } }",
+            "mutation($name: String!) { setDefaultTier(tierName: $name) { name isDefault } }",
             200,
-            lambda w: {"id": w.tier_ids["pro"]},
+            lambda w: {"name": "pro"},
             view=lambda d: (d["name"], d["isDefault"]),
         ),
         ADMIN_ONLY,
@@ -953,7 +953,7 @@ SERVICE_OPERATIONS: tuple[Operation, ...] = (
         own_key(rest("DELETE", lambda w: f"/apikeys/{w.api_key_id}", view=_done)),
         own_key(
             graphql(
-                "mutation($id: ID!) { revokeApiKey(id: $id) { revokedApiKeyId } }",
+                "mutation($id: ID!) { revokeApiKey(apiKeyId: $id) { revokedApiKeyId } }",
                 204,
                 lambda w: {"id": w.api_key_id},
                 view=_done,

@@ -106,7 +106,7 @@ async def set_default_tier(request: Request) -> Response:
     call = await RestCall.of(request)
     tier_id = call.path_uuid("tierID")
     async with call.write() as session:
-        tier = await call.services.tiers.set_default(session, call.principal, tier_id=tier_id)
+        tier = await call.services.tiers.set_default(session, call.principal, tier=tier_id)
     (offer,) = await call.services.catalog.offers([tier])
     return JSONResponse(views.tier(offer))
 
