@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app.auth.principal import Declaration, Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
+from app.core.db import Database
 from app.core.errors import NoCustomer
 from app.models import Customer, Membership
 
@@ -35,3 +36,15 @@ async def current_seat(session: AsyncSession, principal: Principal, action: Team
     seat = TeamSeat(membership, customer)
     authorize(seat.role, action)
     return seat
+
+
+async def admit(
+    db: Database, principal: Principal, declared: Declaration, *, service_name: str | None = None
+) -> None:
+    """What a transport checks of the caller before it reads an operation's input: may
+    they call it at all, then, when the operation declares a team action, does their seat
+    allow it, in a short read transaction of its own. `service_name`: as `Access.check`."""
+    declared.access.check(principal, service_name=service_name)
+    if declared.team is not None:
+        async with db.transaction(write=False) as session:
+            await current_seat(session, principal, declared.team)

@@ -22,14 +22,14 @@ class MemberService:
     def __init__(self, team: Team) -> None:
         self._team = team
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.LIST_MEMBERS)
     async def list(
         self, session: AsyncSession, principal: Principal, *, page: PageRequest
     ) -> Page[MemberView]:
         seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
         return await repo.member_page(session, seat.customer.id, page)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def add(
         self, session: AsyncSession, principal: Principal, *, data: AddMember
     ) -> MemberView | Invitation:
@@ -38,7 +38,7 @@ class MemberService:
             session, seat.customer, actor=seat.role, actor_id=seat.membership.user_id, data=data
         )
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def change_role(
         self, session: AsyncSession, principal: Principal, *, data: ChangeMemberRole
     ) -> MemberView:
@@ -52,7 +52,7 @@ class MemberService:
             role=data.role,
         )
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def remove(
         self, session: AsyncSession, principal: Principal, *, user_id: uuid.UUID
     ) -> CustomerDetails:
@@ -67,14 +67,14 @@ class MemberService:
         )
         return await customer_details(session, seat.customer)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.LIST_MEMBERS)
     async def invitations(
         self, session: AsyncSession, principal: Principal
     ) -> builtins.list[Invitation]:
         seat = await current_seat(session, principal, TeamAction.LIST_MEMBERS)
         return await self._team.pending_invitations(session, seat.customer.id)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def revoke_invitation(
         self, session: AsyncSession, principal: Principal, *, invitation_id: uuid.UUID
     ) -> CustomerDetails:

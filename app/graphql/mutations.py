@@ -10,7 +10,6 @@ import strawberry
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
-from app.auth.principal import access_of
 from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import (
     AddMember,
@@ -43,7 +42,7 @@ from app.graphql.types import (
 
 async def create_customer(info: Info, input: CustomerInput) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.create))
+    principal = await ctx.principal(ctx.services.customers.create)
     data = parse_input(CustomerCreate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.customers.create(session, principal, data=data)
@@ -52,7 +51,7 @@ async def create_customer(info: Info, input: CustomerInput) -> Customer:
 
 async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.update))
+    principal = await ctx.principal(ctx.services.customers.update)
     data = parse_input(CustomerUpdate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.customers.update(session, principal, data=data)
@@ -61,7 +60,7 @@ async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer:
 
 async def delete_customer(info: Info) -> CustomerDeletion:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.delete))
+    principal = await ctx.principal(ctx.services.customers.delete)
     async with ctx.write() as session:
         customer_id = await ctx.services.customers.delete(session, principal)
     return CustomerDeletion(deleted_customer_id=strawberry.ID(str(customer_id)))
@@ -69,7 +68,7 @@ async def delete_customer(info: Info) -> CustomerDeletion:
 
 async def leave_customer(info: Info) -> CustomerLeave:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.leave))
+    principal = await ctx.principal(ctx.services.customers.leave)
     async with ctx.write() as session:
         customer_id = await ctx.services.customers.leave(session, principal)
     return CustomerLeave(left_customer_id=strawberry.ID(str(customer_id)))
@@ -79,7 +78,7 @@ async def transfer_ownership(
     info: Info, new_owner_user_id: strawberry.ID | None = None, email: str | None = None
 ) -> OwnershipTransfer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.transfer_ownership))
+    principal = await ctx.principal(ctx.services.customers.transfer_ownership)
     target = present(newOwnerUserId=new_owner_user_id, email=email)
     data = parse_input(TransferOwnership, target)
     async with ctx.write() as session:
@@ -94,7 +93,7 @@ async def add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.add))
+    principal = await ctx.principal(ctx.services.members.add)
     data = _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.members.add(session, principal, data=data)
@@ -103,7 +102,7 @@ async def add_member(
 
 async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> Member:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.change_role))
+    principal = await ctx.principal(ctx.services.members.change_role)
     data = parse_input(ChangeMemberRole, {"userId": user_id, "role": role.value})
     async with ctx.write() as session:
         member = await ctx.services.members.change_role(session, principal, data=data)
@@ -112,7 +111,7 @@ async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> 
 
 async def remove_member(info: Info, user_id: strawberry.ID) -> MemberRemoval:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.remove))
+    principal = await ctx.principal(ctx.services.members.remove)
     user = parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
         details = await ctx.services.members.remove(session, principal, user_id=user)
@@ -121,7 +120,7 @@ async def remove_member(info: Info, user_id: strawberry.ID) -> MemberRemoval:
 
 async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> InvitationRevocation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.revoke_invitation))
+    principal = await ctx.principal(ctx.services.members.revoke_invitation)
     invitation = parse_uuid(invitation_id, "invitation_id")
     async with ctx.write() as session:
         details = await ctx.services.members.revoke_invitation(
@@ -132,7 +131,7 @@ async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> Invitat
 
 async def create_api_key(info: Info, name: str, expires_at: datetime | None = None) -> IssuedApiKey:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.api_keys.create))
+    principal = await ctx.principal(ctx.services.api_keys.create)
     data = parse_input(ApiKeyCreate, present(name=name, expiresAt=expires_at))
     async with ctx.write() as session:
         issued = await ctx.services.api_keys.create(session, principal, data=data)
@@ -141,7 +140,7 @@ async def create_api_key(info: Info, name: str, expires_at: datetime | None = No
 
 async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKeyRevocation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.api_keys.revoke))
+    principal = await ctx.principal(ctx.services.api_keys.revoke)
     key_id = parse_uuid(id, "id")
     async with ctx.write() as session:
         await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
@@ -152,7 +151,7 @@ async def admin_update_customer(
     info: Info, customer_id: strawberry.ID, input: UpdateCustomerInput
 ) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.update_customer))
+    principal = await ctx.principal(ctx.services.admin.update_customer)
     customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(CustomerUpdate, given(input))
     async with ctx.write() as session:
@@ -164,7 +163,7 @@ async def admin_update_customer(
 
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> CustomerDeletion:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.delete_customer))
+    principal = await ctx.principal(ctx.services.admin.delete_customer)
     customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
@@ -179,7 +178,7 @@ async def admin_add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.add_member))
+    principal = await ctx.principal(ctx.services.admin.add_member)
     customer, data = parse_uuid(customer_id, "customer_id"), _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.admin.add_member(
@@ -192,7 +191,7 @@ async def admin_remove_member(
     info: Info, customer_id: strawberry.ID, user_id: strawberry.ID
 ) -> MemberRemoval:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.remove_member))
+    principal = await ctx.principal(ctx.services.admin.remove_member)
     customer, user = parse_uuid(customer_id, "customer_id"), parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
         details = await ctx.services.admin.remove_member(
@@ -203,7 +202,7 @@ async def admin_remove_member(
 
 async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.tiers.set_default))
+    principal = await ctx.principal(ctx.services.tiers.set_default)
     tier = parse_uuid(tier_id, "tier_id")
     async with ctx.write() as session:
         row = await ctx.services.tiers.set_default(session, principal, tier_id=tier)
@@ -212,7 +211,7 @@ async def set_default_tier(info: Info, tier_id: strawberry.ID) -> Tier:
 
 async def set_customer_tier(info: Info, customer_id: strawberry.ID, tier_name: str) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.set_customer_tier))
+    principal = await ctx.principal(ctx.services.admin.set_customer_tier)
     customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(CustomerTierChange, {"tierName": tier_name})
     async with ctx.write() as session:

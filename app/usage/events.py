@@ -47,6 +47,9 @@ NEWEST_PAGE = PageRequest(1, NEWEST)
 
 
 class EventService:
+    # No team action declared: whose events a caller may read depends on the input (a
+    # billing_admin names any customer by `customerId` and needs no seat; anyone else
+    # needs a seat that lists members), so the seat can only be checked once it is read.
     @requires(Access.USER)
     async def list(
         self, session: AsyncSession, principal: Principal, *, wanted: EventFilter, page: PageRequest
