@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
+from app.auth.roles import TeamAction
 from app.core.errors import AdminRoleRequired, AppError, AuthenticationRequired, Forbidden
 
 # Where a request's caller, or the failure of its credentials, is kept once authenticated
@@ -102,7 +103,7 @@ class Principal:
 class Access(StrEnum):
     """Who may call an operation at all, declared once per service operation (`requires`).
     The transports check it before reading any input, so a caller learns 401, then 403,
-    before 400; the services then check the rules of teams that only they know."""
+    before 400; then the caller's seat on their team, where the operation declares one."""
 
     ANYONE = "anyone"
     USER = "user"
@@ -124,14 +125,39 @@ class Access(StrEnum):
 
 
 Operation = TypeVar("Operation", bound=Callable[..., Any])
-_ACCESS = "__access__"
+_DECLARATION = "__declaration__"
 
 
-def requires(access: Access) -> Callable[[Operation], Operation]:
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """Who may call a service operation: `access`, and for an operation on the caller's own
+    team the action (`team`) their seat there must allow. Only a seat rule that does not
+    depend on the input is declared: the transports check both before the input is read
+    (SPEC §7: who the caller is to the resource, then the input). `any_team_for_admin`:
+    billing_admin may read any customer's team through it (naming the customer), so has
+    no seat to show beforehand; the operation checks the one it reads."""
+
+    access: Access
+    team: TeamAction | None = None
+    any_team_for_admin: bool = False
+
+    def seat_checked_ahead(self, principal: Principal) -> TeamAction | None:
+        """The team action the transports check before the input, if any."""
+        if self.any_team_for_admin and principal.is_billing_admin:
+            return None
+        return self.team
+
+
+def requires(
+    access: Access, *, team: TeamAction | None = None, any_team_for_admin: bool = False
+) -> Callable[[Operation], Operation]:
     """Declares who may call a service operation at all: its one declaration. Both
-    transports read it (`access_of`) and check it before they read the operation's input;
-    the operation checks it again when called, so that no caller outside the transports
-    goes unchecked, and itself checks only what depends on its input."""
+    transports read it (`declaration_of`) and check it before they read the operation's
+    input; the operation checks its access again when called, and its seat itself (it
+    needs the seat anyway), so that no caller outside the transports goes unchecked."""
+    if team is not None and access is not Access.USER:
+        raise TypeError("a seat on a team is a signed-in user's: declare Access.USER")
+    declaration = Declaration(access, team, any_team_for_admin)
 
     def declare(operation: Operation) -> Operation:
         @functools.wraps(operation)
@@ -142,18 +168,23 @@ def requires(access: Access) -> Callable[[Operation], Operation]:
                     break
             return await operation(*args, **kwargs)
 
-        setattr(checked, _ACCESS, access)
+        setattr(checked, _DECLARATION, declaration)
         return cast(Operation, checked)
 
     return declare
 
 
+def declaration_of(operation: Callable[..., Any]) -> Declaration:
+    """The declaration of `operation` (a service method, bound or not)."""
+    declaration = getattr(operation, _DECLARATION, None)
+    if not isinstance(declaration, Declaration):
+        raise TypeError(f"{operation!r} declares no access: decorate it with @requires")
+    return declaration
+
+
 def access_of(operation: Callable[..., Any]) -> Access:
     """The access `operation` (a service method, bound or not) was declared with."""
-    access = getattr(operation, _ACCESS, None)
-    if not isinstance(access, Access):
-        raise TypeError(f"{operation!r} declares no access: decorate it with @requires")
-    return access
+    return declaration_of(operation).access
 
 
 def known_principal(scope: Mapping[str, Any]) -> Principal | None:

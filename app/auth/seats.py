@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app.auth.principal import Declaration, Principal
 from app.auth.roles import MemberRole, TeamAction, authorize
+from app.core.db import Database
 from app.core.errors import CustomerNotFound, NoCustomer
 from app.models import Customer, Membership
 
@@ -52,3 +53,16 @@ async def visible_customer(
     if customer_id is not None and customer_id != seat.customer.id:
         raise CustomerNotFound(param="customer_id")
     return seat.customer.id
+
+
+async def admit(
+    db: Database, principal: Principal, declared: Declaration, *, service_name: str | None = None
+) -> None:
+    """What a transport checks of the caller before it reads an operation's input: may
+    they call it at all, then, when the operation declares a team action, does their seat
+    allow it, in a short read transaction of its own. `service_name`: as `Access.check`."""
+    declared.access.check(principal, service_name=service_name)
+    team = declared.seat_checked_ahead(principal)
+    if team is not None:
+        async with db.transaction(write=False) as session:
+            await current_seat(session, principal, team)

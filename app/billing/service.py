@@ -93,7 +93,7 @@ class BillingService:
     def configured(self) -> bool:
         return self._gateway is not None
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.OWNER_ONLY)
     async def portal_url(self, principal: Principal) -> str:
         # Who the caller is comes before whether payments are offered (SPEC §7).
         customer = await self._owned_customer(principal)
@@ -102,7 +102,7 @@ class BillingService:
         return_url = self._settings.stripe_portal_return_url
         return await gateway.portal_url(customer, stripe_id, return_url)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.OWNER_ONLY)
     async def checkout_url(self, principal: Principal, *, data: UpgradeRequest) -> str:
         # The caller, then the input, then whether payments are offered (SPEC §7).
         customer = await self._owned_customer(principal)

@@ -22,7 +22,7 @@ class MemberService:
     def __init__(self, team: Team) -> None:
         self._team = team
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.LIST_MEMBERS, any_team_for_admin=True)
     async def list(
         self,
         session: AsyncSession,
@@ -35,7 +35,7 @@ class MemberService:
         visible = await visible_customer(session, principal, TeamAction.LIST_MEMBERS, customer_id)
         return await repo.member_page(session, visible, page)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def add(
         self, session: AsyncSession, principal: Principal, *, data: AddMember
     ) -> MemberView | Invitation:
@@ -44,7 +44,7 @@ class MemberService:
             session, seat.customer, actor=seat.role, actor_id=seat.membership.user_id, data=data
         )
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def change_role(
         self, session: AsyncSession, principal: Principal, *, data: ChangeMemberRole
     ) -> MemberView:
@@ -58,7 +58,7 @@ class MemberService:
             role=data.role,
         )
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def remove(
         self, session: AsyncSession, principal: Principal, *, user_id: uuid.UUID
     ) -> CustomerDetails:
@@ -73,7 +73,7 @@ class MemberService:
         )
         return await customer_details(session, seat.customer)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.LIST_MEMBERS, any_team_for_admin=True)
     async def invitations(
         self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID | None = None
     ) -> builtins.list[Invitation]:
@@ -81,7 +81,7 @@ class MemberService:
         visible = await visible_customer(session, principal, TeamAction.LIST_MEMBERS, customer_id)
         return await self._team.pending_invitations(session, visible)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.MANAGE_MEMBERS)
     async def revoke_invitation(
         self, session: AsyncSession, principal: Principal, *, invitation_id: uuid.UUID
     ) -> CustomerDetails:

@@ -170,12 +170,12 @@ class CustomerService:
         )
         return CustomerDetails(customer, tier, 1, user_id)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.VIEW)
     async def get(self, session: AsyncSession, principal: Principal) -> CustomerDetails:
         seat = await current_seat(session, principal, TeamAction.VIEW)
         return await customer_details(session, seat.customer)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.EDIT_CUSTOMER)
     async def update(
         self, session: AsyncSession, principal: Principal, *, data: CustomerUpdate
     ) -> CustomerDetails:
@@ -185,7 +185,7 @@ class CustomerService:
         )
         return await customer_details(session, seat.customer)
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.OWNER_ONLY)
     async def delete(self, session: AsyncSession, principal: Principal) -> uuid.UUID:
         """The id of the customer deleted."""
         seat = await current_seat(session, principal, TeamAction.OWNER_ONLY)
@@ -195,7 +195,7 @@ class CustomerService:
         )
         return customer_id
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.VIEW)
     async def leave(self, session: AsyncSession, principal: Principal) -> uuid.UUID:
         """The id of the customer left."""
         seat = await current_seat(session, principal, TeamAction.VIEW)
@@ -206,7 +206,7 @@ class CustomerService:
         )
         return seat.customer.id
 
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.OWNER_ONLY)
     async def transfer_ownership(
         self, session: AsyncSession, principal: Principal, *, data: TransferOwnership
     ) -> OwnershipTransfer:

@@ -6,7 +6,6 @@ from datetime import datetime
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.billing import service
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
@@ -61,7 +60,7 @@ class BillingStatus:
 async def create_portal_session(info: Info) -> BillingSession:
     ctx = info.context
     url = await ctx.services.billing.portal_url(
-        await ctx.principal(access_of(ctx.services.billing.portal_url))
+        await ctx.principal(ctx.services.billing.portal_url)
     )
     return BillingSession(url=url)
 
@@ -70,7 +69,7 @@ async def create_checkout_session(
     info: Info, success_url: str, cancel_url: str, tier_name: str | None = None
 ) -> BillingSession:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.billing.checkout_url))
+    principal = await ctx.principal(ctx.services.billing.checkout_url)
     arguments = present(successUrl=success_url, cancelUrl=cancel_url, tierName=tier_name)
     data = parse_input(service.UpgradeRequest, arguments)
     url = await ctx.services.billing.checkout_url(principal, data=data)
@@ -79,7 +78,7 @@ async def create_checkout_session(
 
 async def billing_status(info: Info) -> BillingStatus:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.billing.status))
+    principal = await ctx.principal(ctx.services.billing.status)
     async with ctx.read() as session:
         status = await ctx.services.billing.status(session, principal)
     return BillingStatus.of(status)

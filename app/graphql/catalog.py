@@ -10,7 +10,6 @@ from typing import Any
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.catalog.model import UNLIMITED, FeatureSpec
 from app.catalog.service import OverrideChange, OverrideView, ServiceRegistration
 from app.catalog.service import ServiceCatalog as ServiceCatalogResult
@@ -143,9 +142,7 @@ async def register_service(
     info: Info, service_name: str, features: list[FeatureInput]
 ) -> ServiceCatalog:
     ctx = info.context
-    principal = await ctx.principal(
-        access_of(ctx.services.catalog.register), service_name=service_name
-    )
+    principal = await ctx.principal(ctx.services.catalog.register, service_name=service_name)
     wire = [feature.to_wire(f"features.{n}") for n, feature in enumerate(features)]
     data = parse_input(ServiceRegistration, {"features": wire})
     async with ctx.write() as session:
@@ -159,7 +156,7 @@ async def set_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str, value: int
 ) -> FeatureOverride:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.catalog.set_override))
+    principal = await ctx.principal(ctx.services.catalog.set_override)
     customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(OverrideChange, {"value": value})
     async with ctx.write() as session:
@@ -178,7 +175,7 @@ async def clear_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str
 ) -> bool:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.catalog.clear_override))
+    principal = await ctx.principal(ctx.services.catalog.clear_override)
     customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
         await ctx.services.catalog.clear_override(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypeAlias
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import strawberry
 from starlette.requests import Request
 
-from app.auth.principal import Access, Principal
+from app.auth.principal import Principal, declaration_of
+from app.auth.seats import admit
 from app.container import Container, ContainerCall, caller
 from app.core.errors import AppError
 
@@ -26,11 +28,13 @@ class GraphQLContext(ContainerCall):
         self._failure: AppError | None = None
 
     async def principal(
-        self, access: Access = Access.USER, *, service_name: str | None = None
+        self, operation: Callable[..., Any], *, service_name: str | None = None
     ) -> Principal:
-        """The caller, once they are allowed to ask for the field at all: before any of
-        its arguments is read, as REST checks before reading a body. `service_name`: the
-        metered service the field names, whose scope is checked as well."""
+        """The caller, once the declaration of the service `operation` the field runs lets
+        them ask for it at all, and their seat on their team allows it where the operation
+        declares one: before any of its arguments is read, as REST checks before reading a
+        body. `service_name`: the metered service the field names, whose scope is checked
+        as well."""
         async with self._lock:
             if self._principal is None and self._failure is None:
                 try:
@@ -40,7 +44,8 @@ class GraphQLContext(ContainerCall):
         if self._failure is not None:
             raise self._failure
         assert self._principal is not None
-        access.check(self._principal, service_name=service_name)
+        declared = declaration_of(operation)
+        await admit(self.container.db, self._principal, declared, service_name=service_name)
         return self._principal
 
 

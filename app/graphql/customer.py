@@ -14,7 +14,6 @@ from datetime import datetime
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.core.errors import Forbidden
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.customers.schemas import CustomerDetails, CustomerProfile
@@ -46,7 +45,7 @@ async def _members(
     services = info.context.services
     request = PageRequest(page, page_size)
     try:
-        principal = await info.context.principal(access_of(services.members.list))
+        principal = await info.context.principal(services.members.list)
         async with info.context.read() as session:
             rows = await services.members.list(
                 session, principal, page=request, customer_id=_uuid(root)
@@ -59,7 +58,7 @@ async def _members(
 async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[Invitation] | None:
     services = info.context.services
     try:
-        principal = await info.context.principal(access_of(services.members.invitations))
+        principal = await info.context.principal(services.members.invitations)
         async with info.context.read() as session:
             rows = await services.members.invitations(session, principal, customer_id=_uuid(root))
     except Forbidden:
@@ -71,7 +70,7 @@ async def _limits(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> list[Limit]:
     reports = info.context.services.reports
-    principal = await info.context.principal(access_of(reports.limits))
+    principal = await info.context.principal(reports.limits)
     report = await reports.limits(principal, service_name=service_name, customer_id=_uuid(root))
     return [Limit.of(item) for item in report.items]
 
@@ -80,7 +79,7 @@ async def _quotas(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> list[Quota]:
     reports = info.context.services.reports
-    principal = await info.context.principal(access_of(reports.quotas))
+    principal = await info.context.principal(reports.quotas)
     report = await reports.quotas(principal, service_name=service_name, customer_id=_uuid(root))
     return [Quota.of(item) for item in report.items]
 
@@ -89,14 +88,14 @@ async def _usage(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> Usage:
     reports = info.context.services.reports
-    principal = await info.context.principal(access_of(reports.usage))
+    principal = await info.context.principal(reports.usage)
     report = await reports.usage(principal, service_name=service_name, customer_id=_uuid(root))
     return Usage.of(report)
 
 
 async def _quota_usage(root: strawberry.Parent[Customer], info: Info) -> QuotaUsage:
     reports = info.context.services.reports
-    principal = await info.context.principal(access_of(reports.quota_usage))
+    principal = await info.context.principal(reports.quota_usage)
     async with info.context.read() as session:
         report = await reports.quota_usage(session, principal, customer_id=_uuid(root))
     return QuotaUsage.of(report)

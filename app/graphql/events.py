@@ -7,7 +7,6 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql.context import Info
@@ -59,7 +58,7 @@ async def usage_events(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[UsageEvent]:
-    principal = await info.context.principal(access_of(info.context.services.events.list))
+    principal = await info.context.principal(info.context.services.events.list)
     request = PageRequest(page, page_size)
     wanted = EventFilter(
         types=[type.value] if type is not None else None,

@@ -12,7 +12,6 @@ import strawberry
 
 from app.admin.service import CustomerTierChange
 from app.auth.apikeys import ApiKeyCreate
-from app.auth.principal import access_of
 from app.core.inputs import parse_input, parse_uuid
 from app.customers.schemas import (
     AddMember,
@@ -47,7 +46,7 @@ from app.graphql.types import (
 
 async def create_customer(info: Info, input: CustomerInput) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.create))
+    principal = await ctx.principal(ctx.services.customers.create)
     data = parse_input(CustomerCreate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.customers.create(session, principal, data=data)
@@ -56,7 +55,7 @@ async def create_customer(info: Info, input: CustomerInput) -> Customer:
 
 async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.update))
+    principal = await ctx.principal(ctx.services.customers.update)
     data = parse_input(CustomerUpdate, given(input))
     async with ctx.write() as session:
         details = await ctx.services.customers.update(session, principal, data=data)
@@ -65,7 +64,7 @@ async def update_customer(info: Info, input: UpdateCustomerInput) -> Customer:
 
 async def delete_customer(info: Info) -> CustomerDeletion:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.delete))
+    principal = await ctx.principal(ctx.services.customers.delete)
     async with ctx.write() as session:
         customer_id = await ctx.services.customers.delete(session, principal)
     return CustomerDeletion(deleted_customer_id=strawberry.ID(str(customer_id)))
@@ -73,7 +72,7 @@ async def delete_customer(info: Info) -> CustomerDeletion:
 
 async def leave_customer(info: Info) -> CustomerLeave:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.leave))
+    principal = await ctx.principal(ctx.services.customers.leave)
     async with ctx.write() as session:
         customer_id = await ctx.services.customers.leave(session, principal)
     return CustomerLeave(left_customer_id=strawberry.ID(str(customer_id)))
@@ -83,7 +82,7 @@ async def transfer_ownership(
     info: Info, new_owner_user_id: strawberry.ID | None = None, email: str | None = None
 ) -> OwnershipTransfer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.customers.transfer_ownership))
+    principal = await ctx.principal(ctx.services.customers.transfer_ownership)
     target = present(newOwnerUserId=new_owner_user_id, email=email)
     data = parse_input(TransferOwnership, target)
     async with ctx.write() as session:
@@ -98,7 +97,7 @@ async def add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.add))
+    principal = await ctx.principal(ctx.services.members.add)
     data = _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.members.add(session, principal, data=data)
@@ -107,7 +106,7 @@ async def add_member(
 
 async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> Member:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.change_role))
+    principal = await ctx.principal(ctx.services.members.change_role)
     data = parse_input(ChangeMemberRole, {"userId": user_id, "role": role.value})
     async with ctx.write() as session:
         member = await ctx.services.members.change_role(session, principal, data=data)
@@ -116,7 +115,7 @@ async def change_member_role(info: Info, user_id: strawberry.ID, role: Role) -> 
 
 async def remove_member(info: Info, user_id: strawberry.ID) -> MemberRemoval:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.remove))
+    principal = await ctx.principal(ctx.services.members.remove)
     user = parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
         details = await ctx.services.members.remove(session, principal, user_id=user)
@@ -125,7 +124,7 @@ async def remove_member(info: Info, user_id: strawberry.ID) -> MemberRemoval:
 
 async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> InvitationRevocation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.members.revoke_invitation))
+    principal = await ctx.principal(ctx.services.members.revoke_invitation)
     invitation = parse_uuid(invitation_id, "invitation_id")
     async with ctx.write() as session:
         details = await ctx.services.members.revoke_invitation(
@@ -136,7 +135,7 @@ async def revoke_invitation(info: Info, invitation_id: strawberry.ID) -> Invitat
 
 async def create_api_key(info: Info, name: str, expires_at: datetime | None = None) -> IssuedApiKey:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.api_keys.create))
+    principal = await ctx.principal(ctx.services.api_keys.create)
     data = parse_input(ApiKeyCreate, present(name=name, expiresAt=expires_at))
     async with ctx.write() as session:
         issued = await ctx.services.api_keys.create(session, principal, data=data)
@@ -151,7 +150,7 @@ async def revoke_api_key(
     ] = None,
 ) -> ApiKeyRevocation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.api_keys.revoke))
+    principal = await ctx.principal(ctx.services.api_keys.revoke)
     key_id = parse_uuid(renamed("api_key_id", api_key_id, id), "api_key_id")
     async with ctx.write() as session:
         await ctx.services.api_keys.revoke(session, principal, key_id=key_id)
@@ -162,7 +161,7 @@ async def admin_update_customer(
     info: Info, customer_id: strawberry.ID, input: UpdateCustomerInput
 ) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.update_customer))
+    principal = await ctx.principal(ctx.services.admin.update_customer)
     customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(CustomerUpdate, given(input))
     async with ctx.write() as session:
@@ -174,7 +173,7 @@ async def admin_update_customer(
 
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> CustomerDeletion:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.delete_customer))
+    principal = await ctx.principal(ctx.services.admin.delete_customer)
     customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
         await ctx.services.admin.delete_customer(session, principal, customer_id=customer)
@@ -189,7 +188,7 @@ async def admin_add_member(
     role: Role = Role.USER,
 ) -> MemberOrInvitation:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.add_member))
+    principal = await ctx.principal(ctx.services.admin.add_member)
     customer, data = parse_uuid(customer_id, "customer_id"), _add_member(user_id, email, role)
     async with ctx.write() as session:
         result = await ctx.services.admin.add_member(
@@ -202,7 +201,7 @@ async def admin_remove_member(
     info: Info, customer_id: strawberry.ID, user_id: strawberry.ID
 ) -> MemberRemoval:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.remove_member))
+    principal = await ctx.principal(ctx.services.admin.remove_member)
     customer, user = parse_uuid(customer_id, "customer_id"), parse_uuid(user_id, "user_id")
     async with ctx.write() as session:
         details = await ctx.services.admin.remove_member(
@@ -220,7 +219,7 @@ async def set_default_tier(
     ] = None,
 ) -> Tier:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.tiers.set_default))
+    principal = await ctx.principal(ctx.services.tiers.set_default)
     tier: uuid.UUID | str = renamed("tier_name", tier_name, tier_id)
     if tier_id is not None:  # the deprecated argument names the tier by id
         tier = parse_uuid(tier_id, "tier_id")
@@ -231,7 +230,7 @@ async def set_default_tier(
 
 async def set_customer_tier(info: Info, customer_id: strawberry.ID, tier_name: str) -> Customer:
     ctx = info.context
-    principal = await ctx.principal(access_of(ctx.services.admin.set_customer_tier))
+    principal = await ctx.principal(ctx.services.admin.set_customer_tier)
     customer = parse_uuid(customer_id, "customer_id")
     data = parse_input(CustomerTierChange, {"tierName": tier_name})
     async with ctx.write() as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from app.admin.service import DEFAULT_SORT
-from app.auth.principal import access_of
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import billing, events, usage_resolvers, viewer
@@ -18,14 +17,14 @@ from app.graphql.types import ApiKey, CustomerSummary, Invitation, Member, Page,
 
 
 async def customer(info: Info) -> Customer:
-    principal = await info.context.principal(access_of(info.context.services.customers.get))
+    principal = await info.context.principal(info.context.services.customers.get)
     async with info.context.read() as session:
         details = await info.context.services.customers.get(session, principal)
     return customer_of(details)
 
 
 async def members(info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[Member]:
-    principal = await info.context.principal(access_of(info.context.services.members.list))
+    principal = await info.context.principal(info.context.services.members.list)
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.members.list(session, principal, page=request)
@@ -33,14 +32,14 @@ async def members(info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE)
 
 
 async def invitations(info: Info) -> list[Invitation]:
-    principal = await info.context.principal(access_of(info.context.services.members.invitations))
+    principal = await info.context.principal(info.context.services.members.invitations)
     async with info.context.read() as session:
         rows = await info.context.services.members.invitations(session, principal)
     return [Invitation.of(row) for row in rows]
 
 
 async def api_keys(info: Info) -> list[ApiKey]:
-    principal = await info.context.principal(access_of(info.context.services.api_keys.list))
+    principal = await info.context.principal(info.context.services.api_keys.list)
     async with info.context.read() as session:
         rows = await info.context.services.api_keys.list(session, principal)
     return [ApiKey.of(row) for row in rows]
@@ -55,7 +54,7 @@ async def admin_customers(
     search: str | None = None,
     sort: CustomerSort = DEFAULT_SORT,
 ) -> Page[CustomerSummary]:
-    principal = await info.context.principal(access_of(info.context.services.admin.list_customers))
+    principal = await info.context.principal(info.context.services.admin.list_customers)
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_customers(
@@ -71,7 +70,7 @@ async def admin_customers(
 
 
 async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer:
-    principal = await info.context.principal(access_of(info.context.services.admin.get_customer))
+    principal = await info.context.principal(info.context.services.admin.get_customer)
     customer_uuid = parse_uuid(customer_id, "customer_id")
     async with info.context.read() as session:
         details = await info.context.services.admin.get_customer(
@@ -83,7 +82,7 @@ async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer:
 async def admin_customer_members(
     info: Info, customer_id: strawberry.ID, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page[Member]:
-    principal = await info.context.principal(access_of(info.context.services.admin.list_members))
+    principal = await info.context.principal(info.context.services.admin.list_members)
     customer_uuid, request = parse_uuid(customer_id, "customer_id"), PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await info.context.services.admin.list_members(
@@ -93,14 +92,14 @@ async def admin_customer_members(
 
 
 async def tiers(info: Info, active: bool | None = None) -> list[Tier]:
-    principal = await info.context.principal(access_of(info.context.services.tiers.list))
+    principal = await info.context.principal(info.context.services.tiers.list)
     async with info.context.read() as session:
         rows = await info.context.services.tiers.list(session, principal, active=active)
     return [Tier.of(row) for row in rows]
 
 
 async def plans(info: Info) -> list[Tier]:
-    principal = await info.context.principal(access_of(info.context.services.tiers.plans))
+    principal = await info.context.principal(info.context.services.tiers.plans)
     async with info.context.read() as session:
         rows = await info.context.services.tiers.plans(session, principal)
     return [Tier.of(row) for row in rows]

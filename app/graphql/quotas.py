@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
 from app.graphql.context import Info
@@ -23,7 +22,7 @@ async def allocate_quota(
     idempotency_key: str | None = None,
 ) -> QuotaFeatureUsage:
     principal = await info.context.principal(
-        access_of(info.context.services.quotas.allocate), service_name=service_name
+        info.context.services.quotas.allocate, service_name=service_name
     )
     data = _request(amount, customer_id, user_id, idempotency_key)
     usage = await info.context.services.quotas.allocate(
@@ -42,7 +41,7 @@ async def release_quota(
     idempotency_key: str | None = None,
 ) -> QuotaFeatureUsage:
     principal = await info.context.principal(
-        access_of(info.context.services.quotas.release), service_name=service_name
+        info.context.services.quotas.release, service_name=service_name
     )
     data = _request(amount, customer_id, user_id, idempotency_key)
     usage = await info.context.services.quotas.release(

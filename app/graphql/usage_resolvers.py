@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.core.inputs import parse_input
 from app.graphql.arguments import present
 from app.graphql.context import Info
@@ -29,13 +28,13 @@ from app.usage.consume import Decision as DecisionResult  # the domain's; `Decis
 
 
 async def limits(info: Info, service_name: str | None = None) -> list[Limit]:
-    principal = await info.context.principal(access_of(info.context.services.reports.limits))
+    principal = await info.context.principal(info.context.services.reports.limits)
     report = await info.context.services.reports.limits(principal, service_name=service_name)
     return [Limit.of(item) for item in report.items]
 
 
 async def limit(info: Info, service_name: str, feature_key: str) -> Limit:
-    principal = await info.context.principal(access_of(info.context.services.reports.limit))
+    principal = await info.context.principal(info.context.services.reports.limit)
     item = await info.context.services.reports.limit(
         principal, service_name=service_name, feature_key=feature_key
     )
@@ -43,31 +42,31 @@ async def limit(info: Info, service_name: str, feature_key: str) -> Limit:
 
 
 async def ip_limits(info: Info, service_name: str | None = None) -> list[Limit]:
-    principal = await info.context.principal(access_of(info.context.services.reports.ip_limits))
+    principal = await info.context.principal(info.context.services.reports.ip_limits)
     report = await info.context.services.reports.ip_limits(principal, service_name=service_name)
     return [Limit.of(item) for item in report.items]
 
 
 async def usage(info: Info, service_name: str | None = None) -> Usage:
-    principal = await info.context.principal(access_of(info.context.services.reports.usage))
+    principal = await info.context.principal(info.context.services.reports.usage)
     report = await info.context.services.reports.usage(principal, service_name=service_name)
     return Usage.of(report)
 
 
 async def ip_usage(info: Info, service_name: str | None = None) -> Usage:
-    principal = await info.context.principal(access_of(info.context.services.reports.ip_usage))
+    principal = await info.context.principal(info.context.services.reports.ip_usage)
     report = await info.context.services.reports.ip_usage(principal, service_name=service_name)
     return Usage.of(report)
 
 
 async def quotas(info: Info, service_name: str | None = None) -> list[Quota]:
-    principal = await info.context.principal(access_of(info.context.services.reports.quotas))
+    principal = await info.context.principal(info.context.services.reports.quotas)
     report = await info.context.services.reports.quotas(principal, service_name=service_name)
     return [Quota.of(item) for item in report.items]
 
 
 async def quota(info: Info, service_name: str, feature_key: str) -> Quota:
-    principal = await info.context.principal(access_of(info.context.services.reports.quota))
+    principal = await info.context.principal(info.context.services.reports.quota)
     item = await info.context.services.reports.quota(
         principal, service_name=service_name, feature_key=feature_key
     )
@@ -75,7 +74,7 @@ async def quota(info: Info, service_name: str, feature_key: str) -> Quota:
 
 
 async def quota_usage(info: Info) -> QuotaUsage:
-    principal = await info.context.principal(access_of(info.context.services.reports.quota_usage))
+    principal = await info.context.principal(info.context.services.reports.quota_usage)
     async with info.context.read() as session:
         report = await info.context.services.reports.quota_usage(session, principal)
     return QuotaUsage.of(report)
@@ -91,7 +90,7 @@ async def consume(
     ip: str | None = None,
     idempotency_key: str | None = None,
 ) -> Decision:
-    principal = await info.context.principal(access_of(info.context.services.consume.consume))
+    principal = await info.context.principal(info.context.services.consume.consume)
     data = _consume_request(
         serviceName=service_name,
         featureKey=feature_key,
@@ -113,7 +112,7 @@ async def check(
     customer_id: strawberry.ID | None = None,
     ip: str | None = None,
 ) -> Decision:
-    principal = await info.context.principal(access_of(info.context.services.consume.check))
+    principal = await info.context.principal(info.context.services.consume.check)
     data = _consume_request(
         serviceName=service_name,
         featureKey=feature_key,
@@ -137,7 +136,7 @@ class ConsumeInput:
 
 
 async def consume_batch(info: Info, requests: list[ConsumeInput]) -> list[ConsumeOutcome]:
-    principal = await info.context.principal(access_of(info.context.services.consume.consume_batch))
+    principal = await info.context.principal(info.context.services.consume.consume_batch)
     data = parse_input(ConsumeBatch, {"requests": [given(request) for request in requests]})
     outcomes = await info.context.services.consume.consume_batch(principal, data=data)
     return [consume_outcome(outcome) for outcome in outcomes]

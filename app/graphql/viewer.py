@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth.principal import access_of
 from app.customers.schemas import Viewer as ViewerResult
 from app.graphql.context import Info
 from app.graphql.customer import Customer, customer_of
@@ -30,6 +29,6 @@ class Viewer(DomainType):
 
 async def viewer(info: Info) -> Viewer:
     services = info.context.services
-    principal = await info.context.principal(access_of(services.customers.viewer))
+    principal = await info.context.principal(services.customers.viewer)
     async with info.context.read() as session:
         return Viewer.of(await services.customers.viewer(session, principal))

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from app.auth.principal import Access, access_of
+from app.auth.principal import Access, Declaration, declaration_of
 from app.rest.query import QueryParam
 
 BASE_PATH = "/api/billing/v1"
@@ -35,5 +35,9 @@ class Endpoint:
     operation: Callable[..., Any] = field(kw_only=True)
 
     @property
+    def declaration(self) -> Declaration:
+        return declaration_of(self.operation)
+
+    @property
     def access(self) -> Access:
-        return access_of(self.operation)
+        return self.declaration.access

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from app.auth.principal import Access
+from app.auth.seats import admit
 from app.core.errors import AppError
 from app.http.errors import error_response
 from app.rest.context import RestCall
@@ -62,22 +63,26 @@ def _dispatch(endpoints: list[Endpoint]) -> Handler:
 
 
 def _served(endpoint: Endpoint) -> Handler:
-    """The handler, behind the check of who may call it at all (before any input is
-    read), its errors rendered with the endpoint's names of their params. The hot paths'
-    ASGI endpoints do both themselves."""
+    """The handler, behind the check of who may call it at all and of the caller's seat
+    on their team where the operation declares one (before any input is read), its errors
+    rendered with the endpoint's names of their params. The hot paths' ASGI endpoints
+    check their callers (no seat: they declare none) and render their errors themselves."""
     handler = endpoint.handler
     if not inspect.iscoroutinefunction(handler):
         return handler
     respond = cast(RequestHandler, handler)
-    access = None if endpoint.access is Access.ANYONE else endpoint.access
+    declared = endpoint.declaration
+    guarded = declared.access is not Access.ANYONE
     params = RestParams.of(endpoint.path, endpoint.body, endpoint.query)
 
     @functools.wraps(respond)
     async def served(request: Request) -> Response:
         try:
-            if access is not None:
+            if guarded:
                 principal = await RestCall.principal_of(request)
-                access.check(principal, service_name=request.path_params.get("serviceName"))
+                service_name = request.path_params.get("serviceName")
+                db = request.app.state.container.db
+                await admit(db, principal, declared, service_name=service_name)
             return await respond(request)
         except AppError as error:
             return error_response(error, error.headers, params)

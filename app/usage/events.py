@@ -46,7 +46,7 @@ NEWEST_PAGE = PageRequest(1, NEWEST)
 
 
 class EventService:
-    @requires(Access.USER)
+    @requires(Access.USER, team=TeamAction.LIST_MEMBERS, any_team_for_admin=True)
     async def list(
         self, session: AsyncSession, principal: Principal, *, wanted: EventFilter, page: PageRequest
     ) -> Page[UsageEvent]:

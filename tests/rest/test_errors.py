@@ -150,9 +150,11 @@ class TestUnexpectedFailures:
         async def explode(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("secret internals: password=hunter2")
 
+        owner = api.user()
+        await api.customer(owner)  # a seat on a team, which the route checks first
         monkeypatch.setattr(CustomerService, "get", explode)
         api.expect_server_errors = True
-        response = await api.call("GET", "/customer", api.user())
+        response = await api.call("GET", "/customer", owner)
         error = assert_error(response, 500, "INTERNAL_ERROR")
         assert "hunter2" not in response.text
         logged = error_log.with_error_id(str(error["error_id"]))
