@@ -16,6 +16,7 @@ from app.billing.service import BillingService
 from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.rest.routes import ENDPOINTS
+from app.usage.events import EventService
 from tests.support.api import Api, Caller
 
 MANAGERS = ("owner", "admin")
@@ -73,6 +74,12 @@ CASES = (
         MANAGERS,
         ("DELETE", "/customer/invitations/not-an-id", {}),
         'mutation { revokeInvitation(invitationId: "not-an-id") { revokedInvitationId } }',
+    ),
+    Case(
+        EventService.list,
+        MANAGERS,
+        ("GET", "/limits/usage/users", {"params": {"userId": "not-an-id"}}),
+        '{ usageEvents(userId: "not-an-id") { totalCount } }',
     ),
     Case(
         BillingService.checkout_url,
