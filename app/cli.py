@@ -36,6 +36,8 @@ def serve(
         )
         raise typer.Exit(2)
 
+    if workers > 1 and Settings().metrics:
+        _share_metrics_between_workers()
     typer.echo(f"Serving on http://{host}:{port} (GraphiQL: http://{host}:{port}/graphql)")
     uvicorn.run(
         "app.main:app",
@@ -45,6 +47,23 @@ def serve(
         log_level="info",
         proxy_headers=False,  # the app applies BILLING_TRUSTED_PROXIES itself
     )
+
+
+def _share_metrics_between_workers() -> None:
+    """Workers write their metrics to files in one directory, which `/metrics` sums: the
+    operator's `PROMETHEUS_MULTIPROC_DIR`, emptied of a previous run's files, or a new
+    one. Set before any worker imports `prometheus_client`, which reads it then."""
+    import os
+    import tempfile
+
+    from app.core.metrics import MULTIPROCESS_DIR
+
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if directory:
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="billing-metrics-")
 
 
 @cli.command()

@@ -16,12 +16,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from app.container import Container
+from app.core import metrics
 from app.core.errors import AppError
 from app.http.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.cors import cors_middleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
+from app.ops.metrics import MetricsMiddleware, metrics_endpoint
 from app.ops.self_limit import SelfLimitMiddleware
 from app.ops.server_proxy import disable_uvicorn_proxy_headers
 from app.rest.direct import DirectRoutes
@@ -59,6 +61,7 @@ def create_app(
 ) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    metrics.record(settings.metrics)
     container = container or Container(settings)
 
     @asynccontextmanager
@@ -74,6 +77,7 @@ def create_app(
             yield
         finally:
             await container.stop()
+            metrics.worker_stopped()
 
     from app.graphql.endpoint import graphql_route
 
@@ -84,10 +88,14 @@ def create_app(
         Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),
         *rest_routes(),
     ]
+    if settings.metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     app = Service(
         routes=routes,
         middleware=[
-            # Outermost: a preflight of any path, the hot paths' included, is answered
+            # Outermost, so every request is counted, whichever layer answers it.
+            *([Middleware(MetricsMiddleware, routes=routes)] if settings.metrics else []),
+            # A preflight of any path, the hot paths' included, is answered
             # there, and every answer carries the CORS headers.
             *cors_middleware(settings),
             # The hot paths, ahead of the rest: they do what the rest does themselves.

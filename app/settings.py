@@ -10,7 +10,7 @@ from typing import Annotated
 
 from limits import parse
 from limits.aio.strategies import STRATEGIES
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     self_limit_strategy: str = "fixed-window"
 
     max_body_bytes: int = 1024 * 1024
+
+    # Prometheus metrics at /metrics, recorded on every request; off, neither.
+    metrics: bool = True
+    # Who may read /metrics: with a token, whoever sends it as a bearer; without one,
+    # callers on the loopback interface that came through no proxy.
+    metrics_token: SecretStr | None = None
     invitation_ttl_days: int = 7
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30

@@ -4,6 +4,8 @@
 |-------------------|---------------------------------------------------------|---------|
 | consume/bare      | consume req/s over a bare Starlette endpoint's          | >= 0.70 |
 | consume/slowapi   | consume req/s over the same endpoint behind slowapi     | >= 1.5  |
+| metrics on/off    | consume req/s with metrics over without (BILLING_METRICS| >= 0.95 |
+|                   | =false), the same service otherwise                     |         |
 | usage/static      | the GraphQL usage query over a static Strawberry schema | >= 0.8  |
 | batch/consume     | decisions/s in batches of 100 over single consumes      | >= 10   |
 | refused/limited   | req/s when every consume is refused (429) over when     | >= 1.0  |
@@ -75,6 +77,16 @@ _SERVER_WRITES = (
 RATIOS: dict[str, Ratio] = {
     "consume/bare": Ratio("consume", "bare", 0.70, when_missed=_SERVER_WRITES),
     "consume/slowapi": Ratio("consume", "slowapi", 1.5, when_missed=_SERVER_WRITES),
+    "metrics on/off": Ratio(
+        "consume",
+        "consume_no_metrics",
+        0.95,
+        when_missed=(
+            "each request counts its route, method and status and observes its latency, "
+            "and each decision counts its outcome, under a lock of prometheus_client's; "
+            "counting in per-worker plain integers exported on scrape would take it away"
+        ),
+    ),
     "usage/static": Ratio("usage", "static", 0.8),
     "batch/consume": Ratio(
         "batch",

@@ -56,6 +56,7 @@ from bench.service import (
 
 TARGETS = (
     "consume",
+    "consume_no_metrics",
     "bare",
     "slowapi",
     "slowapi_asgi",
@@ -222,12 +223,17 @@ class Bench:
     # The headline: consume and bare, in alternating rounds
 
     def _headline(self, service: tuple[Served, Callers] | None) -> None:
-        rounds: dict[str, list[Measured]] = {"consume": [], "bare": []}
+        """Consume, consume without metrics and bare, in alternating rounds: what the
+        machine's other work takes falls on each alike."""
+        rounds: dict[str, list[Measured]] = {"consume": [], "consume_no_metrics": [], "bare": []}
         with ExitStack() as stack:
             plans: list[tuple[str, Served, Request]] = []
             if service is not None and "consume" in self.wanted:
                 server, callers = service
                 plans.append(("consume", server, callers.consume(callers.customer())))
+            if "consume_no_metrics" in self.wanted:
+                server, callers = stack.enter_context(self._service_server(metrics=False))
+                plans.append(("consume_no_metrics", server, callers.consume(callers.customer())))
             if "bare" in self.wanted:
                 bare = stack.enter_context(self._baseline("bare"))
                 plans.append(("bare", bare, self._baseline_request("bare", bare)))
@@ -243,9 +249,9 @@ class Bench:
     # The service's own targets
 
     @contextmanager
-    def _service_server(self) -> Iterator[tuple[Served, Callers]]:
+    def _service_server(self, *, metrics: bool = True) -> Iterator[tuple[Served, Callers]]:
         with (
-            service_env() as env,
+            service_env(metrics=metrics) as env,
             serving("app.main:app", env=env, cpu=self.server_cpu, ready_path="/readyz") as server,
         ):
             yield server, Callers.of(server.url)

@@ -45,7 +45,7 @@ ADDRESS = {
 
 
 @contextmanager
-def service_env(storage: str = "memory://") -> Iterator[dict[str, str]]:
+def service_env(storage: str = "memory://", *, metrics: bool = True) -> Iterator[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="billing-bench-") as data_dir:
         yield {
             "BILLING_DATA_DIR": data_dir,
@@ -55,6 +55,7 @@ def service_env(storage: str = "memory://") -> Iterator[dict[str, str]]:
             "BILLING_SELF_LIMIT_ANONYMOUS": SELF_LIMIT,
             "BILLING_SELF_LIMIT_USER": SELF_LIMIT,
             "BILLING_LOG_LEVEL": "WARNING",
+            "BILLING_METRICS": "true" if metrics else "false",
         }
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from pydantic import AliasChoices, Field, HttpUrl
 from sqlalchemy import func, select, update
@@ -74,6 +75,15 @@ class SubscriptionSync:
     quantity: int
 
 
+class WebhookOutcome(StrEnum):
+    """What became of a signed event (the metrics count events by it)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # delivered before: nothing changed
+    IGNORED = "ignored"  # a type the service does not act on
+    NO_CUSTOMER = "no_customer"  # about no customer of ours (a deleted one's is cancelled)
+
+
 class BillingService:
     def __init__(
         self,
@@ -134,7 +144,7 @@ class BillingService:
         return self._require_gateway().verify_event(payload, signature)
 
     @requires(Access.ANYONE)
-    async def handle_webhook(self, session: AsyncSession, event: WebhookEvent) -> None:
+    async def handle_webhook(self, session: AsyncSession, event: WebhookEvent) -> WebhookOutcome:
         """Apply one signed event, once, in the caller's transaction.
 
         The event id is claimed by a unique insert in the transaction of its effect: a
@@ -147,16 +157,17 @@ class BillingService:
         """
         gateway = self._require_gateway()
         if not await _claim(session, event, self._clock()):
-            return
+            return WebhookOutcome.DUPLICATE
         if not event.type.startswith(SUBSCRIPTION_EVENTS):
-            return  # acknowledged, and ignored
+            return WebhookOutcome.IGNORED  # acknowledged, and ignored
         customer = await self._customer_of(session, event)
         if customer is None:
             await self._cancel_if_orphaned(session, event)
-            return
+            return WebhookOutcome.NO_CUSTOMER
         assert customer.stripe_customer_id is not None
         subscriptions = await gateway.subscriptions(customer.stripe_customer_id)
         await self._apply(session, customer, current_subscription(subscriptions))
+        return WebhookOutcome.APPLIED
 
     async def _cancel_if_orphaned(self, session: AsyncSession, event: WebhookEvent) -> None:
         """A subscription started for a customer deleted since (a checkout page left open)

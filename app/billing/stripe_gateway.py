@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from app.billing.gateway import (
     Subscription,
     WebhookEvent,
 )
+from app.core import metrics
 from app.core.errors import InvalidWebhook, StripeRejected, StripeUnavailable
 from app.core.json import read_json
 from app.models import Customer
@@ -270,10 +272,17 @@ def _subscription(stripe_object: Any) -> Subscription:
 
 
 async def _call(call: Awaitable[T]) -> T:
+    """Stripe's answer, timed in the metrics by operation: the SDK method's name, such as
+    `CustomerService.create_async`."""
+    operation = getattr(call, "__qualname__", "stripe")
+    started = time.perf_counter()
     try:
         return await call
     except stripe.StripeError as exc:
+        metrics.STRIPE_ERRORS.labels(operation, type(exc).__name__).inc()
         raise _failure(exc) from exc
+    finally:
+        metrics.STRIPE_CALLS.labels(operation).observe(time.perf_counter() - started)
 
 
 def _failure(exc: stripe.StripeError) -> StripeRejected | StripeUnavailable:

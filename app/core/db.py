@@ -7,6 +7,7 @@ commits when the block ends normally and rolls back otherwise.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.expression import Executable
 
+from app.core import metrics
 from app.core.clock import Clock, utcnow
 from app.core.errors import Conflict, DatabaseUnavailable, InvalidInput
 
@@ -110,11 +112,20 @@ async def _connect(session: AsyncSession) -> None:
     socket (asyncpg raises the OSError as it is), a server that refuses the connection (not
     accepting connections, shutting down, too many clients), or SQLite's busy lock.
     """
+    started = time.perf_counter()
     try:
         await session.connection()
     except (OSError, DBAPIError) as exc:
         logger.error("database connection failed", exc_info=exc)
         raise DatabaseUnavailable() from exc
+    finally:
+        metrics.DB_POOL_WAIT.observe(time.perf_counter() - started)
+
+
+def _count_connections(engine: AsyncEngine) -> None:
+    """Connections checked out of the pool, in the metrics."""
+    event.listen(engine.sync_engine, "checkout", lambda *_: metrics.DB_POOL_IN_USE.inc())
+    event.listen(engine.sync_engine, "checkin", lambda *_: metrics.DB_POOL_IN_USE.dec())
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -136,6 +147,7 @@ class Database:
         self.clock = clock
         self._commit_hooks: list[Callable[[AsyncSession], None]] = []
         self.engine = create_engine(url, **engine_kwargs)
+        _count_connections(self.engine)
         self._writer = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
         )

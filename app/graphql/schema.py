@@ -17,6 +17,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
+from app.core import metrics
 from app.graphql.errors import ErrorExtension
 from app.graphql.limits import DocumentLimiter, Limits
 from app.graphql.mutations import Mutation
@@ -46,6 +47,22 @@ class _ParserCache(ParserCache):
         yield
 
 
+class OperationMetrics(SchemaExtension):
+    """Counts each operation by name and type, and the codes of its errors as the client
+    sees them: listed first, it reads the result after `ErrorExtension` rendered it."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        try:
+            kind = context.operation_type.value
+        except RuntimeError:  # no operation to run: the document failed before it
+            kind = "unknown"
+        errors = getattr(context.result, "errors", None) or []
+        codes = [(error.extensions or {}).get("code", "INTERNAL_ERROR") for error in errors]
+        metrics.graphql_operation(context.operation_name, kind, codes)
+
+
 def build_schema(settings: Settings | None = None) -> BillingSchema:
     settings = settings or Settings.model_construct()
     limits = Limits(
@@ -55,6 +72,7 @@ def build_schema(settings: Settings | None = None) -> BillingSchema:
     )
     max_tokens = settings.graphql_max_tokens
     extensions: list[type[SchemaExtension] | Any] = [
+        OperationMetrics,
         ErrorExtension,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         _ParserCache,

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 # Every error answered on it is GraphQL-shaped, those of the middleware ahead of it too.
 GRAPHQL_PATH = "/graphql"
+# Set on a request's scope by the hot paths' router: the exact path it served.
+DIRECT_ROUTE = "direct_route"
+UNMATCHED = "unmatched"
 
 
 def route_path(scope: Scope) -> str:
@@ -16,3 +22,18 @@ def route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
         return path[len(root) :] or "/"
     return path
+
+
+def route_template(scope: Scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The template of the route that served the request (`/customer/member/{userID}`),
+    never the path itself, whose ids would make every request a new series. A request
+    refused before routing (the service's own limit, an oversize body) is matched
+    against `routes` here."""
+    route = scope.get("route")
+    if route is None:
+        direct = scope.get(DIRECT_ROUTE)
+        if direct is not None:
+            return str(direct)
+        route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.client_ip import client_ip, rate_key
 from app.auth.credentials import CredentialBackend, credential_headers
 from app.auth.principal import CREDENTIAL_ERROR_STATE, PRINCIPAL_STATE, Principal
+from app.core import metrics
 from app.core.clock import Clock
 from app.core.errors import AppError, TooManyRequests
 from app.http.errors import error_response_for
@@ -47,8 +48,9 @@ from app.usage.counters import CounterStore, storage_of
 logger = logging.getLogger(__name__)
 POLICY = "self"
 WARN_EVERY_SECONDS = 60.0
-# Probes, and Stripe's webhooks: their signature is their credential, and Stripe retries.
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/api/billing/v1/stripe/webhook"})
+# Probes and scrapers, and Stripe's webhooks: their signature is their credential, and
+# Stripe retries.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/api/billing/v1/stripe/webhook"})
 FIXED_WINDOW = "fixed-window"
 
 
@@ -166,6 +168,7 @@ class SelfLimit:
             refused=not verdict.allowed,
         )
         if not verdict.allowed:
+            metrics.SELF_LIMIT_REFUSALS.labels(kind).inc()
             message = f"Too many requests: retry in {verdict.reset_in} seconds."
             admission.refusal = TooManyRequests(message, headers=admission.headers)
         return admission
@@ -187,6 +190,7 @@ class SelfLimit:
         try:
             principal = await self._credentials.authenticate(headers, peer)
         except AppError as exc:
+            metrics.AUTH_FAILURES.labels(exc.code).inc()
             state[CREDENTIAL_ERROR_STATE] = exc
             ip = client_ip(peer, headers.get("x-forwarded-for"), self._trusted)
             return Admission(None, exc, {}), ("ip", rate_key(ip), self._anonymous)

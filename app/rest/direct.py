@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.http.paths import route_path
+from app.http.paths import DIRECT_ROUTE, route_path
 
 
 class DirectRoutes:
@@ -22,8 +22,10 @@ class DirectRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            endpoint = self._routes.get((scope["method"], route_path(scope)))
+            path = route_path(scope)
+            endpoint = self._routes.get((scope["method"], path))
             if endpoint is not None:
+                scope[DIRECT_ROUTE] = path
                 await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)

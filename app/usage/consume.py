@@ -28,6 +28,7 @@ from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
 from app.catalog.store import CatalogEntry
+from app.core import metrics
 from app.core.clock import Clock
 from app.core.errors import AppError, CustomerNotFound, InvalidInput
 from app.core.inputs import InputModel, parse_input
@@ -173,6 +174,11 @@ class _Plan:
             self.reset_in,
         )
 
+    def count(self, allowed: bool) -> None:
+        """The decision, in the metrics."""
+        spec = self.entry.spec
+        metrics.decided(spec.service_name, spec.feature_key, _outcome(allowed, self.limit))
+
     def row(self, allowed: bool, at: datetime) -> Row:
         subject = self.subject
         return ledger_row(
@@ -187,6 +193,12 @@ class _Plan:
             window=self.window.value,
             window_start=self.bounds.start,
         )
+
+
+def _outcome(allowed: bool, limit: int) -> str:
+    if allowed:
+        return metrics.ALLOWED
+    return metrics.DISABLED if limit == DISABLED else metrics.RATE_LIMITED
 
 
 class ConsumeService:
@@ -237,6 +249,7 @@ class ConsumeService:
         with its run (the counters away), is that error in its place."""
         if self._ledger.behind:
             await self._ledger.admit()
+        metrics.BATCH_SIZE.observe(len(data.requests))
         now = self._clock()
         outcomes: list[Outcome | None] = [None] * len(data.requests)
         run: dict[int, _Plan] = {}
@@ -296,6 +309,7 @@ class ConsumeService:
         for (index, plan), result in zip(run.items(), results, strict=True):
             outcomes[index] = plan.decision(result.allowed, result.count)
             rows.append(plan.row(result.allowed, now))
+            plan.count(result.allowed)
         self._ledger.record_many(rows, started)  # as `_consume` records its row
 
     async def _once(self, entry: CatalogEntry, subject: Subject, data: ConsumeRequest) -> Decision:
@@ -323,6 +337,7 @@ class ConsumeService:
         # since the decision began: a rebuild after a loss of the counters sees this
         # decision either waiting for the counters (`oldest_call`) or in the ledger.
         self._ledger.record(plan.row(result.allowed, now), started)
+        plan.count(result.allowed)
         return plan.decision(result.allowed, result.count)
 
     def _plan(

@@ -25,6 +25,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
+from app.core import metrics
 from app.core.errors import CountersUnavailable
 
 logger = logging.getLogger(__name__)
@@ -354,6 +355,7 @@ class RedisCounters:
                     raise CountersUnavailable("The counter storage lost its counters.")
                 await self.recover()
         except RedisError as exc:  # Redis is away: nothing is decided, and it says so
+            metrics.COUNTER_STORAGE_ERRORS.inc()
             raise CountersUnavailable("The counter storage cannot be reached.") from exc
         raise CountersUnavailable("The counter storage keeps losing its counters.")
 
@@ -452,6 +454,7 @@ def _reachable() -> Iterator[None]:
     try:
         yield
     except RedisError as exc:
+        metrics.COUNTER_STORAGE_ERRORS.inc()
         raise CountersUnavailable("The counter storage cannot be reached.") from exc
 
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.core import metrics
 from app.core.errors import Conflict
 from app.usage.counters import CounterStore
 
@@ -50,6 +51,7 @@ class IdempotencyStore:
                 return await self.once(key, decide)
             if stored != PENDING:
                 answer: dict[str, Any] = json.loads(stored)
+                metrics.IDEMPOTENT_REPLAYS.inc()
                 return answer
             await asyncio.sleep(0.01)
         raise Conflict("The first request with this idempotency key is still being decided.")

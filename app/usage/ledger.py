@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from app.catalog.store import CatalogEntry
+from app.core import metrics
 from app.core.db import Database
 from app.core.errors import LedgerUnavailable
 from app.core.tasks import cancel
@@ -208,6 +209,14 @@ class Ledger:
             except Exception:
                 self._warn_failed()
                 await asyncio.sleep(RETRY_SECONDS)
+            finally:
+                self._report()
+
+    def _report(self) -> None:
+        """The lag, in the metrics: set by the writer, off the decisions' path."""
+        lag = self.lag()
+        metrics.LEDGER_ROWS.set(lag.rows)
+        metrics.LEDGER_LAG.set(lag.seconds)
 
     def _warn_failed(self) -> None:
         if time.monotonic() - self._warned_at >= WARN_EVERY_SECONDS:
@@ -222,11 +231,13 @@ class Ledger:
                 return
             self._writing, self._writing_at = self._buffer, self._buffered_at
             self._buffer = []
+            started = time.perf_counter()
             try:
                 while self._writing:
                     async with self._db.transaction() as session:
                         await insert_rows(session, self._writing[:MAX_BATCH])
                     del self._writing[:MAX_BATCH]
+                metrics.LEDGER_FLUSH.observe(time.perf_counter() - started)
             finally:
                 if self._writing:
                     self._buffer[:0] = self._writing

@@ -26,6 +26,7 @@ from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, remaining
 from app.catalog.store import CatalogEntry
+from app.core import metrics
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows, upsert
 from app.core.errors import (
@@ -140,6 +141,7 @@ class QuotaService:
         limit = await self._limit(entry, holder)
         if limit == DISABLED:
             self._ledger.record(_event(entry, holder, amount, False, now))
+            _count(entry, metrics.DISABLED)
             return _Answer(await self._used(entry, holder), limit, FeatureDisabled.code)
         try:
             # Its own transaction: an idempotency key keeps only a committed answer.
@@ -148,7 +150,9 @@ class QuotaService:
                 session.add(UsageEvent(**_event(entry, holder, amount, True, now)))
         except _Full as full:
             self._ledger.record(_event(entry, holder, amount, False, now))
+            _count(entry, metrics.QUOTA_EXCEEDED)
             return _Answer(full.used, limit, QuotaExceeded.code)
+        _count(entry, metrics.ALLOWED)
         return _Answer(used, limit)
 
     async def _release(self, entry: CatalogEntry, holder: _Holder, amount: int) -> _Answer:
@@ -160,6 +164,7 @@ class QuotaService:
             used = await _used(session, entry.id, holder.customer_id)
             # A release is recorded as a negative amount: the events of a quota add up.
             session.add(UsageEvent(**_event(entry, holder, -released, True, now)))
+        _count(entry, metrics.ALLOWED)
         return _Answer(used or 0, limit)
 
     async def _limit(self, entry: CatalogEntry, holder: _Holder) -> int:
@@ -192,6 +197,10 @@ class QuotaService:
         if subject.customer_id is None:
             raise NoCustomer("The user belongs to no customer to hold quotas.", param="user_id")
         return _Holder(subject.customer_id, data.user_id, subject)
+
+
+def _count(entry: CatalogEntry, outcome: str) -> None:
+    metrics.decided(entry.spec.service_name, entry.spec.feature_key, outcome)
 
 
 async def _kept(decide: Callable[[], Awaitable[_Answer]]) -> dict[str, Any]:

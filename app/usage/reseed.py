@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from app.catalog.model import Window
+from app.core import metrics
 from app.core.clock import Clock
 from app.core.db import Database
 from app.core.errors import CountersUnavailable
@@ -220,6 +221,7 @@ class CounterGuard:
             INTACT_FLAG, FLAG_SECONDS, lock=REBUILD_LOCK, token=token
         ):
             logger.info("counters re-seeded from the ledger", extra={"counters": touched})
+            metrics.COUNTER_RESEEDS.inc()
 
     async def _wait_for_writers(self, lost_at: float) -> None:
         """Until every live process has written the rows of its decisions begun before

@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.billing.service import UpgradeRequest
+from app.core import metrics
+from app.core.errors import AppError
 from app.rest import views
 from app.rest.context import RestCall
 
@@ -26,12 +28,22 @@ async def upgrade(request: Request) -> Response:
 
 
 async def webhook(request: Request) -> Response:
-    """Stripe is the caller: the signature is its credential, not a token or a key."""
+    """Stripe is the caller: the signature is its credential, not a token or a key. Each
+    event is counted by its type and what became of it, once its transaction is over."""
     container = request.app.state.container
     billing = container.services.billing
-    event = billing.verify_event(await request.body(), request.headers.get(SIGNATURE_HEADER))
-    async with container.db.transaction() as session:
-        await billing.handle_webhook(session, event)
+    try:
+        event = billing.verify_event(await request.body(), request.headers.get(SIGNATURE_HEADER))
+    except AppError:
+        metrics.WEBHOOK_EVENTS.labels("unknown", "invalid").inc()
+        raise
+    try:
+        async with container.db.transaction() as session:
+            outcome = await billing.handle_webhook(session, event)
+    except Exception:
+        metrics.WEBHOOK_EVENTS.labels(event.type, "failed").inc()
+        raise
+    metrics.WEBHOOK_EVENTS.labels(event.type, outcome).inc()
     return JSONResponse(views.WebhookOut(received=True))
 
 
