@@ -6,6 +6,8 @@ from starlette.types import Scope
 
 # Every error answered on it is GraphQL-shaped, those of the middleware ahead of it too.
 GRAPHQL_PATH = "/graphql"
+# The scripts and styles of the GraphiQL page at GRAPHQL_PATH.
+GRAPHQL_STATIC_PATH = GRAPHQL_PATH + "/static"
 
 
 def route_path(scope: Scope) -> str:
