@@ -9,12 +9,12 @@ PYTEST_ARGS ?=
 
 BENCH_ARGS ?=
 
-.PHONY: run test lint schema redis-server bench wrk
+.PHONY: run test lint schema redis-server chromium bench wrk
 
 run: $(VENV)/install.stamp
 	$(BIN)/billing serve
 
-test: $(VENV)/install-dev.stamp redis-server
+test: $(VENV)/install-dev.stamp redis-server chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The tests and the bench start a throwaway redis-server of their own; install the binary
@@ -29,6 +29,24 @@ redis-server:
 	    cat "$$log" >&2; rm -f "$$log"; \
 	    echo "error: redis-server is not installed and 'apt-get install redis-server' failed;" \
 	         "install it (as root) and run make test again" >&2; \
+	    exit 1; \
+	  fi; \
+	  rm -f "$$log"; \
+	}
+
+# GraphiQL's page is tested in a real headless browser: Debian's chromium and its driver,
+# installed when missing (the tests never download a browser).
+chromium:
+	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || { \
+	  echo "installing chromium and chromium-driver (needed by the tests)"; \
+	  log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	  if ! { apt-get install -y -qq --no-install-recommends chromium chromium-driver >"$$log" 2>&1 || \
+	         { apt-get update -qq >>"$$log" 2>&1 && \
+	           apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+	             >>"$$log" 2>&1; }; }; then \
+	    cat "$$log" >&2; rm -f "$$log"; \
+	    echo "error: chromium is not installed and 'apt-get install chromium chromium-driver'" \
+	         "failed; install them (as root) and run make test again" >&2; \
 	    exit 1; \
 	  fi; \
 	  rm -f "$$log"; \

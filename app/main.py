@@ -79,10 +79,10 @@ def create_app(
             await container.stop()
             metrics.worker_stopped()
 
-    from app.graphql.endpoint import graphql_route
+    from app.graphql.endpoint import graphql_routes
 
     routes = [
-        graphql_route(container),
+        *graphql_routes(container),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),

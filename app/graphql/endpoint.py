@@ -1,8 +1,9 @@
 """`/graphql`: Strawberry's ASGI view, with the product's context and request errors.
 
 POST runs any operation; GET runs queries only (a mutation over GET is 405, as the
-GraphQL-over-HTTP spec asks) and, from a browser, serves GraphiQL. Requests that are not
-GraphQL requests at all answer 4xx with a GraphQL-shaped `errors` body.
+GraphQL-over-HTTP spec asks) and, from a browser, serves GraphiQL, the app's own page and
+files (`app.graphql.ide`). Requests that are not GraphQL requests at all answer 4xx with a
+GraphQL-shaped `errors` body.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from app.core.errors import AppError, InvalidInput, MethodNotAllowed, NotFound
 from app.core.json import read_json
 from app.graphql.context import GraphQLContext
 from app.graphql.errors import is_rendered, render_error, render_request_error
+from app.graphql.ide import asset, graphiql_page
 from app.graphql.schema import build_schema
 from app.http.errors import header_value
-from app.http.paths import GRAPHQL_PATH
+from app.http.paths import GRAPHQL_PATH, GRAPHQL_STATIC_PATH
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
@@ -53,6 +55,10 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
     ) -> GraphQLContext:
         assert isinstance(request, Request)
         return GraphQLContext(self.container, request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Strawberry's page would load GraphiQL from a CDN; this one, from this server."""
+        return graphiql_page(request.scope.get("root_path", ""))
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -100,5 +106,8 @@ def _request_error(error: AppError, headers: dict[str, str] | None = None) -> Re
     )
 
 
-def graphql_route(container: Container) -> BaseRoute:
-    return Route(GRAPHQL_PATH, GraphQLView(container), methods=["GET", "POST"])
+def graphql_routes(container: Container) -> list[BaseRoute]:
+    return [
+        Route(GRAPHQL_PATH, GraphQLView(container), methods=["GET", "POST"]),
+        Route(f"{GRAPHQL_STATIC_PATH}/{{name:path}}", asset, methods=["GET"]),
+    ]

@@ -12,6 +12,8 @@ GRAPHQL_PATH = "/graphql"
 # Set on a request's scope by the hot paths' router: the exact path it served.
 DIRECT_ROUTE = "direct_route"
 UNMATCHED = "unmatched"
+# The scripts and styles of the GraphiQL page at GRAPHQL_PATH.
+GRAPHQL_STATIC_PATH = GRAPHQL_PATH + "/static"
 
 
 def route_path(scope: Scope) -> str:

@@ -41,7 +41,7 @@ from app.core.clock import Clock
 from app.core.errors import AppError, TooManyRequests
 from app.http.errors import error_response_for
 from app.http.headers import rate_limit_headers, raw_headers
-from app.http.paths import route_path
+from app.http.paths import GRAPHQL_STATIC_PATH, route_path
 from app.settings import Settings
 from app.usage.counters import CounterStore, storage_of
 
@@ -51,6 +51,10 @@ WARN_EVERY_SECONDS = 60.0
 # Probes and scrapers, and Stripe's webhooks: their signature is their credential, and
 # Stripe retries.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/api/billing/v1/stripe/webhook"})
+# GraphiQL's scripts and styles: files in memory, cached by browsers for good. Counted,
+# one page view would spend six requests of its address's anonymous budget, and a refused
+# script leaves the page blank.
+EXEMPT_PREFIXES = (GRAPHQL_STATIC_PATH + "/",)
 FIXED_WINDOW = "fixed-window"
 
 
@@ -210,14 +214,19 @@ class SelfLimitMiddleware:
     and `Retry-After`; every counted response carries `RateLimit-Policy` and `RateLimit`."""
 
     def __init__(
-        self, app: ASGIApp, self_limit: SelfLimit, exempt: Iterable[str] = EXEMPT_PATHS
+        self,
+        app: ASGIApp,
+        self_limit: SelfLimit,
+        exempt: Iterable[str] = EXEMPT_PATHS,
+        exempt_prefixes: Iterable[str] = EXEMPT_PREFIXES,
     ) -> None:
         self.app = app
         self._self_limit = self_limit
         self._exempt = frozenset(exempt)
+        self._exempt_prefixes = tuple(exempt_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or route_path(scope) in self._exempt:
+        if scope["type"] != "http" or self._is_exempt(route_path(scope)):
             await self.app(scope, receive, send)
             return
         admission = await self._self_limit.admit(scope)
@@ -236,3 +245,6 @@ class SelfLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _is_exempt(self, path: str) -> bool:
+        return path in self._exempt or path.startswith(self._exempt_prefixes)

@@ -40,6 +40,7 @@ UNTHROTTLED_ENV = {
     "BILLING_SELF_LIMIT_USER": "1000000/minute",
 }
 STOP_TIMEOUT_SECONDS = 10.0
+SERVER_HOST = "127.0.0.1"
 
 
 class ServerFailed(RuntimeError):
@@ -116,7 +117,7 @@ def _start(app: str, env: Mapping[str, str]) -> Server:
             "uvicorn",
             app,
             "--host",
-            "127.0.0.1",
+            SERVER_HOST,
             "--port",
             str(port),
             "--no-access-log",
@@ -126,7 +127,7 @@ def _start(app: str, env: Mapping[str, str]) -> Server:
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )
-    return Server(process, f"http://127.0.0.1:{port}", stderr)
+    return Server(process, f"http://{SERVER_HOST}:{port}", stderr)
 
 
 def _wait_healthy(server: Server, deadline: float) -> None:
