@@ -1,10 +1,12 @@
 """The `Customer` type, with its team, limits and usage, and the results that return it.
 
 Wherever a customer is reached — the caller's own (`customer`, `viewer.customer`, a
-mutation's result) or any customer for billing_admin (`adminCustomer`) — its team data is
-one selection away, read with the same services and rules as the root queries: a
-dashboard's home is one request, and an admin console's customer page another. What a
-role may not read is null rather than an error (`viewer` says in advance which).
+mutation's result) or any customer for billing_admin (`adminCustomer` and the admin
+mutations) — its team data is one selection away, read with the same services and rules
+as the root queries: the caller's own as its role allows (a billing_admin on its own team
+included), any customer's as billing_admin. A dashboard's home is one request, and an
+admin console's customer page another. What a role may not read is null rather than an
+error (`viewer` says in advance which).
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def _uuid(root: Customer) -> uuid.UUID:
     return uuid.UUID(str(root.id))
 
 
+def _named(root: Customer) -> uuid.UUID | None:
+    """The customer to name to the services: none for the caller's own (its role's rules),
+    this one when billing_admin reached it as an admin."""
+    return _uuid(root) if root.admin_view else None
+
+
 async def _members(
     root: strawberry.Parent[Customer],
     info: Info,
@@ -48,7 +56,7 @@ async def _members(
         principal = await info.context.principal(services.members.list)
         async with info.context.read() as session:
             rows = await services.members.list(
-                session, principal, page=request, customer_id=_uuid(root)
+                session, principal, page=request, customer_id=_named(root)
             )
     except Forbidden:
         return None
@@ -60,7 +68,7 @@ async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[In
     try:
         principal = await info.context.principal(services.members.invitations)
         async with info.context.read() as session:
-            rows = await services.members.invitations(session, principal, customer_id=_uuid(root))
+            rows = await services.members.invitations(session, principal, customer_id=_named(root))
     except Forbidden:
         return None
     return [Invitation.of(row) for row in rows]
@@ -71,7 +79,7 @@ async def _limits(
 ) -> list[Limit]:
     reports = info.context.services.reports
     principal = await info.context.principal(reports.limits)
-    report = await reports.limits(principal, service_name=service_name, customer_id=_uuid(root))
+    report = await reports.limits(principal, service_name=service_name, customer_id=_named(root))
     return [Limit.of(item) for item in report.items]
 
 
@@ -80,7 +88,7 @@ async def _quotas(
 ) -> list[Quota]:
     reports = info.context.services.reports
     principal = await info.context.principal(reports.quotas)
-    report = await reports.quotas(principal, service_name=service_name, customer_id=_uuid(root))
+    report = await reports.quotas(principal, service_name=service_name, customer_id=_named(root))
     return [Quota.of(item) for item in report.items]
 
 
@@ -89,7 +97,7 @@ async def _usage(
 ) -> Usage:
     reports = info.context.services.reports
     principal = await info.context.principal(reports.usage)
-    report = await reports.usage(principal, service_name=service_name, customer_id=_uuid(root))
+    report = await reports.usage(principal, service_name=service_name, customer_id=_named(root))
     return Usage.of(report)
 
 
@@ -97,7 +105,7 @@ async def _quota_usage(root: strawberry.Parent[Customer], info: Info) -> QuotaUs
     reports = info.context.services.reports
     principal = await info.context.principal(reports.quota_usage)
     async with info.context.read() as session:
-        report = await reports.quota_usage(session, principal, customer_id=_uuid(root))
+        report = await reports.quota_usage(session, principal, customer_id=_named(root))
     return QuotaUsage.of(report)
 
 
@@ -132,6 +140,9 @@ class Customer:
         description="Seats taken: the members and the pending invitations."
     )
     owner_user_id: strawberry.ID
+    # Reached by billing_admin as an admin (`adminCustomer`, the admin mutations). Not
+    # annotated, so neither a dataclass field nor one of the schema's.
+    admin_view = False
 
     members: Page[Member] | None = strawberry.field(
         resolver=_members, description=f"The team's members. {ROLE_MAY_NOT}"
@@ -158,11 +169,11 @@ class Customer:
     )
 
 
-def customer_of(details: CustomerDetails) -> Customer:
+def customer_of(details: CustomerDetails, *, admin_view: bool = False) -> Customer:
     row = details.customer
     owner = details.owner_user_id
     assert owner is not None, "a customer always has an owner"
-    return Customer(  # type: ignore[call-arg]
+    customer = Customer(  # type: ignore[call-arg]
         **fields_of(CustomerProfile.of(row)),
         id=_id(row.id),
         gcid=row.stripe_customer_id,
@@ -175,6 +186,8 @@ def customer_of(details: CustomerDetails) -> Customer:
         seats_used=row.seats_used,
         owner_user_id=_id(owner),
     )
+    customer.admin_view = admin_view
+    return customer
 
 
 @strawberry.type(description="The team after a transfer of ownership.")
@@ -198,8 +211,11 @@ class MemberRemoval:
     customer: Customer
 
     @classmethod
-    def of(cls, user_id: object, details: CustomerDetails) -> MemberRemoval:
-        return cls(removed_user_id=_id(user_id), customer=customer_of(details))
+    def of(
+        cls, user_id: object, details: CustomerDetails, *, admin_view: bool = False
+    ) -> MemberRemoval:
+        customer = customer_of(details, admin_view=admin_view)
+        return cls(removed_user_id=_id(user_id), customer=customer)
 
 
 @strawberry.type(description="An invitation revoked, and the customer as the revocation left it.")

@@ -168,7 +168,7 @@ async def admin_update_customer(
         details = await ctx.services.admin.update_customer(
             session, principal, customer_id=customer, data=data
         )
-    return customer_of(details)
+    return customer_of(details, admin_view=True)
 
 
 async def admin_delete_customer(info: Info, customer_id: strawberry.ID) -> CustomerDeletion:
@@ -207,7 +207,7 @@ async def admin_remove_member(
         details = await ctx.services.admin.remove_member(
             session, principal, customer_id=customer, user_id=user
         )
-    return MemberRemoval.of(user, details)
+    return MemberRemoval.of(user, details, admin_view=True)
 
 
 async def set_default_tier(
@@ -237,7 +237,7 @@ async def set_customer_tier(info: Info, customer_id: strawberry.ID, tier_name: s
         details = await ctx.services.admin.set_customer_tier(
             session, principal, customer_id=customer, data=data
         )
-    return customer_of(details)
+    return customer_of(details, admin_view=True)
 
 
 def _add_member(user_id: strawberry.ID | None, email: str | None, role: Role) -> AddMember:

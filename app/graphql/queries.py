@@ -76,7 +76,7 @@ async def admin_customer(info: Info, customer_id: strawberry.ID) -> Customer:
         details = await info.context.services.admin.get_customer(
             session, principal, customer_id=customer_uuid
         )
-    return customer_of(details)
+    return customer_of(details, admin_view=True)
 
 
 async def admin_customer_members(

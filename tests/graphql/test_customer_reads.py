@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.auth.principal import CredentialKind, Principal
+from app.auth.principal import CredentialKind, PlatformRole, Principal
 from app.core.errors import CustomerNotFound
 from tests.graphql.conftest import GraphQL
 from tests.support.api import Caller
@@ -113,3 +113,17 @@ async def test_a_member_naming_another_customer_reads_nothing_of_it(gql: GraphQL
 async def test_an_unknown_customer_is_not_found(gql: GraphQL) -> None:
     error = await gql.error(ADMIN_READ, gql.admin(), id="00000000-0000-4000-8000-000000000000")
     assert error["extensions"]["code"] == "CUSTOMER_NOT_FOUND"
+
+
+async def test_a_billing_admin_on_its_own_team_reads_it_as_its_role_allows(gql: GraphQL) -> None:
+    """Through `customer` its role's view, like the root queries; through `adminCustomer`
+    the admin's."""
+    owner, operator = gql.user(), gql.user(PlatformRole.BILLING_ADMIN)
+    customer_id = await gql.customer(owner)
+    await gql.add(owner, operator, "USER")
+    own = (await gql.data(OWN_READ, operator))["customer"]
+    assert (own["members"], own["invitations"]) == (None, None)
+    assert own["usage"]["identifierType"] == "USER"
+    admin = (await gql.data(ADMIN_READ, operator, id=customer_id))["adminCustomer"]
+    assert admin["members"]["totalCount"] == 2
+    assert admin["usage"]["identifierType"] == "CUSTOMER"
