@@ -84,11 +84,14 @@ def create_app(
         Route(f"{BASE_PATH}/openapi.json", openapi, methods=["GET"]),
         *rest_routes(),
     ]
+    # Outermost of all when traces are on: every request is a span, its refusals too.
+    tracing = [container.tracing.http_middleware(routes)] if container.tracing else []
     app = Service(
         routes=routes,
         middleware=[
-            # Outermost: a preflight of any path, the hot paths' included, is answered
-            # there, and every answer carries the CORS headers.
+            *tracing,
+            # Outermost but the traces: a preflight of any path, the hot paths' included,
+            # is answered there, and every answer carries the CORS headers.
             *cors_middleware(settings),
             # The hot paths, ahead of the rest: they do what the rest does themselves.
             Middleware(DirectRoutes, routes=direct_routes()),
