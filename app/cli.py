@@ -25,7 +25,10 @@ def serve(
     """Serve the API (GraphiQL at /graphql); the database is migrated at start-up."""
     import uvicorn
 
-    if workers > 1 and Settings().rate_limit_storage.startswith("memory://"):
+    from app.ops.tracing import TracingUnavailable, check_tracing
+
+    settings = Settings()
+    if workers > 1 and settings.rate_limit_storage.startswith("memory://"):
         typer.echo(
             f"Refusing to start {workers} workers on process-local counters "
             "(BILLING_RATE_LIMIT_STORAGE=memory://): each worker would count alone and "
@@ -35,6 +38,11 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    try:
+        check_tracing(settings)
+    except TracingUnavailable as exc:
+        typer.echo(f"Refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
     if workers > 1 and Settings().metrics:
         _share_metrics_between_workers()

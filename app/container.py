@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,7 @@ from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.customers.team import Team
 from app.ops.self_limit import SelfLimit
+from app.ops.tracing import tracing_for
 from app.settings import Settings
 from app.tiers.service import TierService
 from app.usage.consume import ConsumeService
@@ -47,6 +48,9 @@ from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
 from app.usage.serving_lock import ServingLock
 from app.usage.subjects import SubjectCache
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +71,17 @@ class Services:
 
 
 class Container:
-    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        span_exporter: SpanExporter | None = None,
+    ) -> None:
+        """`span_exporter`: where spans go instead of the OTLP endpoint, when traces are on."""
         self.settings = settings
         self.clock = clock
+        self.tracing = tracing_for(settings, span_exporter)
         self.db = Database(settings.resolved_database_url, clock=clock)
         self.jwt_secret = signing_secret(settings)
         self.invalidator = Invalidator(self.db, clock)
@@ -80,7 +92,10 @@ class Container:
         self.serving_lock = ServingLock(self.db, exclusive=not self.counters.shared)
         self.ledger = Ledger(self.db)
         self.counter_guard = CounterGuard(self.db, self.counters, clock, self.ledger)
-        gateway = StripeGateway(settings) if settings.stripe_configured else None
+        call_span = self.tracing.stripe_call if self.tracing else None
+        gateway = (
+            StripeGateway(settings, call_span=call_span) if settings.stripe_configured else None
+        )
         self.stripe_gateway = gateway
         self.outbox = StripeOutbox(self.db, clock, gateway)
         billing = BillingService(settings, self.db, clock, gateway, self.outbox)
@@ -122,6 +137,8 @@ class Container:
         subscribe(invalidation.API_KEY, self.credentials.forget_api_key)
 
     async def start(self) -> None:
+        if self.tracing:
+            self.tracing.start(self.db.engine)
         await self.serving_lock.acquire()
         if self.settings.migrate_on_start:
             from app.core.migrate import upgrade_database
@@ -157,6 +174,8 @@ class Container:
         await self.counters.close()
         await self.serving_lock.release()
         await self.db.dispose()
+        if self.tracing:
+            self.tracing.stop()
 
 
 def catalog_file(settings: Settings) -> list[FeatureSpec]:

@@ -90,13 +90,17 @@ def create_app(
     ]
     if settings.metrics:
         routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    # Outermost of all when traces are on: every request is a span, its refusals too;
+    # then the metrics, so every request is counted, whichever layer answers it.
+    tracing = [container.tracing.http_middleware(routes)] if container.tracing else []
+    counting = [Middleware(MetricsMiddleware, routes=routes)] if settings.metrics else []
     app = Service(
         routes=routes,
         middleware=[
-            # Outermost, so every request is counted, whichever layer answers it.
-            *([Middleware(MetricsMiddleware, routes=routes)] if settings.metrics else []),
-            # A preflight of any path, the hot paths' included, is answered
-            # there, and every answer carries the CORS headers.
+            *tracing,
+            *counting,
+            # A preflight of any path, the hot paths' included, is answered there, and
+            # every answer carries the CORS headers.
             *cors_middleware(settings),
             # The hot paths, ahead of the rest: they do what the rest does themselves.
             Middleware(DirectRoutes, routes=direct_routes()),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from limits import parse
 from limits.aio.strategies import STRATEGIES
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -68,7 +68,19 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     log_level: str = "INFO"
 
-    @field_validator("self_limit_service", mode="before")
+    # Traces (OpenTelemetry, the `otel` extra): on when the standard OTLP endpoint is set,
+    # or BILLING_OTEL=1; BILLING_OTEL=0 keeps them off whatever the environment says.
+    otel: bool | None = None
+    # Read to decide; the exporter reads it (and the other OTEL_EXPORTER_OTLP_*) itself.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    )
+    otel_service_name: str = Field(
+        default="billing", validation_alias=AliasChoices("OTEL_SERVICE_NAME", "otel_service_name")
+    )
+
+    @field_validator("self_limit_service", "otel", "otel_exporter_otlp_endpoint", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -86,6 +98,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def tracing(self) -> bool:
+        if self.otel is not None:
+            return self.otel
+        return self.otel_exporter_otlp_endpoint is not None
 
     @property
     def stripe_configured(self) -> bool:

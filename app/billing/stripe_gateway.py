@@ -3,24 +3,26 @@ and a pinned API version, so that the shapes read here never change under us."""
 
 from __future__ import annotations
 
+import time
+
 import hashlib
 import json
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import langcodes
 import stripe
 
+from app.core import metrics
 from app.billing.gateway import (
     CatalogPrice,
     CheckoutRequest,
     Subscription,
     WebhookEvent,
 )
-from app.core import metrics
 from app.core.errors import InvalidWebhook, StripeRejected, StripeUnavailable
 from app.core.json import read_json
 from app.models import Customer
@@ -32,6 +34,9 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 CUSTOMER_METADATA = "billing_customer_id"
 TIER_METADATA = "billing_tier"
 T = TypeVar("T")
+# A span around one call to Stripe, named for its operation (`customers.create`), when
+# traces are on: what escapes it is the call's failure.
+CallSpan = Callable[[str], AbstractContextManager[object]]
 # The languages the Customer Portal is written in (its session's `locale` parameter).
 # fmt: off
 PORTAL_LOCALES = (
@@ -44,7 +49,7 @@ PORTAL_LOCALES = (
 
 
 class StripeGateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, call_span: CallSpan | None = None) -> None:
         assert settings.stripe_api_key and settings.stripe_webhook_secret
         base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
         self._client = stripe.StripeClient(
@@ -56,16 +61,39 @@ class StripeGateway:
         )
         self._webhook_secret = settings.stripe_webhook_secret
         self._tolerance = settings.stripe_webhook_tolerance_seconds
+        self._span: CallSpan = call_span or _no_span
+
+    async def _call(self, operation: str, call: Awaitable[T]) -> T:
+        try:
+            with self._observed(operation):
+                return await call
+        except stripe.StripeError as exc:
+            raise _failure(exc) from exc
+
+    @contextmanager
+    def _observed(self, operation: str) -> Iterator[None]:
+        """A call to Stripe in the traces (a span), and in the metrics: its time, and its
+        error by the SDK's type."""
+        started = time.perf_counter()
+        try:
+            with self._span(operation):
+                yield
+        except stripe.StripeError as exc:
+            metrics.STRIPE_ERRORS.labels(operation, type(exc).__name__).inc()
+            raise
+        finally:
+            metrics.STRIPE_CALLS.labels(operation).observe(time.perf_counter() - started)
 
     async def create_customer(self, customer: Customer, *, idempotency_key: str) -> str:
         params: Any = {
             **_customer_profile(customer),
             "metadata": {CUSTOMER_METADATA: str(customer.id)},
         }
-        created = await _call(
+        created = await self._call(
+            "customers.create",
             self._client.v1.customers.create_async(
                 params=params, options={"idempotency_key": idempotency_key}
-            )
+            ),
         )
         return str(created.id)
 
@@ -76,17 +104,20 @@ class StripeGateway:
         # profile changed since its last attempt sends it under another (Stripe refuses
         # a key used again with other parameters).
         digest = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()
-        await _call(
+        await self._call(
+            "customers.update",
             self._client.v1.customers.update_async(
                 customer.stripe_customer_id,
                 params=profile,
                 options={"idempotency_key": f"{idempotency_key}-{digest[:16]}"},
-            )
+            ),
         )
 
     async def find_customer(self, customer_id: uuid.UUID) -> str | None:
         query = f"metadata['{CUSTOMER_METADATA}']:'{customer_id}'"
-        found = await _call(self._client.v1.customers.search_async(params={"query": query}))
+        found = await self._call(
+            "customers.search", self._client.v1.customers.search_async(params={"query": query})
+        )
         return str(found.data[0].id) if found.data else None
 
     async def portal_url(self, customer: Customer, stripe_customer_id: str, return_url: str) -> str:
@@ -95,7 +126,10 @@ class StripeGateway:
             "return_url": return_url,
             "locale": _portal_locale(customer.locale),
         }
-        session = await _call(self._client.v1.billing_portal.sessions.create_async(params=params))
+        session = await self._call(
+            "billing_portal.sessions.create",
+            self._client.v1.billing_portal.sessions.create_async(params=params),
+        )
         return str(session.url)
 
     async def checkout_url(self, request: CheckoutRequest) -> str:
@@ -111,25 +145,30 @@ class StripeGateway:
             "cancel_url": request.cancel_url,
             "subscription_data": subscription,
         }
-        session = await _call(self._client.v1.checkout.sessions.create_async(params=params))
+        session = await self._call(
+            "checkout.sessions.create",
+            self._client.v1.checkout.sessions.create_async(params=params),
+        )
         return str(session.url)
 
     async def subscriptions(self, stripe_customer_id: str) -> list[Subscription]:
         params: Any = {"customer": stripe_customer_id, "status": "all", "limit": 100}
         # No retries here: webhooks read this while holding the customer's row, and both
         # of its callers retry on their own (Stripe redelivers; the outbox backs off).
-        listed = await _call(
+        listed = await self._call(
+            "subscriptions.list",
             self._client.v1.subscriptions.list_async(
                 params=params, options={"max_network_retries": 0}
-            )
+            ),
         )
         return [_subscription(item) for item in listed.data]
 
     async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> None:
         try:
-            await self._client.v1.subscriptions.cancel_async(
-                subscription_id, options={"idempotency_key": idempotency_key}
-            )
+            with self._observed("subscriptions.cancel"):
+                await self._client.v1.subscriptions.cancel_async(
+                    subscription_id, options={"idempotency_key": idempotency_key}
+                )
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:  # already gone: what was asked is true
                 return
@@ -163,10 +202,13 @@ class StripeGateway:
         product_id = await self._product(price)
         lookup_key = f"{TIER_METADATA}_{price.tier_name}"
         params: Any = {"lookup_keys": [lookup_key], "active": True, "limit": 1}
-        found = (await _call(self._client.v1.prices.list_async(params=params))).data
+        found = (
+            await self._call("prices.list", self._client.v1.prices.list_async(params=params))
+        ).data
         if found and _same_price(found[0], price, product_id):
             return str(found[0].id)
-        created = await _call(
+        created = await self._call(
+            "prices.create",
             self._client.v1.prices.create_async(
                 params={
                     "product": product_id,
@@ -177,14 +219,22 @@ class StripeGateway:
                     "transfer_lookup_key": True,
                     "metadata": {TIER_METADATA: price.tier_name},
                 }
-            )
+            ),
         )
         for old in found:  # the price it replaces is no longer offered
-            await _call(self._client.v1.prices.update_async(str(old.id), params={"active": False}))
+            await self._call(
+                "prices.update",
+                self._client.v1.prices.update_async(str(old.id), params={"active": False}),
+            )
         return str(created.id)
 
-    def _products(self) -> AsyncIterator[Any]:
-        return _pages(self._client.v1.products.list_async(params={"limit": 100}))
+    async def _products(self) -> AsyncIterator[Any]:
+        """Every product, page after page (the pages after the first, rarely any, are
+        fetched by the SDK's iterator, outside any span)."""
+        listing = self._client.v1.products.list_async(params={"limit": 100})
+        page = await self._call("products.list", listing)
+        async for item in page.auto_paging_iter():
+            yield item
 
     async def _product(self, price: CatalogPrice) -> str:
         """The tier's product, found by its metadata, created or brought up to date."""
@@ -198,15 +248,17 @@ class StripeGateway:
                     "description": fields.get("description") or "",
                 }
                 if current != wanted:
-                    await _call(
-                        self._client.v1.products.update_async(str(product.id), params=wanted)
+                    await self._call(
+                        "products.update",
+                        self._client.v1.products.update_async(str(product.id), params=wanted),
                     )
                 return str(product.id)
         create: Any = {**wanted, "metadata": {TIER_METADATA: price.tier_name}}
-        created = await _call(
+        created = await self._call(
+            "products.create",
             self._client.v1.products.create_async(
                 params=create, options={"idempotency_key": f"tier-product-{price.tier_name}"}
-            )
+            ),
         )
         return str(created.id)
 
@@ -237,13 +289,6 @@ def _portal_locale(locale: str | None) -> str:
     return nearest or "auto"
 
 
-async def _pages(listing: Any) -> AsyncIterator[Any]:
-    """Every item of a Stripe list, page after page."""
-    page = await _call(listing)
-    async for item in page.auto_paging_iter():
-        yield item
-
-
 def _same_price(found: Any, price: CatalogPrice, product_id: str) -> bool:
     recurring = found.recurring
     return bool(
@@ -271,18 +316,8 @@ def _subscription(stripe_object: Any) -> Subscription:
     )
 
 
-async def _call(call: Awaitable[T]) -> T:
-    """Stripe's answer, timed in the metrics by operation: the SDK method's name, such as
-    `CustomerService.create_async`."""
-    operation = getattr(call, "__qualname__", "stripe")
-    started = time.perf_counter()
-    try:
-        return await call
-    except stripe.StripeError as exc:
-        metrics.STRIPE_ERRORS.labels(operation, type(exc).__name__).inc()
-        raise _failure(exc) from exc
-    finally:
-        metrics.STRIPE_CALLS.labels(operation).observe(time.perf_counter() - started)
+def _no_span(_operation: str) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 def _failure(exc: stripe.StripeError) -> StripeRejected | StripeUnavailable:

@@ -35,7 +35,9 @@ from app.http.paths import GRAPHQL_PATH, GRAPHQL_STATIC_PATH
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
     def __init__(self, container: Container) -> None:
-        super().__init__(build_schema(container.settings), graphql_ide="graphiql")
+        tracing = container.tracing
+        tracer = None if tracing is None else lambda: tracing.tracer
+        super().__init__(build_schema(container.settings, tracer=tracer), graphql_ide="graphiql")
         self.container = container
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,7 +9,6 @@ with its error id and shown only as an internal error.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +19,8 @@ from strawberry.extensions import SchemaExtension
 from app.core.clock import iso_z
 from app.core.errors import AppError, InternalError, new_error_id
 from app.core.params import camel_case, spell_param
-from app.http.error_log import log_error
+from app.http.error_log import log_error, log_unexpected
 
-logger = logging.getLogger("app.errors")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
@@ -111,11 +109,11 @@ def _internal_error(error: GraphQLError) -> GraphQLError:
     internal = InternalError()
     extensions = _extensions(internal.code, internal.status)
     where = ".".join(map(str, error.path or ())) or "the operation"
-    logger.exception(
+    log_unexpected(
+        extensions["errorId"],
+        error.original_error or error,
         "unexpected error in GraphQL %s",
         where,
-        exc_info=error.original_error or error,
-        extra={"error_id": extensions["errorId"]},
     )
     return _replace(error, internal.message, extensions)
 

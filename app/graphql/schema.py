@@ -8,9 +8,9 @@ is what `schema.graphql` is exported from. The limits never change the SDL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -24,6 +24,9 @@ from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import DateTime
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 
 class BillingSchema(strawberry.Schema):
@@ -63,7 +66,11 @@ class OperationMetrics(SchemaExtension):
         metrics.graphql_operation(context.operation_name, kind, codes)
 
 
-def build_schema(settings: Settings | None = None) -> BillingSchema:
+def build_schema(
+    settings: Settings | None = None, *, tracer: Callable[[], Tracer] | None = None
+) -> BillingSchema:
+    """`tracer`: with traces on, each operation is a span (the tracer exists once the
+    service starts serving)."""
     settings = settings or Settings.model_construct()
     limits = Limits(
         max_depth=settings.graphql_max_depth,
@@ -79,6 +86,12 @@ def build_schema(settings: Settings | None = None) -> BillingSchema:
         lambda: DocumentLimiter(limits),
         ValidationCache,
     ]
+    if tracer is not None:
+        from app.graphql.tracing import operation_spans
+
+        # First, so that it is entered before the others and left after them: the errors
+        # that `ErrorExtension` answers are answered within the operation's span.
+        extensions.insert(0, operation_spans(tracer))
     return BillingSchema(
         query=Query,
         mutation=Mutation,

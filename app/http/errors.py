@@ -11,7 +11,6 @@ Without one (ops' own refusals, which name no input), the param is shown as it i
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -31,11 +30,10 @@ from app.core.errors import (
     RouteNotFound,
     new_error_id,
 )
-from app.http.error_log import log_error
+from app.http.error_log import log_error, log_unexpected
 from app.http.headers import raw_headers
 from app.http.paths import GRAPHQL_PATH, route_path
 
-logger = logging.getLogger("app.errors")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # A domain param as one transport's clients name it.
 ParamSpelling = Callable[[str], str]
@@ -189,12 +187,8 @@ def unexpected_error(scope: Scope, exc: Exception) -> tuple[RawHeaders, bytes]:
     """An exception no handler expected: logged with a new error id, and answered with
     a generic 500 that leaks nothing of it."""
     error_id = new_error_id()
-    logger.exception(
-        "unexpected error on %s %s",
-        scope.get("method"),
-        scope.get("path"),
-        extra={"error_id": error_id},
-        exc_info=exc,
+    log_unexpected(
+        error_id, exc, "unexpected error on %s %s", scope.get("method"), scope.get("path")
     )
     return render_error(InternalError(), error_id, shape=body_shape(route_path(scope)))
 

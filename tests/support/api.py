@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -18,6 +18,9 @@ from app.container import Container
 from app.core.clock import Clock, utcnow
 from app.main import create_app
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 SECRET = "test-signing-secret-of-a-reasonable-length-0123456789-0123456789abc"
 BASE = "/api/billing/v1"
@@ -165,10 +168,15 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
 
 @asynccontextmanager
 async def running_api(
-    settings: Settings, clock: Clock | None = None, *, root_path: str = ""
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    root_path: str = "",
+    span_exporter: SpanExporter | None = None,
 ) -> AsyncIterator[Api]:
-    """`root_path`: the app served under that prefix, as `uvicorn --root-path` does."""
-    container = Container(settings, clock=clock or utcnow)
+    """`root_path`: the app served under that prefix, as `uvicorn --root-path` does.
+    `span_exporter`: where the spans go, when the settings turn traces on."""
+    container = Container(settings, clock=clock or utcnow, span_exporter=span_exporter)
     app = create_app(settings, container=container)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(
