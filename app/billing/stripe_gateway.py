@@ -3,11 +3,10 @@ and a pinned API version, so that the shapes read here never change under us."""
 
 from __future__ import annotations
 
-import time
-
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -16,13 +15,13 @@ from typing import Any, TypeVar
 import langcodes
 import stripe
 
-from app.core import metrics
 from app.billing.gateway import (
     CatalogPrice,
     CheckoutRequest,
     Subscription,
     WebhookEvent,
 )
+from app.core import metrics
 from app.core.errors import InvalidWebhook, StripeRejected, StripeUnavailable
 from app.core.json import read_json
 from app.models import Customer
