@@ -121,10 +121,10 @@ class BillingService:
         # Its own transaction, ended before Stripe is called (see the module's doc).
         async with self._db.transaction(write=False) as session:
             tier = await find_tier(session, data.tier_name)
-        if not tier.is_active:
+        if not tier.is_active or tier.price <= 0:  # no deployment sells it
             raise TierNotPurchasable(param="tier_name")
         gateway = self._require_gateway()
-        if not tier.stripe_price_id:
+        if not tier.stripe_price_id:  # for sale, once the catalog reaches Stripe
             raise TierNotPurchasable(param="tier_name")
         stripe_id = await self._outbox.stripe_customer_id(customer)
         trial_days = None if customer.trial_used else self._settings.stripe_trial_days

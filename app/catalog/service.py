@@ -164,8 +164,9 @@ class CatalogService:
         customer_id: uuid.UUID,
         service_name: str,
         feature_key: str,
-    ) -> None:
-        """Back to the tier's value; clearing a value that was never set is no error."""
+    ) -> bool:
+        """Back to the tier's value; clearing a value that was never set is no error.
+        Whether there was one to clear."""
         await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
         deleted = await affected_rows(
@@ -177,6 +178,7 @@ class CatalogService:
         )
         if deleted:
             invalidate(session, invalidation.OVERRIDES, customer_id)
+        return deleted > 0
 
     async def tier_features(self, tier_name: str) -> list[TierFeature]:
         """The tier's value of every feature, 0 where the tier does not name it; from the

@@ -171,21 +171,34 @@ async def set_feature_override(
     return FeatureOverride.of(view)
 
 
+@strawberry.type(description="A customer's override cleared: the feature is back to its tier's.")
+class FeatureOverrideRemoval:
+    customer_id: strawberry.ID
+    service_name: str
+    feature_key: str
+    removed: bool = strawberry.field(description="False when the customer had none.")
+
+
 async def clear_feature_override(
     info: Info, customer_id: strawberry.ID, service_name: str, feature_key: str
-) -> bool:
+) -> FeatureOverrideRemoval:
     ctx = info.context
     principal = await ctx.principal(ctx.services.catalog.clear_override)
     customer = parse_uuid(customer_id, "customer_id")
     async with ctx.write() as session:
-        await ctx.services.catalog.clear_override(
+        removed = await ctx.services.catalog.clear_override(
             session,
             principal,
             customer_id=customer,
             service_name=service_name,
             feature_key=feature_key,
         )
-    return True
+    return FeatureOverrideRemoval(
+        customer_id=strawberry.ID(str(customer)),
+        service_name=service_name,
+        feature_key=feature_key,
+        removed=removed,
+    )
 
 
 async def tier_features(root: Any, info: Info) -> list[TierFeature]:

@@ -32,15 +32,21 @@ def _id(value: object) -> strawberry.ID:
     return strawberry.ID(str(value))
 
 
-@strawberry.type(description="A page of a list, with the same pagination fields as REST.")
-class Page(Generic[T]):
-    items: list[T]
+@strawberry.interface(
+    description="Where a page sits in its list: one shape for every list, as in REST."
+)
+class Paginated:
     page: int
     page_size: int
     total_count: int
     total_pages: int
     has_next: bool
     has_prev: bool
+
+
+@strawberry.type(description="A page of a list, with the same pagination fields as REST.")
+class Page(Paginated, Generic[T]):
+    items: list[T]
 
     @classmethod
     def of(cls, page: pagination.Page[S], render: Callable[[S], T]) -> Page[T]:

@@ -605,6 +605,12 @@ BILLING = [
         given(successUrl="not a url", cancelUrl=CHECKOUT["cancelUrl"]),
         owner=Err("INVALID_INPUT"),
     ),
+    # A tier that no deployment sells is the input's fault, told before availability.
+    step(
+        "CreateCheckoutSession",
+        given(**CHECKOUT, tierName="free"),
+        owner=Err("TIER_NOT_PURCHASABLE"),
+    ),
     step("CreatePortalSession", **OWNER_ONLY, owner=STRIPE_NOT_CONFIGURED),
 ]
 
@@ -698,8 +704,13 @@ async def override_listed(world: World, role: str, data: Data) -> None:
 
 
 async def cleared(world: World, role: str, data: Data) -> None:
-    """Clearing a value never set is no error: the answer is true either way."""
-    assert data["clearFeatureOverride"] is True
+    """Clearing a value never set is no error: `removed` says whether there was one."""
+    removal = data["clearFeatureOverride"]
+    assert (removal["customerId"], removal["featureKey"]) == (
+        world.customer_id,
+        "chat_completions_per_minute",
+    )
+    assert isinstance(removal["removed"], bool)
     read = await world.data("AdminCustomer", role, {"customerId": world.customer_id})
     assert read["adminCustomer"]["overrides"] == []
     await owner_sees_limit(1200, world)

@@ -79,13 +79,36 @@ def _path_to(schema: GraphQLSchema, target: GraphQLNamedType) -> tuple[str, list
     raise AssertionError(f"{target.name} is not reachable from a root")
 
 
-def side_by_side(schema: GraphQLSchema, abstract: GraphQLNamedType) -> str:
-    operation, fields, variables = _path_to(schema, abstract)
-    inner = " ".join(
-        f"... on {member.name} {{ {_every_field(member)} }}"
-        for member in _members(schema, abstract)
-    )
-    document = f"__typename {inner}"
+def side_by_side(schema: GraphQLSchema, abstract: GraphQLNamedType) -> list[str]:
+    """Documents selecting every field of every member where the abstract type is a
+    field's type; for an interface no field returns (one that fragments are written on,
+    like `Paginated`), where each implementer is, beside the interface's own fields."""
+    members = _members(schema, abstract)
+    inner = " ".join(f"... on {member.name} {{ {_every_field(member)} }}" for member in members)
+    if _reachable(schema, abstract):
+        return [_document(*_path_to(schema, abstract), f"__typename {inner}")]
+    assert isinstance(abstract, GraphQLInterfaceType), f"{abstract.name} is never returned"
+    own = " ".join(abstract.fields)
+    return [
+        _document(
+            *_path_to(schema, member),
+            f"__typename ... on {abstract.name} {{ {own} }} "
+            f"... on {member.name} {{ {_every_field(member)} }}",
+        )
+        for member in members
+    ]
+
+
+def _reachable(schema: GraphQLSchema, target: GraphQLNamedType) -> bool:
+    try:
+        _path_to(schema, target)
+    except AssertionError:
+        return False
+    return True
+
+
+def _document(operation: str, fields: list[str], variables: list[str], selection: str) -> str:
+    document = selection
     for step in reversed(fields):
         document = f"{step} {{ {document} }}"
     definitions = f"({', '.join(variables)})" if variables else ""
@@ -93,7 +116,11 @@ def side_by_side(schema: GraphQLSchema, abstract: GraphQLNamedType) -> str:
 
 
 def _errors(schema: GraphQLSchema, abstract: GraphQLNamedType) -> list[str]:
-    return [error.message for error in validate(schema, parse(side_by_side(schema, abstract)))]
+    return [
+        error.message
+        for document in side_by_side(schema, abstract)
+        for error in validate(schema, parse(document))
+    ]
 
 
 SCHEMA = build_schema(EXPORT.read_text())

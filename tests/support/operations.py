@@ -891,7 +891,7 @@ LIMITS_OPERATIONS: tuple[Operation, ...] = (
         rest("DELETE", lambda w: f"/admin/customer/{w.customer_id}/limits/{CHAT_LIMIT}"),
         graphql(
             'mutation($id: ID!) { clearFeatureOverride(customerId: $id, serviceName: "ai-api", '
-            'featureKey: "chat_completions_per_minute") }',
+            'featureKey: "chat_completions_per_minute") { removed } }',
             204,
             lambda w: {"id": w.customer_id},
             view=_done,

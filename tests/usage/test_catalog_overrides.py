@@ -27,7 +27,9 @@ mutation($id: ID!, $value: Int!) {
 CLEAR = """
 mutation($id: ID!) {
   clearFeatureOverride(customerId: $id, serviceName: "ai-api",
-                       featureKey: "chat_completions_per_minute")
+                       featureKey: "chat_completions_per_minute") {
+    customerId serviceName featureKey removed
+  }
 }
 """
 
@@ -174,8 +176,15 @@ class TestGraphQL:
         }
         assert await limit_of(api, customer_id) == 12
         body = await api.graphql(CLEAR, api.admin(), id=customer_id)
-        assert body["data"] == {"clearFeatureOverride": True}
+        removal = {
+            "customerId": customer_id,
+            "serviceName": "ai-api",
+            "featureKey": "chat_completions_per_minute",
+        }
+        assert body["data"] == {"clearFeatureOverride": {**removal, "removed": True}}
         assert await limit_of(api, customer_id) == 5
+        again = await api.graphql(CLEAR, api.admin(), id=customer_id)
+        assert again["data"] == {"clearFeatureOverride": {**removal, "removed": False}}
 
     async def test_errors_match_rest(self, api: Api) -> None:
         customer_id = await new_customer(api)
