@@ -88,3 +88,11 @@ def test_an_unknown_argument_fails_validation() -> None:
 
 def _fails(docs: Documents, target: GraphQLSchema, operation: str) -> bool:
     return bool(errors(target, parse(docs.request(operation))))
+
+
+README = SCHEMA_FILE.parent / "README.md"
+
+
+@pytest.mark.parametrize("example", re.findall(r"```graphql\n(.*?)```", README.read_text(), re.S))
+def test_the_readmes_graphql_examples_validate(example: str) -> None:
+    assert errors(schema(), parse(example)) == []
