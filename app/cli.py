@@ -25,6 +25,7 @@ def serve(
     """Serve the API (GraphiQL at /graphql); the database is migrated at start-up."""
     import uvicorn
 
+    from app.ops.logging import UVICORN_LOG_CONFIG
     from app.ops.tracing import TracingUnavailable, check_tracing
 
     settings = Settings()
@@ -53,6 +54,8 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        log_config=UVICORN_LOG_CONFIG,  # its lines in the app's JSON
+        access_log=False,  # BILLING_ACCESS_LOG has the app write them, with request ids
         proxy_headers=False,  # the app applies BILLING_TRUSTED_PROXIES itself
     )
 

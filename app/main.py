@@ -24,6 +24,7 @@ from app.ops.cors import cors_middleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
 from app.ops.metrics import MetricsMiddleware, metrics_endpoint
+from app.ops.request_id import RequestIdMiddleware
 from app.ops.self_limit import SelfLimitMiddleware
 from app.ops.server_proxy import disable_uvicorn_proxy_headers
 from app.rest.direct import DirectRoutes
@@ -94,10 +95,12 @@ def create_app(
     # then the metrics, so every request is counted, whichever layer answers it.
     tracing = [container.tracing.http_middleware(routes)] if container.tracing else []
     counting = [Middleware(MetricsMiddleware, routes=routes)] if settings.metrics else []
+    request_ids = Middleware(RequestIdMiddleware, routes=routes, access_log=settings.access_log)
     app = Service(
         routes=routes,
         middleware=[
             *tracing,
+            request_ids,
             *counting,
             # A preflight of any path, the hot paths' included, is answered there, and
             # every answer carries the CORS headers.

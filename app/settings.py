@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     graphql_max_cost: int = 5000
     migrate_on_start: bool = True
     log_level: str = "INFO"
+    # One JSON line per request (method, route, status, time, request id): off by default,
+    # as it costs the hot path a line each; proxies usually keep one already.
+    access_log: bool = False
 
     # Traces (OpenTelemetry, the `otel` extra): on when the standard OTLP endpoint is set,
     # or BILLING_OTEL=1; BILLING_OTEL=0 keeps them off whatever the environment says.

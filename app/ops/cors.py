@@ -18,7 +18,14 @@ from app.settings import Settings
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ALLOWED_HEADERS = ("Authorization", "api-key", "api-secret", "Content-Type", "X-Request-Id")
-EXPOSED_HEADERS = ("x-error", "x-error-id", "RateLimit", "RateLimit-Policy", "Retry-After")
+EXPOSED_HEADERS = (
+    "x-error",
+    "x-error-id",
+    "x-request-id",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+)
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

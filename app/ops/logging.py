@@ -1,13 +1,53 @@
-"""Structured logs: one JSON line per event, carrying the error id where there is one."""
+"""Structured logs: one JSON line per event, the server's own included, carrying the
+request id (`app.ops.request_id`) and the error id where there are ones."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
 _configured = False
+
+# uvicorn's own lines (start-up, shutdown, errors) in the same JSON: `billing serve` hands
+# it this configuration. Its access log is off: `BILLING_ACCESS_LOG` writes one line per
+# request from inside the app, where the request id is known.
+UVICORN_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.ops.logging.json_formatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def json_formatter() -> logging.Formatter:
+    """A record as one JSON object: its message as `event`, its level, its `extra`
+    fields, the request's context (request id), a UTC timestamp, an exception's trace."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -15,23 +55,8 @@ def configure_logging(level: str = "INFO") -> None:
     if _configured:
         return
     _configured = True
-    shared: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.ExtraAdder(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-        )
-    )
+    handler.setFormatter(json_formatter())
     root = logging.getLogger("app")
     root.handlers = [handler]
     root.setLevel(level.upper())
