@@ -14,6 +14,9 @@ from app.auth.principal import PlatformRole
 from app.settings import Settings
 
 cli = typer.Typer(help="Billing, team and usage-limits API server.", no_args_is_help=True)
+# Below the 30 s an orchestrator commonly waits after SIGTERM before SIGKILL (Kubernetes'
+# terminationGracePeriodSeconds), leaving the time to write the usage ledger.
+GRACEFUL_TIMEOUT_SECONDS = 20
 
 
 @cli.command()
@@ -21,6 +24,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    graceful_timeout: Annotated[
+        int,
+        typer.Option(
+            "--graceful-timeout",
+            min=0,
+            help="On SIGTERM (or Ctrl+C): stop accepting, give the requests under way this "
+            "many seconds to finish (those left are cancelled), then write the usage "
+            "ledger and exit.",
+        ),
+    ] = GRACEFUL_TIMEOUT_SECONDS,
 ) -> None:
     """Serve the API (GraphiQL at /graphql); the database is migrated at start-up."""
     import uvicorn
@@ -48,6 +61,7 @@ def serve(
     if workers > 1 and Settings().metrics:
         _share_metrics_between_workers()
     typer.echo(f"Serving on http://{host}:{port} (GraphiQL: http://{host}:{port}/graphql)")
+    _exit_after_sigterm()
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -57,7 +71,24 @@ def serve(
         log_config=UVICORN_LOG_CONFIG,  # its lines in the app's JSON
         access_log=False,  # BILLING_ACCESS_LOG has the app write them, with request ids
         proxy_headers=False,  # the app applies BILLING_TRUSTED_PROXIES itself
+        timeout_graceful_shutdown=graceful_timeout,
     )
+
+
+def _exit_after_sigterm() -> None:
+    """Exit with status 0 once a SIGTERM's graceful shutdown is done.
+
+    uvicorn handles SIGTERM itself while it serves, and after its graceful shutdown
+    raises the signal again with the handler it found: by default that kills the process,
+    which then reports "terminated by SIGTERM" (143) for a stop that went as planned.
+    This handler makes that second SIGTERM, or one that comes before uvicorn serves, an
+    ordinary exit. (Under --workers, uvicorn's supervisor handles it and exits 0.)"""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _share_metrics_between_workers() -> None:

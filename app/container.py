@@ -28,7 +28,7 @@ from app.catalog.service import CatalogService
 from app.catalog.store import seed_catalog
 from app.core import invalidation
 from app.core.clock import Clock, utcnow
-from app.core.db import Database
+from app.core.db import Database, PoolLimits
 from app.core.errors import Conflict
 from app.core.invalidation import Invalidator
 from app.customers.invitations import accept_invitation
@@ -82,7 +82,7 @@ class Container:
         self.settings = settings
         self.clock = clock
         self.tracing = tracing_for(settings, span_exporter)
-        self.db = Database(settings.resolved_database_url, clock=clock)
+        self.db = Database(settings.resolved_database_url, clock=clock, pool=pool_limits(settings))
         self.jwt_secret = signing_secret(settings)
         self.invalidator = Invalidator(self.db, clock)
         self.catalog = CatalogCache(self.db)
@@ -183,6 +183,15 @@ def catalog_file(settings: Settings) -> list[FeatureSpec]:
     if settings.catalog_file is None:
         return default_catalog()
     return parse_catalog(settings.catalog_file.read_text("utf-8"), str(settings.catalog_file))
+
+
+def pool_limits(settings: Settings) -> PoolLimits:
+    return PoolLimits(
+        size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        timeout_seconds=settings.db_pool_timeout_seconds,
+        recycle_seconds=settings.db_pool_recycle_seconds,
+    )
 
 
 def signing_secret(settings: Settings) -> str | None:

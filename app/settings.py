@@ -6,15 +6,18 @@ import ipaddress
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
 from limits import parse
 from limits.aio.strategies import STRATEGIES
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _ORIGIN = re.compile(r"https?://[^/\s?#*]+")
+# What one request may hold at once: its transaction's connection, and one more for a
+# cache it loads meanwhile.
+MIN_POOL_CONNECTIONS = 2
 
 
 class Settings(BaseSettings):
@@ -22,6 +25,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./data")
     database_url: str | None = None
+    # Each process's PostgreSQL connections (SQLite keeps SQLAlchemy's own pool): kept
+    # open, opened beyond those under load, how long a transaction waits for one, and the
+    # age at which one is replaced (unset: never).
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=20, ge=0, le=1000)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    db_pool_recycle_seconds: int | None = Field(default=None, ge=1)
     rate_limit_storage: str = "memory://"
     catalog_file: Path | None = None
 
@@ -83,10 +93,29 @@ class Settings(BaseSettings):
         default="billing", validation_alias=AliasChoices("OTEL_SERVICE_NAME", "otel_service_name")
     )
 
-    @field_validator("self_limit_service", "otel", "otel_exporter_otlp_endpoint", mode="before")
+    @field_validator(
+        "self_limit_service",
+        "otel",
+        "otel_exporter_otlp_endpoint",
+        "db_pool_recycle_seconds",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _pool_serves_a_request(self) -> Self:
+        connections = self.db_pool_size + self.db_max_overflow
+        if connections < MIN_POOL_CONNECTIONS:
+            raise ValueError(
+                f"BILLING_DB_POOL_SIZE + BILLING_DB_MAX_OVERFLOW is {connections}: a request "
+                "may need a second connection while it holds one (a cache it loads inside "
+                "its transaction), and with one alone it would wait for itself and fail "
+                f"with 503. Allow at least {MIN_POOL_CONNECTIONS}, e.g. "
+                "BILLING_DB_MAX_OVERFLOW=1."
+            )
+        return self
 
     @field_validator("self_limit_anonymous", "self_limit_user", "self_limit_service")
     @classmethod

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -17,8 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.core.db import Database
 from app.core.migrate import ROOT, alembic_config, downgrade_database, upgrade_database
 from app.models import metadata
+from app.usage.serving_lock import ServingLock
 from tests.support.databases import sqlite_url
 
 TIER_NAMES = [
@@ -175,4 +178,23 @@ async def test_concurrent_upgrades_from_two_processes(empty_database_url: str) -
     for process, (_, stderr) in zip(processes, results, strict=True):
         assert process.returncode == 0, stderr.decode()
     assert [row["name"] for row in await tier_rows(empty_database_url)] == TIER_NAMES
+    assert await schema_diff(empty_database_url) == []
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["shared", "exclusive"])
+async def test_an_upgrade_runs_beside_serving_processes(
+    empty_database_url: str, exclusive: bool
+) -> None:
+    """Every serving process holds its database's serving lock for as long as it runs (its
+    own, on start, before it migrates): an upgrade must never wait for it. As observed on
+    PostgreSQL, both took the same advisory lock, and a server that migrated on start
+    waited forever for itself."""
+    db = Database(empty_database_url)
+    serving = ServingLock(db, exclusive=exclusive)
+    await serving.acquire()
+    try:
+        await asyncio.wait_for(upgrade_database(empty_database_url), 30)
+    finally:
+        await serving.release()
+        await db.dispose()
     assert await schema_diff(empty_database_url) == []

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import event, text
@@ -43,15 +44,32 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """The PostgreSQL connections of one engine: `size` kept open, up to `max_overflow` more
+    opened under load and closed when returned, a transaction waiting at most
+    `timeout_seconds` for one (then 503), and each replaced once `recycle_seconds` old
+    (None: never; for networks and poolers that cut idle connections). SQLite keeps
+    SQLAlchemy's own pool."""
+
+    size: int = 10
+    max_overflow: int = 20
+    timeout_seconds: float = 30.0
+    recycle_seconds: int | None = None
+
+
+def create_engine(url: str, pool: PoolLimits | None = None, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
         )
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    pool = pool or PoolLimits()
+    kwargs.setdefault("pool_size", pool.size)
+    kwargs.setdefault("max_overflow", pool.max_overflow)
+    kwargs.setdefault("pool_timeout", pool.timeout_seconds)
+    kwargs.setdefault("pool_recycle", pool.recycle_seconds or -1)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 
@@ -142,11 +160,18 @@ def _connection_lost(exc: DBAPIError) -> bool:
 
 
 class Database:
-    def __init__(self, url: str, *, clock: Clock = utcnow, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = utcnow,
+        pool: PoolLimits | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = url
         self.clock = clock
         self._commit_hooks: list[Callable[[AsyncSession], None]] = []
-        self.engine = create_engine(url, **engine_kwargs)
+        self.engine = create_engine(url, pool, **engine_kwargs)
         _count_connections(self.engine)
         self._writer = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False

@@ -28,8 +28,11 @@ from app.core.db import SQLITE_BUSY_TIMEOUT_SECONDS, is_sqlite
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = ROOT / "migrations"
 ALEMBIC_INI = ROOT / "alembic.ini"
-# Any constant shared by every process of this service; "billing" in ASCII.
-ADVISORY_LOCK_KEY = 0x62696C6C696E67
+# Any constant shared by every process of this service, and used for nothing else: "migrate"
+# in ASCII. Never the serving lock's key (app/usage/serving_lock.py), which every serving
+# process holds, shared, for as long as it runs: a migration waiting for it exclusively would
+# wait for every server to stop, its own process's included.
+ADVISORY_LOCK_KEY = 0x6D696772617465
 
 
 def alembic_config(url: str) -> Config:

@@ -11,7 +11,9 @@ PostgreSQL):
 - SQLite: a `flock` on a file beside the database file, released by the kernel when the
   process ends, however it ends;
 - PostgreSQL: a session advisory lock, on a connection kept open for the purpose, whose
-  TCP keepalives let the server notice a host that died within half a minute.
+  TCP keepalives let the server notice a host that died within half a minute. The
+  connection is the lock's own, outside the pool, so that the pool is all the requests'
+  (`BILLING_DB_POOL_SIZE`): each process opens one more connection than its pool.
 
 Apps of one process share the lock (the tests run several on one database).
 """
@@ -25,7 +27,8 @@ from typing import IO
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.core.db import Database, is_sqlite
 
@@ -67,7 +70,15 @@ class _Release:
         if self.file is not None:
             self.file.close()  # closing the descriptor releases the flock
         if self.connection is not None:
-            await self.connection.close()  # ending the session releases the lock
+            await _close(self.connection)  # ending the session releases the lock
+
+
+async def _close(connection: AsyncConnection) -> None:
+    engine: AsyncEngine = connection.engine
+    try:
+        await connection.close()
+    finally:
+        await engine.dispose()
 
 
 _held: dict[str, _Held] = {}
@@ -107,14 +118,14 @@ class ServingLock:
     async def _lock(self) -> _Release:
         if is_sqlite(self._db.url):
             return _Release(self._flock(), None)
-        connection = await self._db.engine.connect()
+        connection = await create_async_engine(self._db.url, poolclass=NullPool).connect()
         for setting in KEEPALIVES:
             await connection.execute(text(setting))
         function = "pg_try_advisory_lock" if self._exclusive else "pg_try_advisory_lock_shared"
         locked = await connection.scalar(text(f"SELECT {function}(:key)"), {"key": ADVISORY_KEY})
         await connection.commit()
         if not locked:
-            await connection.close()
+            await _close(connection)
             raise self._refusal()
         return _Release(None, connection)
 

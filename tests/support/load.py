@@ -6,6 +6,9 @@ prepared requests over `connections` keep-alive connections and reads each answe
 (Content-Length bodies only, as uvicorn sends them):
 
     replies = await send_all(url, [post_json("/api/...", body, headers)] * 1000, connections=100)
+
+`SlowRequest` sends one request's body in two parts, keeping the request under way at the
+server in between.
 """
 
 from __future__ import annotations
@@ -121,3 +124,44 @@ async def _read_reply(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
     content = await reader.readexactly(int(headers.get("content-length", "0")))
     keep = headers.get("connection", "").lower() != "close"
     return Reply(int(status_line.split(" ")[1]), headers, content, time.time()), keep
+
+
+class SlowRequest:
+    """A request whose body arrives in two parts, as from a slow client: from `begin()`
+    until `finish()` the server has its head and part of its body, and the request is
+    under way there (an ASGI app waits in `receive()`)."""
+
+    def __init__(self, url: str, request: Request) -> None:
+        parts = urlsplit(url)
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._netloc = parts.netloc
+        self._request = request
+        self._connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def begin(self) -> None:
+        reader, writer = await asyncio.open_connection(*self._address)
+        self._connection = reader, writer
+        writer.write(self._encoded()[: -self._rest()])
+        await writer.drain()
+
+    async def finish(self) -> Reply:
+        """Send the rest of the body and read the answer."""
+        assert self._connection is not None
+        self._connection[1].write(self._encoded()[-self._rest() :])
+        return await self.reply()
+
+    async def reply(self) -> Reply:
+        """The answer: `IncompleteReadError` or `ConnectionError` if the server closes the
+        connection without one."""
+        assert self._connection is not None
+        reader, writer = self._connection
+        try:
+            return (await _read_reply(reader))[0]
+        finally:
+            writer.close()
+
+    def _rest(self) -> int:
+        return max(1, len(self._request.body) // 2)
+
+    def _encoded(self) -> bytes:
+        return _encode(self._request, self._netloc)

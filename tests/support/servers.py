@@ -13,6 +13,8 @@ is not ready in time fails the start with its stderr.
 
 `run_server_processes` is the same but yields the `Server` handles, for tests that stop
 or kill a server themselves (`server.pid`, `server.send_signal(...)`, `server.wait()`).
+With `billing=[...]` both start `billing serve` with those options instead of uvicorn, as
+an operator would (`billing=["--graceful-timeout", "5"]`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -80,8 +82,9 @@ def run_servers(
     *,
     app: str = "app.main:app",
     timeout: float = START_TIMEOUT_SECONDS,
+    billing: Sequence[str] | None = None,
 ) -> Iterator[list[str]]:
-    with run_server_processes(count, env, app=app, timeout=timeout) as servers:
+    with run_server_processes(count, env, app=app, timeout=timeout, billing=billing) as servers:
         yield [server.url for server in servers]
 
 
@@ -92,11 +95,12 @@ def run_server_processes(
     *,
     app: str = "app.main:app",
     timeout: float = START_TIMEOUT_SECONDS,
+    billing: Sequence[str] | None = None,
 ) -> Iterator[list[Server]]:
     servers: list[Server] = []
     try:
         for _ in range(count):
-            servers.append(_start(app, env))
+            servers.append(_start(app, env, billing))
         deadline = time.monotonic() + timeout
         for server in servers:
             _wait_healthy(server, deadline)
@@ -106,22 +110,17 @@ def run_server_processes(
             _stop(server)
 
 
-def _start(app: str, env: Mapping[str, str]) -> Server:
+def _start(app: str, env: Mapping[str, str], billing: Sequence[str] | None) -> Server:
     port = free_port()
     # A file, not a pipe: a chatty server must never block on a full pipe. Closed by _stop.
     stderr = tempfile.TemporaryFile()  # noqa: SIM115
+    address = ["--host", SERVER_HOST, "--port", str(port)]
+    if billing is None:
+        command = ["uvicorn", app, *address, "--no-access-log"]
+    else:
+        command = ["app.cli", "serve", *address, *billing]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            SERVER_HOST,
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
+        [sys.executable, "-m", *command],
         cwd=ROOT,
         env={**os.environ, **UNTHROTTLED_ENV, **env},
         stdout=subprocess.DEVNULL,
