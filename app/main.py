@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,13 +19,14 @@ from starlette.types import ASGIApp
 from app.container import Container
 from app.core import metrics
 from app.core.errors import AppError
+from app.core.tasks import cancel
 from app.http.errors import UnexpectedErrorMiddleware, app_error_handler, http_error_handler
 from app.ops.body_limit import BodyLimitMiddleware
 from app.ops.cors import cors_middleware
 from app.ops.health import healthz, readyz
 from app.ops.logging import configure_logging
-from app.ops.metrics import MetricsMiddleware, metrics_endpoint
-from app.ops.request_id import RequestIdMiddleware
+from app.ops.metrics import metrics_endpoint
+from app.ops.requests import RequestsMiddleware
 from app.ops.self_limit import SelfLimitMiddleware
 from app.ops.server_proxy import disable_uvicorn_proxy_headers
 from app.rest.direct import DirectRoutes
@@ -74,10 +76,12 @@ def create_app(
         # ran a collection every few requests, for 3-4% of the hot path's CPU.
         gc.freeze()
         gc.set_threshold(YOUNG_GENERATION_OBJECTS, *gc.get_threshold()[1:])
+        flusher = asyncio.create_task(metrics.flush_periodically())
         try:
             yield
         finally:
             await container.stop()
+            await cancel(flusher)
             metrics.worker_stopped()
 
     from app.graphql.endpoint import graphql_routes
@@ -92,16 +96,19 @@ def create_app(
     if settings.metrics:
         routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     # Outermost of all when traces are on: every request is a span, its refusals too;
-    # then the metrics, so every request is counted, whichever layer answers it.
+    # then every request's id, count and latency, whichever layer answers it.
     tracing = [container.tracing.http_middleware(routes)] if container.tracing else []
-    counting = [Middleware(MetricsMiddleware, routes=routes)] if settings.metrics else []
-    request_ids = Middleware(RequestIdMiddleware, routes=routes, access_log=settings.access_log)
+    requests = Middleware(
+        RequestsMiddleware,
+        routes=routes,
+        counted=settings.metrics,
+        access_log=settings.access_log,
+    )
     app = Service(
         routes=routes,
         middleware=[
             *tracing,
-            request_ids,
-            *counting,
+            requests,
             # A preflight of any path, the hot paths' included, is answered there, and
             # every answer carries the CORS headers.
             *cors_middleware(settings),

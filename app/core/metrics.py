@@ -6,16 +6,19 @@ before the workers start, so that `prometheus_client` picks its file-backed valu
 first imported), and whichever worker answers `/metrics` sums them all. Gauges say how
 they combine across workers: a buffer's rows add up, a lag is the worst of them.
 
-The recording functions on the decision path keep each label combination's child, so a
-decision costs one dictionary lookup and one increment.
+Requests and decisions are tallied in plain integers and added to the metrics every
+second and before each scrape (`flush`): the hot path pays a dictionary increment, not a
+lock and a shared-memory write. A scrape of one worker reads the others' figures at most
+a second behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -139,10 +142,16 @@ RATE_LIMITED = "rate_limited"
 DISABLED = "disabled"
 QUOTA_EXCEEDED = "quota_exceeded"
 
+# How often the tallies of the request path reach the metrics (and other workers' scrapes).
+FLUSH_SECONDS = 1.0
+
 _recording = True
-_decisions: dict[tuple[str, str, str], Any] = {}
-_requests: dict[tuple[str, str, int], Any] = {}
-_durations: dict[tuple[str, str], Any] = {}
+# Tallied on the request path in plain integers, added to the metrics by `flush`: a lock
+# and a shared-memory write per request and decision would cost the hot path several
+# microseconds.
+_answered: dict[tuple[str, str, int], int] = {}
+_decided: dict[tuple[str, str, str], int] = {}
+_timed: dict[tuple[str, str], _Timing] = {}
 
 
 def record(on: bool) -> None:
@@ -153,14 +162,9 @@ def record(on: bool) -> None:
 
 def decided(service: str, feature: str, outcome: str) -> None:
     """One decision: `allowed`, `rate_limited`, `disabled` or `quota_exceeded`."""
-    if not _recording:
-        return
-    child = _decisions.get((service, feature, outcome))
-    if child is None:
-        child = _decisions[(service, feature, outcome)] = DECISIONS.labels(
-            service, feature, outcome
-        )
-    child.inc()
+    if _recording:
+        key = (service, feature, outcome)
+        _decided[key] = _decided.get(key, 0) + 1
 
 
 # Operation names are the client's choice: past this many, new ones count as `other`, so a
@@ -188,14 +192,54 @@ def answered(route: str, method: str, status: int, seconds: float) -> None:
     """One HTTP request: its route template (never the raw path), method and status."""
     if not _recording:
         return
-    count = _requests.get((route, method, status))
-    if count is None:
-        count = _requests[(route, method, status)] = HTTP_REQUESTS.labels(route, method, status)
-    count.inc()
-    duration = _durations.get((route, method))
-    if duration is None:
-        duration = _durations[(route, method)] = HTTP_DURATION.labels(route, method)
-    duration.observe(seconds)
+    key = (route, method, status)
+    _answered[key] = _answered.get(key, 0) + 1
+    timing = _timed.get((route, method))
+    if timing is None:
+        timing = _timed[(route, method)] = _Timing()
+    timing.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+    timing.seconds += seconds
+
+
+class _Timing:
+    """A latency histogram's observations since the last flush: a count per bucket (the
+    last is +Inf), and their sum."""
+
+    __slots__ = ("counts", "seconds")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.seconds = 0.0
+
+
+def flush() -> None:
+    """What the request path tallied, into the Prometheus metrics (and so, under several
+    workers, into this worker's files). Run every `FLUSH_SECONDS` and before a scrape."""
+    global _answered, _decided, _timed
+    answered, decided, timed = _answered, _decided, _timed
+    _answered, _decided, _timed = {}, {}, {}
+    for request, count in answered.items():
+        HTTP_REQUESTS.labels(*request).inc(count)
+    for decision, count in decided.items():
+        DECISIONS.labels(*decision).inc(count)
+    for route, timing in timed.items():
+        histogram = HTTP_DURATION.labels(*route)
+        # prometheus_client keeps a count per bucket and sums them when collected, as
+        # `observe` does one observation at a time.
+        for bucket, count in zip(histogram._buckets, timing.counts, strict=True):
+            if count:
+                bucket.inc(count)
+        histogram._sum.inc(timing.seconds)
+
+
+async def flush_periodically() -> None:
+    """Until cancelled; the figures a scrape of another worker reads are this far behind."""
+    try:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            flush()
+    finally:
+        flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +263,7 @@ class _Readings(Collector):
 
 def exposition(readings: Iterable[Reading] = ()) -> bytes:
     """Every metric in Prometheus's text format: all workers' under several workers."""
+    flush()
     registry: CollectorRegistry = REGISTRY
     if os.environ.get(MULTIPROCESS_DIR):
         registry = CollectorRegistry()

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from structlog.types import EventDict, WrappedLogger
 
 _configured = False
+# The id of the request being served (`app.ops.requests` sets it), for every line logged.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # uvicorn's own lines (start-up, shutdown, errors) in the same JSON: `billing serve` hands
 # it this configuration. Its access log is off: `BILLING_ACCESS_LOG` writes one line per
@@ -32,12 +36,20 @@ UVICORN_LOG_CONFIG: dict[str, Any] = {
 }
 
 
+def add_request_id(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
 def json_formatter() -> logging.Formatter:
     """A record as one JSON object: its message as `event`, its level, its `extra`
     fields, the request's context (request id), a UTC timestamp, an exception's trace."""
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.contextvars.merge_contextvars,
+            add_request_id,
             structlog.stdlib.add_log_level,
             structlog.stdlib.ExtraAdder(),
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,4 +1,4 @@
-"""`/metrics` and the layer that times every HTTP request (see `app.core.metrics`).
+"""`/metrics` (see `app.core.metrics`; every request is counted in `app.ops.requests`).
 
 Who may read `/metrics` is a setting: with `BILLING_METRICS_TOKEN`, whoever sends it as a
 bearer token; without it, only a caller on the loopback interface whose request came
@@ -9,55 +9,19 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
 from app.core.db import Database
 from app.core.errors import Forbidden
-from app.http.paths import route_template
 from app.models import StripeTask
 
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 PROXY_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
-
-
-class MetricsMiddleware:
-    """Pure ASGI, outermost: every request, the hot paths' and refusals included, counted
-    by route template, method and status, with its latency."""
-
-    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
-        self.app = app
-        self._routes = routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if nothing was sent
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
-            metrics.answered(
-                route_template(scope, self._routes), method, status, time.perf_counter() - started
-            )
 
 
 async def metrics_endpoint(request: Request) -> Response:

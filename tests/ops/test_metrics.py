@@ -4,6 +4,7 @@ workers they are the sum of both; and only the callers the setting allows may re
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.core.metrics import FLUSH_SECONDS
 from tests.support.api import BASE, Api, running_api, settings_for
 from tests.support.clock import MovableClock
 from tests.support.fake_stripe import FakeStripe
@@ -244,6 +246,7 @@ async def test_two_workers_report_the_sum_of_their_counts(
             replies = await consumes(meter, 100)
             keyed = await limited_to(api, MONTH, 50)
             repeats = await consumes(keyed, 40, idempotencyKey="invoice-9")
+            await asyncio.sleep(FLUSH_SECONDS + 0.5)  # the other worker's tallies flushed
             after = await scrape(api.client)
     assert Counter(r.status_code for r in replies) == {200: 50, 429: 50}
     assert {r.status_code for r in repeats} == {200}

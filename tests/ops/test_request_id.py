@@ -1,6 +1,6 @@
-"""Request ids and the JSON logs: the client's well-formed `X-Request-Id` is kept, any other
-replaced, either echoed; a real server's every stderr line is JSON, and the lines of a
-request carry its id beside the error's."""
+"""Request ids and the JSON logs (`app.ops.requests`): the client's well-formed
+`X-Request-Id` is kept, any other replaced, either echoed; a real server's every stderr
+line is JSON, and the lines of a request carry its id beside the error's."""
 
 from __future__ import annotations
 
