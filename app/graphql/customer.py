@@ -20,6 +20,7 @@ from app.core.errors import Forbidden
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.customers.schemas import CustomerDetails, CustomerProfile
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
+from app.graphql import usage_resolvers
 from app.graphql.catalog import FeatureOverride
 from app.graphql.context import Info
 from app.graphql.domain_types import fields_of
@@ -77,36 +78,23 @@ async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[In
 async def _limits(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> list[Limit]:
-    reports = info.context.services.reports
-    principal = await info.context.principal(reports.limits)
-    report = await reports.limits(principal, service_name=service_name, customer_id=_named(root))
-    return [Limit.of(item) for item in report.items]
+    return await usage_resolvers.limits_of(info, service_name, _named(root))
 
 
 async def _quotas(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> list[Quota]:
-    reports = info.context.services.reports
-    principal = await info.context.principal(reports.quotas)
-    report = await reports.quotas(principal, service_name=service_name, customer_id=_named(root))
-    return [Quota.of(item) for item in report.items]
+    return await usage_resolvers.quotas_of(info, service_name, _named(root))
 
 
 async def _usage(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> Usage:
-    reports = info.context.services.reports
-    principal = await info.context.principal(reports.usage)
-    report = await reports.usage(principal, service_name=service_name, customer_id=_named(root))
-    return Usage.of(report)
+    return await usage_resolvers.usage_of(info, service_name, _named(root))
 
 
 async def _quota_usage(root: strawberry.Parent[Customer], info: Info) -> QuotaUsage:
-    reports = info.context.services.reports
-    principal = await info.context.principal(reports.quota_usage)
-    async with info.context.read() as session:
-        report = await reports.quota_usage(session, principal, customer_id=_named(root))
-    return QuotaUsage.of(report)
+    return await usage_resolvers.quota_usage_of(info, _named(root))
 
 
 async def _overrides(root: strawberry.Parent[Customer], info: Info) -> list[FeatureOverride] | None:

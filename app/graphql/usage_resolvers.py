@@ -7,6 +7,8 @@ answer them); only quota usage reads the database. A refused consume is the same
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
 from app.core.inputs import parse_input
@@ -28,8 +30,16 @@ from app.usage.consume import Decision as DecisionResult  # the domain's; `Decis
 
 
 async def limits(info: Info, service_name: str | None = None) -> list[Limit]:
-    principal = await info.context.principal(info.context.services.reports.limits)
-    report = await info.context.services.reports.limits(principal, service_name=service_name)
+    return await limits_of(info, service_name, None)
+
+
+async def limits_of(
+    info: Info, service_name: str | None, customer_id: uuid.UUID | None
+) -> list[Limit]:
+    """The caller's customer's (`customer_id` None), or the one billing_admin names."""
+    reports = info.context.services.reports
+    principal = await info.context.principal(reports.limits)
+    report = await reports.limits(principal, service_name=service_name, customer_id=customer_id)
     return [Limit.of(item) for item in report.items]
 
 
@@ -48,8 +58,13 @@ async def ip_limits(info: Info, service_name: str | None = None) -> list[Limit]:
 
 
 async def usage(info: Info, service_name: str | None = None) -> Usage:
-    principal = await info.context.principal(info.context.services.reports.usage)
-    report = await info.context.services.reports.usage(principal, service_name=service_name)
+    return await usage_of(info, service_name, None)
+
+
+async def usage_of(info: Info, service_name: str | None, customer_id: uuid.UUID | None) -> Usage:
+    reports = info.context.services.reports
+    principal = await info.context.principal(reports.usage)
+    report = await reports.usage(principal, service_name=service_name, customer_id=customer_id)
     return Usage.of(report)
 
 
@@ -60,8 +75,15 @@ async def ip_usage(info: Info, service_name: str | None = None) -> Usage:
 
 
 async def quotas(info: Info, service_name: str | None = None) -> list[Quota]:
-    principal = await info.context.principal(info.context.services.reports.quotas)
-    report = await info.context.services.reports.quotas(principal, service_name=service_name)
+    return await quotas_of(info, service_name, None)
+
+
+async def quotas_of(
+    info: Info, service_name: str | None, customer_id: uuid.UUID | None
+) -> list[Quota]:
+    reports = info.context.services.reports
+    principal = await info.context.principal(reports.quotas)
+    report = await reports.quotas(principal, service_name=service_name, customer_id=customer_id)
     return [Quota.of(item) for item in report.items]
 
 
@@ -74,9 +96,14 @@ async def quota(info: Info, service_name: str, feature_key: str) -> Quota:
 
 
 async def quota_usage(info: Info) -> QuotaUsage:
-    principal = await info.context.principal(info.context.services.reports.quota_usage)
+    return await quota_usage_of(info, None)
+
+
+async def quota_usage_of(info: Info, customer_id: uuid.UUID | None) -> QuotaUsage:
+    reports = info.context.services.reports
+    principal = await info.context.principal(reports.quota_usage)
     async with info.context.read() as session:
-        report = await info.context.services.reports.quota_usage(session, principal)
+        report = await reports.quota_usage(session, principal, customer_id=customer_id)
     return QuotaUsage.of(report)
 
 
