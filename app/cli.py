@@ -1,4 +1,5 @@
-"""The `billing` command: serve, migrate, mint tokens, grant roles, export the schema."""
+"""The `billing` command: serve, migrate, mint tokens, grant roles, export the schema,
+verify the audit trail."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ cli = typer.Typer(help="Billing, team and usage-limits API server.", no_args_is_
 # Below the 30 s an orchestrator commonly waits after SIGTERM before SIGKILL (Kubernetes'
 # terminationGracePeriodSeconds), leaving the time to write the usage ledger.
 GRACEFUL_TIMEOUT_SECONDS = 20
+
+audit = typer.Typer(help="The audit trail.", no_args_is_help=True)
+cli.add_typer(audit, name="audit")
 
 
 @cli.command()
@@ -254,6 +258,41 @@ def export_schema(
 
     output.write_text(schema.as_str() + "\n")
     typer.echo(f"Wrote {output}.")
+
+
+@audit.command("verify")
+def audit_verify(
+    customer_id: Annotated[
+        str | None,
+        typer.Option("--customer-id", help="Only this customer's chain (a UUID)."),
+    ] = None,
+) -> None:
+    """Check every audit chain (or one customer's): each record's hash, its seq and its
+    link to the one before, and the chain's head. Names the first broken record of each
+    broken chain and exits 1; exits 0 when the trail is intact."""
+    from app.audit.verify import snapshot_database, verify_trail
+
+    wanted = _uuid(customer_id) if customer_id is not None else None
+
+    async def run() -> None:
+        db = snapshot_database(Settings().resolved_database_url)
+        try:
+            result = await verify_trail(db, customer_id=wanted)
+        finally:
+            await db.dispose()
+        for broken in result.breaks:
+            typer.echo(f"BROKEN {broken.describe()}")
+        if result.breaks:
+            typer.echo(
+                f"Audit trail broken: {len(result.breaks)} of {result.chains} chains "
+                f"({result.records} records read)."
+            )
+            raise typer.Exit(1)
+        typer.echo(
+            f"Audit trail intact: {result.chains} chains, {result.records} records verified."
+        )
+
+    asyncio.run(run())
 
 
 def _service_names(names: list[str] | None) -> list[str]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admin.service import AdminService
+from app.audit.service import AuditService
 from app.auth.apikeys import ApiKeyService
 from app.auth.credentials import CredentialBackend
 from app.auth.identity import IdentityService
@@ -67,6 +68,7 @@ class Services:
     catalog: CatalogService
     quotas: QuotaService
     events: EventService
+    audit: AuditService
     billing: BillingService
 
 
@@ -115,6 +117,7 @@ class Container:
                 self.db, clock, self.catalog, self.subjects, self.counters, self.ledger
             ),
             events=EventService(),
+            audit=AuditService(),
             billing=billing,
         )
         self.identity = IdentityService(self.db, clock, accept_invitation)

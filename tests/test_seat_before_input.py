@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel, select
 
+from app.audit.service import AuditService
 from app.billing.service import BillingService
 from app.customers.members import MemberService
 from app.customers.service import CustomerService
@@ -80,6 +81,12 @@ CASES = (
         MANAGERS,
         ("GET", "/limits/usage/users", {"params": {"userId": "not-an-id"}}),
         '{ usageEvents(userId: "not-an-id") { totalCount } }',
+    ),
+    Case(
+        AuditService.trail,
+        MANAGERS,
+        ("GET", "/customer/audit", {"params": {"actorUserId": "not-an-id"}}),
+        '{ auditTrail(actorUserId: "not-an-id") { totalCount } }',
     ),
     Case(
         BillingService.checkout_url,

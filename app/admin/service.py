@@ -193,7 +193,7 @@ class AdminService:
         customer.tier_id = tier.id
         await session.flush()
         invalidation.invalidate(session, invalidation.CUSTOMER, customer_id)
-        audit.record(
+        await audit.record(
             session,
             "customer.tier_changed",
             at=self._clock(),

@@ -1,4 +1,9 @@
-"""API keys: created by a user for themselves, stored only as a hash, revocable."""
+"""API keys: created by a user for themselves, stored only as a hash, revocable.
+
+Creating and revoking one is audited on the chain of the customer the user belongs to at
+that moment, whose owner and admins read what credentials act on their account; a user
+with no customer's go to the platform chain. Never the secret, nor its hash.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Access, Principal, requires
-from app.core import invalidation
+from app.core import audit, invalidation
 from app.core.clock import Clock
+from app.core.db import affected_rows
 from app.core.errors import ApiKeyNotFound, InvalidApiKey, InvalidInput
 from app.core.inputs import InputModel
-from app.models import ApiKey
+from app.models import ApiKey, Membership
 
 KEY_PREFIX = "bk_"
 SECRET_PREFIX = "bs_"
@@ -76,6 +82,7 @@ class ApiKeyService:
         )
         session.add(api_key)
         await session.flush()
+        await _audit(session, "api_key.created", api_key, at=now, expires_at=api_key.expires_at)
         return IssuedApiKey(api_key, secret)
 
     @requires(Access.USER)
@@ -96,9 +103,18 @@ class ApiKeyService:
         api_key = await session.get(ApiKey, key_id)
         if api_key is None or api_key.user_id != user_id or api_key.revoked_at is not None:
             raise ApiKeyNotFound()
-        api_key.revoked_at = self._clock()
-        await session.flush()
+        now = self._clock()
+        # Conditional, so that of concurrent revocations one revokes (and is audited).
+        revoked = await affected_rows(
+            session,
+            update(ApiKey)
+            .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=now),
+        )
+        if revoked != 1:
+            raise ApiKeyNotFound()
         invalidation.invalidate(session, invalidation.API_KEY, api_key.key)
+        await _audit(session, "api_key.revoked", api_key, at=now)
 
     async def find(self, session: AsyncSession, key: str) -> ApiKey | None:
         api_key: ApiKey | None = await session.scalar(select(ApiKey).where(col(ApiKey.key) == key))
@@ -124,3 +140,19 @@ class ApiKeyService:
         await session.execute(
             update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=self._clock())
         )
+
+
+async def _audit(
+    session: AsyncSession, action: str, api_key: ApiKey, *, at: datetime, **details: object
+) -> None:
+    membership = await session.get(Membership, api_key.user_id)
+    await audit.record(
+        session,
+        action,
+        at=at,
+        actor=api_key.user_id,
+        customer_id=membership.customer_id if membership else None,
+        api_key_id=api_key.id,
+        name=api_key.name,
+        **details,
+    )

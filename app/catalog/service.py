@@ -2,7 +2,8 @@
 
 Registration follows the catalog file's rules (`app.catalog.loader`), so a feature a
 service registers could equally have been shipped in the file. Every change is written in
-one transaction with its cache invalidation, so each process drops what it held.
+one transaction with its cache invalidation, so each process drops what it held, and
+audited: registrations on the platform chain, overrides on their customer's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.catalog.cache import CatalogCache
 from app.catalog.loader import feature_problems, value_problem
 from app.catalog.model import FeatureKind, FeatureSpec, Window
 from app.catalog.store import load_catalog
-from app.core import invalidation
+from app.core import audit, invalidation
 from app.core.db import affected_rows, upsert
 from app.core.errors import FeatureNotFound, InvalidInput, ServiceNotFound
 from app.core.inputs import InputModel
@@ -111,6 +112,14 @@ class CatalogService:
             await session.flush()
             await _replace_values(session, feature.id, spec.values, tier_ids)
         invalidate(session, invalidation.CATALOG, service_name)
+        await audit.record(
+            session,
+            "catalog.service_registered",
+            actor=principal.user_id,
+            customer_id=None,
+            service_name=service_name,
+            features=[spec.feature_key for spec in specs],
+        )
         entries = await load_catalog(session)
         features = [e.spec for e in entries if e.spec.service_name == service_name]
         return ServiceCatalog(service_name, sorted(features, key=lambda spec: spec.feature_key))
@@ -130,6 +139,7 @@ class CatalogService:
             raise InvalidInput(problem, param="value")
         customer = await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
+        previous = await _override_value(session, customer_id, feature.id)
         statement = upsert(session, FeatureOverride).values(
             customer_id=customer_id, feature_id=feature.id, value=data.value
         )
@@ -139,6 +149,16 @@ class CatalogService:
             )
         )
         invalidate(session, invalidation.OVERRIDES, customer_id)
+        await audit.record(
+            session,
+            "catalog.override_set",
+            actor=principal.user_id,
+            customer_id=customer_id,
+            service_name=service_name,
+            feature_key=feature_key,
+            value=data.value,
+            previous_value=previous,
+        )
         return await _override_view(session, customer, feature, data.value)
 
     @requires(Access.ADMIN)
@@ -169,6 +189,7 @@ class CatalogService:
         Whether there was one to clear."""
         await customer_by_id(session, customer_id)
         feature = await _feature(session, service_name, feature_key)
+        previous = await _override_value(session, customer_id, feature.id)
         deleted = await affected_rows(
             session,
             delete(FeatureOverride).where(
@@ -178,6 +199,15 @@ class CatalogService:
         )
         if deleted:
             invalidate(session, invalidation.OVERRIDES, customer_id)
+            await audit.record(
+                session,
+                "catalog.override_cleared",
+                actor=principal.user_id,
+                customer_id=customer_id,
+                service_name=service_name,
+                feature_key=feature_key,
+                previous_value=previous,
+            )
         return deleted > 0
 
     async def tier_features(self, tier_name: str) -> list[TierFeature]:
@@ -290,6 +320,18 @@ async def _replace_values(
         for tier, value in values.items()
     )
     await session.flush()
+
+
+async def _override_value(
+    session: AsyncSession, customer_id: uuid.UUID, feature_id: uuid.UUID
+) -> int | None:
+    value: int | None = await session.scalar(
+        select(FeatureOverride.value).where(
+            col(FeatureOverride.customer_id) == customer_id,
+            col(FeatureOverride.feature_id) == feature_id,
+        )
+    )
+    return value
 
 
 async def _feature(session: AsyncSession, service_name: str, feature_key: str) -> Feature:

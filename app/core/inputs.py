@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from pydantic import (
@@ -145,3 +146,11 @@ def parse_uuid(value: str, param: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise InvalidInput("{param} must be a UUID.", param=param) from None
+
+
+def parse_unix_seconds(seconds: int, param: str) -> datetime:
+    """A moment given in unix seconds; one no date can hold is INVALID_INPUT naming it."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidInput("{param} is not a unix time in seconds.", param=param) from None

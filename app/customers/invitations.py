@@ -32,7 +32,7 @@ async def accept_invitation(
     if not await insert_unique(session, membership):
         return True  # a concurrent sign-in of the same user accepted first
     invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
-    audit.record(
+    await audit.record(
         session,
         "invitation.accepted",
         at=now,

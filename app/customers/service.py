@@ -56,18 +56,6 @@ async def delete_customer(
 ) -> None:
     """Frees every member and keeps an audit record of what the account was."""
     members = await repo.member_ids(session, customer.id)
-    audit.record(
-        session,
-        "customer.deleted",
-        at=at,
-        actor=actor_id,
-        customer_id=customer.id,
-        name=customer.name,
-        email=customer.email,
-        tier_id=customer.tier_id,
-        stripe_customer_id=customer.stripe_customer_id,
-        members=[str(user_id) for user_id in members],
-    )
     if customer.stripe_customer_id is not None:
         stripe_tasks.enqueue(
             session,
@@ -82,6 +70,18 @@ async def delete_customer(
     invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
     for user_id in members:
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
+    await audit.record(
+        session,
+        "customer.deleted",
+        at=at,
+        actor=actor_id,
+        customer_id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        tier_id=customer.tier_id,
+        stripe_customer_id=customer.stripe_customer_id,
+        members=[str(user_id) for user_id in members],
+    )
 
 
 async def update_customer(
@@ -104,7 +104,7 @@ async def update_customer(
     await session.flush()
     invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
     stripe_tasks.enqueue(session, stripe_tasks.UPDATE_CUSTOMER, at=at, customer_id=customer.id)
-    audit.record(
+    await audit.record(
         session,
         "customer.updated",
         at=at,
@@ -160,7 +160,7 @@ class CustomerService:
             raise AlreadyInCustomer()
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
         stripe_tasks.enqueue(session, stripe_tasks.CREATE_CUSTOMER, at=now, customer_id=customer.id)
-        audit.record(
+        await audit.record(
             session,
             "customer.created",
             at=now,
@@ -237,7 +237,7 @@ class CustomerService:
         )
         if promoted != 1:
             raise Conflict()
-        audit.record(
+        await audit.record(
             session,
             "customer.ownership_transferred",
             at=self._clock(),

@@ -70,7 +70,7 @@ class Team:
         if not await insert_unique(session, membership):
             raise AlreadyInCustomer(param="user_id")
         invalidation.invalidate(session, invalidation.MEMBERSHIP, user_id)
-        audit.record(
+        await audit.record(
             session,
             "member.added",
             at=now,
@@ -106,7 +106,7 @@ class Team:
         if not await insert_unique(session, invitation):
             raise AlreadyInvited(param="email")
         invalidation.invalidate(session, invalidation.INVITATION, email)
-        audit.record(
+        await audit.record(
             session,
             "invitation.created",
             at=now,
@@ -155,7 +155,7 @@ class Team:
         if changed != 1:
             raise Conflict()
         membership.role = role
-        audit.record(
+        await audit.record(
             session,
             "member.role_changed",
             at=self._clock(),
@@ -195,7 +195,7 @@ class Team:
             raise MemberNotFound()
         await repo.release_seats(session, membership.customer_id)
         invalidation.invalidate(session, invalidation.MEMBERSHIP, membership.user_id)
-        audit.record(
+        await audit.record(
             session,
             action,
             at=self._clock(),
@@ -220,7 +220,7 @@ class Team:
         ):
             raise InvitationNotFound()
         await repo.release_seats(session, customer_id)
-        audit.record(
+        await audit.record(
             session,
             "invitation.revoked",
             at=self._clock(),

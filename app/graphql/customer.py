@@ -21,6 +21,7 @@ from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.customers.schemas import CustomerDetails, CustomerProfile
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
 from app.graphql import usage_resolvers
+from app.graphql.audit import Action, AuditRecord, Since, Until, audit_filter
 from app.graphql.catalog import FeatureOverride
 from app.graphql.context import Info
 from app.graphql.domain_types import fields_of
@@ -73,6 +74,30 @@ async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[In
     except Forbidden:
         return None
     return [Invitation.of(row) for row in rows]
+
+
+async def _audit_trail(
+    root: strawberry.Parent[Customer],
+    info: Info,
+    action: Action = None,
+    actor_user_id: strawberry.ID | None = None,
+    since: Since = None,
+    until: Until = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[AuditRecord] | None:
+    audit = info.context.services.audit
+    try:
+        principal = await info.context.principal(audit.trail)
+        wanted = audit_filter(action, actor_user_id, since, until)
+        request = PageRequest(page, page_size)
+        async with info.context.read() as session:
+            rows = await audit.trail(
+                session, principal, wanted=wanted, page=request, customer_id=_named(root)
+            )
+    except Forbidden:
+        return None
+    return Page.of(rows, AuditRecord.of)
 
 
 async def _limits(
@@ -137,6 +162,12 @@ class Customer:
     )
     invitations: list[Invitation] | None = strawberry.field(
         resolver=_invitations, description=f"The team's pending invitations. {ROLE_MAY_NOT}"
+    )
+    audit_trail: Page[AuditRecord] | None = strawberry.field(
+        resolver=_audit_trail,
+        description="What happened to the account, newest first: its chain of the audit "
+        "trail. Null when the caller's role may not read it (the roles that may list "
+        "members may: `viewer.canManageMembers`).",
     )
     limits: list[Limit] = strawberry.field(
         resolver=_limits, description="The customer's rate limits, of one service or all."

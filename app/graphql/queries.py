@@ -7,7 +7,7 @@ import strawberry
 from app.admin.service import DEFAULT_SORT
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.graphql import billing, events, usage_resolvers, viewer
+from app.graphql import audit, billing, events, usage_resolvers, viewer
 from app.graphql.context import Info
 from app.graphql.customer import Customer, customer_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
@@ -182,4 +182,18 @@ class Query:
         resolver=events.usage_events,
         description="The team's granular usage events, newest first (owner, admin; "
         "billing_admin for any customer).",
+    )
+    audit_trail = strawberry.field(
+        resolver=audit.audit_trail,
+        description="The audit trail of the caller's customer, newest first (owner, admin).",
+    )
+    admin_audit_trail = strawberry.field(
+        resolver=audit.admin_audit_trail,
+        description="Any customer's audit trail, newest first, also once the customer is "
+        "deleted (billing_admin).",
+    )
+    platform_audit_trail = strawberry.field(
+        resolver=audit.platform_audit_trail,
+        description="The platform's audit trail: catalog and tier changes, API keys of users "
+        "with no customer; newest first (billing_admin).",
     )

@@ -4,6 +4,7 @@ from app.models.base import metadata
 from app.models.billing import StripeEvent, StripeTask
 from app.models.tables import (
     ApiKey,
+    AuditChain,
     AuditEvent,
     Customer,
     Invitation,
@@ -26,6 +27,7 @@ from app.models.usage import (
 
 __all__ = [
     "ApiKey",
+    "AuditChain",
     "AuditEvent",
     "CacheInvalidation",
     "Customer",

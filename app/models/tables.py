@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import new_id, utc_column
@@ -169,13 +169,35 @@ class ApiKey(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """What happened to an account, kept after the account itself is gone."""
+    """What happened to an account, kept after the account itself is gone.
+
+    Each record is the next link of its chain (`app.core.audit`): its customer's, or the
+    platform's for records without one. `hash` covers the record and `prev_hash`, the hash
+    of the record before it in the chain, so a change, an insertion or a removal shows.
+    """
 
     __tablename__ = "audit_event"
+    # No two records take the same place in a chain, however many transactions append.
+    __table_args__ = (UniqueConstraint("chain_key", "seq"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    chain_key: str = Field(max_length=64)
+    seq: int
     occurred_at: datetime = utc_column(index=True)
     actor_user_id: uuid.UUID | None = None
     action: str = Field(max_length=64)
     customer_id: uuid.UUID | None = Field(default=None, index=True)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChain(SQLModel, table=True):
+    """The head of each audit chain: its last seq and hash. Appending updates it under its
+    row lock, which is what orders concurrent appends to one chain."""
+
+    __tablename__ = "audit_chain"
+
+    chain_key: str = Field(primary_key=True, max_length=64)
+    seq: int
+    hash: str = Field(max_length=64)

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_snake
 from starlette.requests import Request
 
 from app.admin.service import MAX_SEARCH, CustomerSort
+from app.audit.service import MAX_ACTION
 from app.core.errors import InvalidInput
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageRequest
@@ -117,6 +118,17 @@ UNIX_SECONDS = {"type": "integer", "description": "unix seconds, included"}
 FROM = QueryParam("from", _integer, UNIX_SECONDS, param="since")
 TO = QueryParam("to", _integer, UNIX_SECONDS, param="until")
 EVENTS: tuple[QueryParam[Any], ...] = (CUSTOMER_ID, USER_ID, FROM, TO)
+ACTION = QueryParam(
+    "action",
+    _text,
+    {
+        "type": "string",
+        "maxLength": MAX_ACTION,
+        "description": "an action (`member.added`), or a prefix ending in '.' (`member.`)",
+    },
+)
+ACTOR_USER_ID = QueryParam("actorUserId", _uuid, {"type": "string", "format": "uuid"})
+AUDIT: tuple[QueryParam[Any], ...] = (*PAGINATION, ACTION, ACTOR_USER_ID, FROM, TO)
 
 
 def page_of(request: Request) -> PageRequest:

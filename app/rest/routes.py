@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.admin.service import AdminService, CustomerTierChange
+from app.audit.service import AuditService
 from app.auth.apikeys import ApiKeyCreate, ApiKeyService
 from app.billing.service import BillingService, UpgradeRequest
 from app.catalog.service import CatalogService, OverrideChange, ServiceRegistration
@@ -17,11 +18,12 @@ from app.customers.schemas import (
     TransferOwnership,
 )
 from app.customers.service import CustomerService
-from app.rest import catalog_views, query, report_views, views
+from app.rest import audit_views, catalog_views, query, report_views, views
 from app.rest.endpoint import Endpoint
 from app.rest.handlers import (
     admin,
     apikeys,
+    audit,
     catalog,
     customers,
     events,
@@ -156,6 +158,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         204,
         operation=MemberService.revoke_invitation,
+    ),
+    Endpoint(
+        "GET",
+        "/customer/audit",
+        audit.customer_trail,
+        "The customer's audit trail, newest first (owner, admin)",
+        audit_views.AuditPageOut,
+        query=query.AUDIT,
+        operation=AuditService.trail,
     ),
     # API keys
     Endpoint(
@@ -463,6 +474,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         204,
         operation=AdminService.remove_member,
+    ),
+    Endpoint(
+        "GET",
+        "/admin/customer/{customerID}/audit",
+        audit.admin_customer_trail,
+        "A customer's audit trail, newest first, also once it is deleted (billing_admin)",
+        audit_views.AuditPageOut,
+        query=query.AUDIT,
+        operation=AuditService.customer_trail,
+    ),
+    Endpoint(
+        "GET",
+        "/admin/audit",
+        audit.platform_trail,
+        "The platform's audit trail (catalog, tiers, API keys of users with no customer), "
+        "newest first (billing_admin)",
+        audit_views.AuditPageOut,
+        query=query.AUDIT,
+        operation=AuditService.platform_trail,
     ),
     Endpoint(
         "PUT",

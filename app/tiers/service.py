@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Access, Principal, requires
-from app.core import invalidation
+from app.core import audit, invalidation
 from app.core.errors import TierNotAssignable, TierNotFound
 from app.models import Tier
 
@@ -87,6 +87,7 @@ class TierService:
         if not chosen.is_active:
             raise TierNotAssignable("An inactive tier cannot be the default.", param=param)
         if not chosen.is_default:
+            previous = await session.scalar(select(Tier).where(col(Tier.is_default)))
             # Demote first: the partial unique index allows one default at any instant.
             await session.execute(update(Tier).where(col(Tier.is_default)).values(is_default=False))
             await session.execute(
@@ -94,6 +95,16 @@ class TierService:
             )
             await session.refresh(chosen)
             invalidation.invalidate(session, invalidation.TIERS, chosen.id)
+            await audit.record(
+                session,
+                "tier.default_changed",
+                actor=principal.user_id,
+                customer_id=None,
+                tier_id=chosen.id,
+                tier_name=chosen.name,
+                previous_tier_id=previous.id if previous else None,
+                previous_tier_name=previous.name if previous else None,
+            )
         return chosen
 
 

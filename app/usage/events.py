@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from sqlmodel import col, select
 from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
 from app.auth.seats import visible_customer
-from app.core.errors import InvalidInput
+from app.core.inputs import parse_unix_seconds
 from app.core.pagination import Page, PageRequest
 from app.models import UsageEvent
 from app.usage.ledger import UsageEventType
@@ -72,15 +71,8 @@ def _filters(wanted: EventFilter) -> list[ColumnElement[bool]]:
     if wanted.user_id is not None:
         filters.append(col(UsageEvent.user_id) == wanted.user_id)
     if wanted.since is not None:
-        filters.append(col(UsageEvent.occurred_at) >= _moment(wanted.since, "since"))
+        filters.append(col(UsageEvent.occurred_at) >= parse_unix_seconds(wanted.since, "since"))
     if wanted.until is not None:
         # `until` names a whole second: events in its fraction belong to it.
-        filters.append(col(UsageEvent.occurred_at) < _moment(wanted.until + 1, "until"))
+        filters.append(col(UsageEvent.occurred_at) < parse_unix_seconds(wanted.until + 1, "until"))
     return filters
-
-
-def _moment(seconds: int, param: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise InvalidInput("{param} is not a unix time in seconds.", param=param) from None

@@ -603,6 +603,51 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+# The audit trail: the caller's customer's (owner, admin), any customer's and the platform's
+# (billing_admin).
+AUDIT_FIELDS = "totalCount items { seq action actorUserId hash prevHash }"
+
+
+def _audit(data: Any) -> Any:
+    """REST's `{records, pagination}` and GraphQL's page, compared as one."""
+    if "records" in data:
+        rows, total = data["records"], data["pagination"]["totalCount"]
+    else:
+        rows, total = data["items"], data["totalCount"]
+    keys = ("seq", "action", "actorUserId", "hash", "prevHash")
+    return {"total": total, "records": [tuple(row[k] for k in keys) for row in rows]}
+
+
+AUDIT_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "view audit trail",
+        rest("GET", "/customer/audit", view=_audit),
+        graphql(f"{{ auditTrail {{ {AUDIT_FIELDS} }} }}", 200, view=_audit),
+        MANAGER,
+    ),
+    Operation(
+        "admin get customer audit trail",
+        rest("GET", lambda w: f"/admin/customer/{w.customer_id}/audit", view=_audit),
+        graphql(
+            f"query($id: ID!) {{ adminAuditTrail(customerId: $id) {{ {AUDIT_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_audit,
+        ),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin get platform audit trail",
+        rest("GET", "/admin/audit?action=tier.", view=_audit),
+        graphql(
+            f'{{ platformAuditTrail(action: "tier.") {{ {AUDIT_FIELDS} }} }}', 200, view=_audit
+        ),
+        ADMIN_ONLY,
+    ),
+)
+OPERATIONS += AUDIT_OPERATIONS
+
+
 # §5.3 and §5.4: the reports. REST groups features by service where GraphQL lists them, so
 # each view reduces both to the same rows.
 ANYONE = {role: 200 for role in ROLES}
