@@ -23,12 +23,20 @@ from app.models.usage import (
     QuotaCounter,
     UsageEvent,
 )
+from app.models.webhooks import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "CacheInvalidation",
     "Customer",
+    "DeliveryStatus",
     "Feature",
     "FeatureOverride",
     "FeatureValue",
@@ -44,5 +52,9 @@ __all__ = [
     "UsageEvent",
     "User",
     "UserRoleGrant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "metadata",
 ]
