@@ -26,6 +26,7 @@ from app.graphql.domain_types import fields_of
 from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import Invitation, Member, Page, Tier
 from app.graphql.usage_types import Limit, Quota, QuotaUsage, Usage
+from app.graphql.webhooks import WebhookEndpoint, endpoints_page
 
 ROLE_MAY_NOT = "Null when the caller's role may not list them (`viewer.canManageMembers`)."
 
@@ -72,6 +73,18 @@ async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[In
     except Forbidden:
         return None
     return [Invitation.of(row) for row in rows]
+
+
+async def _webhook_endpoints(
+    root: strawberry.Parent[Customer],
+    info: Info,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[WebhookEndpoint] | None:
+    try:
+        return await endpoints_page(info, _named(root), page, page_size)
+    except Forbidden:
+        return None
 
 
 async def _limits(
@@ -149,6 +162,11 @@ class Customer:
     )
     invitations: list[Invitation] | None = strawberry.field(
         resolver=_invitations, description=f"The team's pending invitations. {ROLE_MAY_NOT}"
+    )
+    webhook_endpoints: Page[WebhookEndpoint] | None = strawberry.field(
+        resolver=_webhook_endpoints,
+        description="Where the team's events are sent. Null when the caller's role may not "
+        "manage them (owner, admin).",
     )
     limits: list[Limit] = strawberry.field(
         resolver=_limits, description="The customer's rate limits, of one service or all."

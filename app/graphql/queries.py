@@ -7,7 +7,7 @@ import strawberry
 from app.admin.service import DEFAULT_SORT
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.graphql import billing, events, usage_resolvers, viewer
+from app.graphql import billing, events, usage_resolvers, viewer, webhooks
 from app.graphql.context import Info
 from app.graphql.customer import Customer, customer_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
@@ -182,4 +182,17 @@ class Query:
         resolver=events.usage_events,
         description="The team's granular usage events, newest first (owner, admin; "
         "billing_admin for any customer).",
+    )
+    webhook_endpoints = strawberry.field(
+        resolver=webhooks.webhook_endpoints,
+        description="The team's webhook endpoints (owner, admin; billing_admin for any customer).",
+    )
+    webhook_endpoint = strawberry.field(
+        resolver=webhooks.webhook_endpoint,
+        description="One webhook endpoint of the team (owner, admin; billing_admin).",
+    )
+    webhook_delivery_attempts = strawberry.field(
+        resolver=webhooks.webhook_delivery_attempts,
+        description="A webhook endpoint's delivery log, newest first (owner, admin; "
+        "billing_admin).",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -47,7 +48,9 @@ class WebhookEvent(SQLModel, table=True):
     occurred_at: datetime = utc_column()
 
 
-class DeliveryStatus:
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands: pending until an attempt succeeds or the retries run out."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

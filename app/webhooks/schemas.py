@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pydantic import Field, field_validator
 
@@ -58,12 +59,23 @@ class IssuedWebhookEndpoint:
     secret: str
 
 
+class AttemptStatus(StrEnum):
+    """What came of one attempt: a 2xx answer, or anything else."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptView:
     attempt: WebhookAttempt
     event_id: str
     event_type: str
     manual: bool
+
+    @property
+    def status(self) -> AttemptStatus:
+        return AttemptStatus.SUCCEEDED if self.attempt.succeeded else AttemptStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)
