@@ -35,8 +35,9 @@ def _id(value: object) -> strawberry.ID:
     return strawberry.ID(str(value))
 
 
-def _customer(customer_id: strawberry.ID | None) -> uuid.UUID | None:
-    return parse_uuid(customer_id, "customer_id") if customer_id is not None else None
+def _customer(customer_id: object | None) -> uuid.UUID | None:
+    """The customer a field names (billing_admin's), parsed once the caller is known."""
+    return parse_uuid(str(customer_id), "customer_id") if customer_id is not None else None
 
 
 @strawberry.type(description="One request made to a webhook endpoint (the delivery log).")
@@ -79,7 +80,8 @@ async def _delivery_attempts(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[WebhookAttempt]:
-    return await _attempts(info, uuid.UUID(root.id), uuid.UUID(root.customer_id), page, page_size)
+    named = root.customer_id if root.admin_view else None
+    return await _attempts(info, root.id, named, page, page_size)
 
 
 @strawberry.type(description="Where a customer's events are sent, signed with its secret.")
@@ -92,14 +94,17 @@ class WebhookEndpoint:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    # Reached by billing_admin naming the customer: its log is read the same way. Not
+    # annotated, so neither a dataclass field nor one of the schema's.
+    admin_view = False
 
     delivery_attempts: Page[WebhookAttempt] = strawberry.field(
         resolver=_delivery_attempts, description="The delivery log: every attempt, newest first."
     )
 
     @classmethod
-    def of(cls, row: WebhookEndpointRow) -> WebhookEndpoint:
-        return cls(
+    def of(cls, row: WebhookEndpointRow, *, admin_view: bool = False) -> WebhookEndpoint:
+        endpoint = cls(
             id=_id(row.id),
             customer_id=_id(row.customer_id),
             url=row.url,
@@ -109,6 +114,8 @@ class WebhookEndpoint:
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+        endpoint.admin_view = admin_view
+        return endpoint
 
 
 @strawberry.type(description="A webhook endpoint with its signing secret, shown only this once.")
@@ -117,8 +124,11 @@ class IssuedWebhookEndpoint:
     secret: str = strawberry.field(description="Standard Webhooks' `whsec_...`.")
 
     @classmethod
-    def of(cls, issued: IssuedWebhookEndpointResult) -> IssuedWebhookEndpoint:
-        return cls(webhook_endpoint=WebhookEndpoint.of(issued.endpoint), secret=issued.secret)
+    def of(
+        cls, issued: IssuedWebhookEndpointResult, *, admin_view: bool = False
+    ) -> IssuedWebhookEndpoint:
+        endpoint = WebhookEndpoint.of(issued.endpoint, admin_view=admin_view)
+        return cls(webhook_endpoint=endpoint, secret=issued.secret)
 
 
 @strawberry.type(description="One event to one endpoint: its attempts so far, and what is next.")
@@ -157,22 +167,24 @@ class WebhookEndpointDeletion:
 
 
 async def endpoints_page(
-    info: Info, customer_id: uuid.UUID | None, page: int, page_size: int
+    info: Info, named: object | None, page: int, page_size: int
 ) -> Page[WebhookEndpoint]:
+    """`named`: the customer billing_admin names, as given (an id or a string)."""
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.list)
-    request = PageRequest(page, page_size)
+    principal = await info.context.principal(webhooks.list, as_admin=named is not None)
+    customer_id, request = _customer(named), PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await webhooks.list(session, principal, page=request, customer_id=customer_id)
-    return Page.of(rows, WebhookEndpoint.of)
+    return Page.of(rows, lambda row: WebhookEndpoint.of(row, admin_view=customer_id is not None))
 
 
 async def _attempts(
-    info: Info, endpoint_id: uuid.UUID, customer_id: uuid.UUID | None, page: int, page_size: int
+    info: Info, endpoint: object, named: object | None, page: int, page_size: int
 ) -> Page[WebhookAttempt]:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.attempts)
-    request = PageRequest(page, page_size)
+    principal = await info.context.principal(webhooks.attempts, as_admin=named is not None)
+    endpoint_id = parse_uuid(str(endpoint), "webhook_endpoint_id")
+    customer_id, request = _customer(named), PageRequest(page, page_size)
     async with info.context.read() as session:
         rows = await webhooks.attempts(
             session,
@@ -193,20 +205,21 @@ async def webhook_endpoints(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[WebhookEndpoint]:
-    return await endpoints_page(info, _customer(customer_id), page, page_size)
+    return await endpoints_page(info, customer_id, page, page_size)
 
 
 async def webhook_endpoint(
     info: Info, webhook_endpoint_id: strawberry.ID, customer_id: strawberry.ID | None = None
 ) -> WebhookEndpoint:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.get)
+    principal = await info.context.principal(webhooks.get, as_admin=customer_id is not None)
     endpoint_id = parse_uuid(webhook_endpoint_id, "webhook_endpoint_id")
+    customer = _customer(customer_id)
     async with info.context.read() as session:
         row = await webhooks.get(
-            session, principal, webhook_endpoint_id=endpoint_id, customer_id=_customer(customer_id)
+            session, principal, webhook_endpoint_id=endpoint_id, customer_id=customer
         )
-    return WebhookEndpoint.of(row)
+    return WebhookEndpoint.of(row, admin_view=customer is not None)
 
 
 async def webhook_delivery_attempts(
@@ -216,8 +229,7 @@ async def webhook_delivery_attempts(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[WebhookAttempt]:
-    endpoint_id = parse_uuid(webhook_endpoint_id, "webhook_endpoint_id")
-    return await _attempts(info, endpoint_id, _customer(customer_id), page, page_size)
+    return await _attempts(info, webhook_endpoint_id, customer_id, page, page_size)
 
 
 # Mutations
@@ -237,12 +249,12 @@ async def create_webhook_endpoint(
     customer_id: strawberry.ID | None = None,
 ) -> IssuedWebhookEndpoint:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.create)
+    principal = await info.context.principal(webhooks.create, as_admin=customer_id is not None)
     customer = _customer(customer_id)
     given = present(url=url, eventTypes=event_types, description=description, enabled=enabled)
     data = parse_input(WebhookEndpointCreate, given)
     issued = await webhooks.create(principal, data=data, customer_id=customer)
-    return IssuedWebhookEndpoint.of(issued)
+    return IssuedWebhookEndpoint.of(issued, admin_view=customer is not None)
 
 
 async def update_webhook_endpoint(
@@ -255,7 +267,7 @@ async def update_webhook_endpoint(
     customer_id: strawberry.ID | None = None,
 ) -> WebhookEndpoint:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.update)
+    principal = await info.context.principal(webhooks.update, as_admin=customer_id is not None)
     endpoint_id = parse_uuid(webhook_endpoint_id, "webhook_endpoint_id")
     customer = _customer(customer_id)
     given = present(url=url, eventTypes=event_types, description=description, enabled=enabled)
@@ -263,28 +275,30 @@ async def update_webhook_endpoint(
     row = await webhooks.update(
         principal, webhook_endpoint_id=endpoint_id, data=data, customer_id=customer
     )
-    return WebhookEndpoint.of(row)
+    return WebhookEndpoint.of(row, admin_view=customer is not None)
 
 
 async def rotate_webhook_endpoint_secret(
     info: Info, webhook_endpoint_id: strawberry.ID, customer_id: strawberry.ID | None = None
 ) -> IssuedWebhookEndpoint:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.rotate_secret)
+    principal = await info.context.principal(
+        webhooks.rotate_secret, as_admin=customer_id is not None
+    )
     endpoint_id = parse_uuid(webhook_endpoint_id, "webhook_endpoint_id")
     customer = _customer(customer_id)
     async with info.context.write() as session:
         issued = await webhooks.rotate_secret(
             session, principal, webhook_endpoint_id=endpoint_id, customer_id=customer
         )
-    return IssuedWebhookEndpoint.of(issued)
+    return IssuedWebhookEndpoint.of(issued, admin_view=customer is not None)
 
 
 async def delete_webhook_endpoint(
     info: Info, webhook_endpoint_id: strawberry.ID, customer_id: strawberry.ID | None = None
 ) -> WebhookEndpointDeletion:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.delete)
+    principal = await info.context.principal(webhooks.delete, as_admin=customer_id is not None)
     endpoint_id = parse_uuid(webhook_endpoint_id, "webhook_endpoint_id")
     customer = _customer(customer_id)
     async with info.context.write() as session:
@@ -298,7 +312,7 @@ async def replay_webhook_delivery(
     info: Info, webhook_delivery_id: strawberry.ID, customer_id: strawberry.ID | None = None
 ) -> WebhookDelivery:
     webhooks = info.context.services.webhooks
-    principal = await info.context.principal(webhooks.replay)
+    principal = await info.context.principal(webhooks.replay, as_admin=customer_id is not None)
     delivery_id = parse_uuid(webhook_delivery_id, "webhook_delivery_id")
     customer = _customer(customer_id)
     async with info.context.write() as session:

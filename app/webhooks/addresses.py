@@ -79,10 +79,13 @@ class AddressGuard:
         return parts
 
     async def check_registration(self, url: str) -> None:
-        """`check_url`, then the addresses its host resolves to now."""
+        """`check_url`, then the addresses its host resolves to now (a host the operator
+        allows is taken as it is)."""
         parts = self.check_url(url)
         assert parts.hostname is not None
         port = parts.port or DEFAULT_PORTS[parts.scheme]
+        if self.allows_host(parts.hostname, port):
+            return
         try:
             await self.resolve(parts.hostname, port)
         except UnsafeAddress as exc:

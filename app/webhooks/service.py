@@ -1,5 +1,6 @@
-"""A customer's webhook endpoints, their delivery log and replays (owner, admin; any
-customer's for billing_admin, who names it).
+"""A customer's webhook endpoints, their delivery log and replays: the team's own (owner,
+admin), or any customer's for billing_admin, who names it (`customer_id`; naming one is
+billing_admin's alone, so the transports check that role ahead, as for the /admin paths).
 
 Registering or changing a URL resolves its name (`AddressGuard`); that happens before the
 write transaction opens, as Stripe's calls do, so that a slow resolver never holds the
@@ -48,7 +49,16 @@ from app.webhooks.schemas import (
 ACTION = TeamAction.MANAGE_WEBHOOKS
 # After a rotation the old secret signs beside the new one for this long.
 ROTATION_OVERLAP = timedelta(hours=24)
-_MANAGES = requires(Access.USER, team=ACTION, any_team_for_admin=True)
+_MANAGES = requires(Access.USER, team=ACTION)
+
+
+async def _customer(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
+) -> uuid.UUID:
+    """The customer named (billing_admin), or the caller's own team, authorised."""
+    if customer_id is not None:
+        principal.require_admin()
+    return await visible_customer(session, principal, ACTION, customer_id)
 
 
 class WebhookService:
@@ -71,7 +81,7 @@ class WebhookService:
     ) -> Page[WebhookEndpoint]:
         """The caller's team's endpoints, or any customer's (`customer_id`) for
         billing_admin; oldest first."""
-        visible = await visible_customer(session, principal, ACTION, customer_id)
+        visible = await _customer(session, principal, customer_id)
         mine = col(WebhookEndpoint.customer_id) == visible
         total = await session.scalar(select(func.count()).select_from(WebhookEndpoint).where(mine))
         rows = await session.scalars(
@@ -103,10 +113,10 @@ class WebhookService:
         customer_id: uuid.UUID | None = None,
     ) -> IssuedWebhookEndpoint:
         async with self._db.transaction(write=False) as session:
-            await visible_customer(session, principal, ACTION, customer_id)
+            await _customer(session, principal, customer_id)
         await self._guard.check_registration(data.url)
         async with self._db.transaction() as session:
-            visible = await visible_customer(session, principal, ACTION, customer_id)
+            visible = await _customer(session, principal, customer_id)
             await self._take_slot(session, visible)
             now, secret = self._clock(), new_secret()
             endpoint = WebhookEndpoint(
@@ -230,7 +240,7 @@ class WebhookService:
         attempted at once and once only: the original keeps its own record."""
         if webhook_endpoint_id is not None:
             await self._endpoint(session, principal, webhook_endpoint_id, customer_id)
-        visible = await visible_customer(session, principal, ACTION, customer_id)
+        visible = await _customer(session, principal, customer_id)
         found = await session.execute(
             select(WebhookDelivery, col(WebhookEvent.type), WebhookEndpoint)
             .join(WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id))
@@ -266,7 +276,7 @@ class WebhookService:
         webhook_endpoint_id: uuid.UUID,
         customer_id: uuid.UUID | None,
     ) -> WebhookEndpoint:
-        visible = await visible_customer(session, principal, ACTION, customer_id)
+        visible = await _customer(session, principal, customer_id)
         endpoint = await session.get(WebhookEndpoint, webhook_endpoint_id, populate_existing=True)
         if endpoint is None or endpoint.customer_id != visible:
             raise WebhookEndpointNotFound(param="webhook_endpoint_id")
