@@ -238,8 +238,6 @@ class WebhookService:
     ) -> DeliveryView:
         """A new delivery of the same event (the same `webhook-id`) to the same endpoint,
         attempted at once and once only: the original keeps its own record."""
-        if webhook_endpoint_id is not None:
-            await self._endpoint(session, principal, webhook_endpoint_id, customer_id)
         visible = await _customer(session, principal, customer_id)
         found = await session.execute(
             select(WebhookDelivery, col(WebhookEvent.type), WebhookEndpoint)
