@@ -240,23 +240,25 @@ class BillingService:
             "subscription_quantity": sync.quantity,
             "tier_id": tier_id,
         }
+        # Read before the update: it refreshes the customer's attributes in the session.
+        previous_tier, previous_status = customer.tier_id, customer.subscription_status
         await session.execute(
             update(Customer).where(col(Customer.id) == customer.id).values(**values)
         )
         now = self._clock()
-        if tier_id != customer.tier_id:
+        if tier_id != previous_tier:
             invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
             await emit_tier_changed(
-                session, customer.id, customer.tier_id, tier_id, at=now, source="subscription"
+                session, customer.id, previous_tier, tier_id, at=now, source="subscription"
             )
-        if sync.status != customer.subscription_status:
+        if sync.status != previous_status:
             await emit(
                 session,
                 customer_id=customer.id,
                 type=EventType.SUBSCRIPTION_STATUS_CHANGED,
                 data={
                     "status": sync.status,
-                    "previousStatus": customer.subscription_status,
+                    "previousStatus": previous_status,
                     "subscriptionEnabled": sync.enabled,
                 },
                 at=now,
