@@ -110,7 +110,13 @@ class Container:
         sender = Sender(guard, timeout_seconds=settings.webhook_timeout_seconds)
         # Past the attempt's timeout, with room to record its outcome.
         grace = settings.webhook_timeout_seconds + 5
-        self.webhook_worker = WebhookWorker(self.db, clock, sender, stop_grace_seconds=grace)
+        self.webhook_worker = WebhookWorker(
+            self.db,
+            clock,
+            sender,
+            stop_grace_seconds=grace,
+            retention=timedelta(days=settings.webhook_log_retention_days),
+        )
         api_keys = ApiKeyService(clock)
         self.services = Services(
             customers=CustomerService(clock, team, payments_configured=settings.stripe_configured),

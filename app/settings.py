@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_max_endpoints: int = Field(default=20, ge=1, le=1000)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Events, their deliveries and the delivery log are kept this long, then deleted.
+    webhook_log_retention_days: int = Field(default=30, ge=1, le=3650)
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000

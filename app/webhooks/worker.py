@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from standardwebhooks import Webhook
@@ -59,6 +59,8 @@ LEASE = timedelta(seconds=60)
 BATCH = 20
 CONCURRENCY = 8
 POLL_SECONDS = 2.0
+# How often the events past their retention are deleted, with their deliveries and log.
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def retry_delay(attempts: int) -> timedelta | None:
@@ -84,6 +86,7 @@ class WebhookWorker:
         sender: Sender,
         *,
         stop_grace_seconds: float = 15.0,
+        retention: timedelta = timedelta(days=30),
         wall_clock: Clock = utcnow,
     ) -> None:
         self._db = db
@@ -91,6 +94,8 @@ class WebhookWorker:
         self._wall_clock = wall_clock
         self._sender = sender
         self._grace = stop_grace_seconds
+        self._retention = retention
+        self._pruned_at: datetime | None = None
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()
         self._in_flight = asyncio.Semaphore(CONCURRENCY)
@@ -139,7 +144,26 @@ class WebhookWorker:
                 attempted += len(claims)
                 if len(claims) < BATCH:
                     break
+            await self._prune()
             return attempted
+
+    async def _prune(self) -> None:
+        """Delete the events older than the retention that nothing is pending for; their
+        deliveries and attempts go with them (the foreign keys cascade)."""
+        now = self._clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        pending = exists().where(
+            col(WebhookDelivery.event_id) == col(WebhookEvent.id),
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+        )
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(WebhookEvent)
+                .where(col(WebhookEvent.occurred_at) < now - self._retention, ~pending)
+                .execution_options(synchronize_session=False)
+            )
 
     async def _attempt_within(self, claim: Claim) -> None:
         """An attempt, when fewer than `CONCURRENCY` are in flight."""
