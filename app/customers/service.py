@@ -140,6 +140,7 @@ class CustomerService:
             can_manage_members=role is not None and allows(role, TeamAction.MANAGE_MEMBERS),
             can_manage_billing=role is not None and allows(role, TeamAction.OWNER_ONLY),
             can_manage_api_keys=True,  # every signed-in user keeps keys of their own
+            can_manage_webhooks=role is not None and allows(role, TeamAction.MANAGE_WEBHOOKS),
             payments_configured=self._payments_configured,
         )
 

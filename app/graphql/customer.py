@@ -166,7 +166,7 @@ class Customer:
     webhook_endpoints: Page[WebhookEndpoint] | None = strawberry.field(
         resolver=_webhook_endpoints,
         description="Where the team's events are sent. Null when the caller's role may not "
-        "manage them (owner, admin).",
+        "manage them (`viewer.canManageWebhooks`).",
     )
     limits: list[Limit] = strawberry.field(
         resolver=_limits, description="The customer's rate limits, of one service or all."

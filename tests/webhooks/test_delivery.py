@@ -248,6 +248,9 @@ async def test_graphql_manages_endpoints_and_reads_the_log(hooks: Api, receiver:
     assert (attempt["status"], attempt["eventType"]) == ("SUCCEEDED", "member.added")
     as_user = await hooks.graphql(query, team.members[0])
     assert as_user["data"]["customer"]["webhookEndpoints"] is None
+    for caller, may in ((team.owner, True), (team.members[0], False)):
+        viewer = await hooks.graphql("{ viewer { canManageWebhooks } }", caller)
+        assert viewer["data"]["viewer"]["canManageWebhooks"] is may
 
     replayed = await hooks.graphql(
         "mutation($d: ID!) { replayWebhookDelivery(webhookDeliveryId: $d) "
