@@ -49,6 +49,10 @@ from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
 from app.usage.serving_lock import ServingLock
 from app.usage.subjects import SubjectCache
+from app.webhooks.addresses import AddressGuard, parse_allowed_hosts
+from app.webhooks.sender import Sender
+from app.webhooks.service import WebhookService
+from app.webhooks.worker import WebhookWorker
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -70,6 +74,7 @@ class Services:
     events: EventService
     audit: AuditService
     billing: BillingService
+    webhooks: WebhookService
 
 
 class Container:
@@ -103,6 +108,17 @@ class Container:
         billing = BillingService(settings, self.db, clock, gateway, self.outbox)
         self.billing_worker = BillingWorker(self.db, self.outbox, billing)
         team = Team(clock, timedelta(days=settings.invitation_ttl_days))
+        guard = AddressGuard(parse_allowed_hosts(settings.webhook_allowed_hosts))
+        sender = Sender(guard, timeout_seconds=settings.webhook_timeout_seconds)
+        # Past the attempt's timeout, with room to record its outcome.
+        grace = settings.webhook_timeout_seconds + 5
+        self.webhook_worker = WebhookWorker(
+            self.db,
+            clock,
+            sender,
+            stop_grace_seconds=grace,
+            retention=timedelta(days=settings.webhook_log_retention_days),
+        )
         api_keys = ApiKeyService(clock)
         self.services = Services(
             customers=CustomerService(clock, team, payments_configured=settings.stripe_configured),
@@ -119,6 +135,9 @@ class Container:
             events=EventService(),
             audit=AuditService(),
             billing=billing,
+            webhooks=WebhookService(
+                self.db, clock, guard, max_endpoints=settings.webhook_max_endpoints
+            ),
         )
         self.identity = IdentityService(self.db, clock, accept_invitation)
         self.credentials = CredentialBackend(
@@ -153,6 +172,7 @@ class Container:
         await self.counter_guard.start()
         await self.invalidator.start()
         await self.billing_worker.start()
+        await self.webhook_worker.start()
 
     async def _seed_catalog(self) -> None:
         """Another process starting at the same moment may insert the same features:
@@ -170,6 +190,7 @@ class Container:
             logger.info("catalog seeded", extra={"features": added})
 
     async def stop(self) -> None:
+        await self.webhook_worker.stop()
         await self.billing_worker.stop()
         await self.ledger.stop()
         await self.invalidator.stop()

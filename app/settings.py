@@ -7,6 +7,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from limits import parse
 from limits.aio.strategies import STRATEGIES
@@ -71,6 +72,14 @@ class Settings(BaseSettings):
     # callers on the loopback interface that came through no proxy.
     metrics_token: SecretStr | None = None
     invitation_ttl_days: int = 7
+    # Hosts (`host` or `host:port`) webhooks may reach over plain http and at any address,
+    # loopback and private networks included; every other endpoint is https:// to a
+    # public address.
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_max_endpoints: int = Field(default=20, ge=1, le=1000)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Events, their deliveries and the delivery log are kept this long, then deleted.
+    webhook_log_retention_days: int = Field(default=30, ge=1, le=3650)
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
@@ -124,7 +133,7 @@ class Settings(BaseSettings):
             parse(value)  # `limits` notation, e.g. "1200/minute"; raises ValueError
         return value
 
-    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @field_validator("trusted_proxies", "cors_origins", "webhook_allowed_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -153,6 +162,21 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parts = urlsplit(f"//{entry}")
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if not parts.hostname or port == -1 or parts.path or parts.username:
+                raise ValueError(
+                    f"BILLING_WEBHOOK_ALLOWED_HOSTS: {entry!r} is not a host or host:port"
+                )
         return value
 
     @field_validator("cors_origins")

@@ -67,6 +67,8 @@ SAMPLE_WORLD = SimpleNamespace(
     invitation_id="sample-invitation",
     tier_ids=defaultdict(lambda: "sample-tier"),
     api_key_id="sample-key",
+    webhook_id="sample-webhook",
+    delivery_id="sample-delivery",
 )
 
 

@@ -18,6 +18,7 @@ from app.customers.members import MemberService
 from app.customers.service import CustomerService
 from app.rest.routes import ENDPOINTS
 from app.usage.events import EventService
+from app.webhooks.service import WebhookService
 from tests.support.api import Api, Caller
 
 MANAGERS = ("owner", "admin")
@@ -33,7 +34,56 @@ class Case:
     graphql: str  # a document whose arguments the operation refuses
 
 
+WEBHOOK = "/customer/webhooks/not-an-id"
 CASES = (
+    Case(
+        WebhookService.list,
+        MANAGERS,
+        ("GET", "/customer/webhooks", {"params": {"pageSize": 1000}}),
+        "{ webhookEndpoints(pageSize: 1000) { totalCount } }",
+    ),
+    Case(
+        WebhookService.create,
+        MANAGERS,
+        ("POST", "/customer/webhooks", BAD_JSON),
+        'mutation { createWebhookEndpoint(url: "ftp://x") { secret } }',
+    ),
+    Case(
+        WebhookService.get,
+        MANAGERS,
+        ("GET", WEBHOOK, {}),
+        '{ webhookEndpoint(webhookEndpointId: "not-an-id") { id } }',
+    ),
+    Case(
+        WebhookService.update,
+        MANAGERS,
+        ("PATCH", WEBHOOK, BAD_JSON),
+        'mutation { updateWebhookEndpoint(webhookEndpointId: "not-an-id") { id } }',
+    ),
+    Case(
+        WebhookService.delete,
+        MANAGERS,
+        ("DELETE", WEBHOOK, {}),
+        'mutation { deleteWebhookEndpoint(webhookEndpointId: "x") { deletedWebhookEndpointId } }',
+    ),
+    Case(
+        WebhookService.rotate_secret,
+        MANAGERS,
+        ("POST", f"{WEBHOOK}/rotate-secret", {}),
+        'mutation { rotateWebhookEndpointSecret(webhookEndpointId: "x") { secret } }',
+    ),
+    Case(
+        WebhookService.attempts,
+        MANAGERS,
+        ("GET", f"{WEBHOOK}/deliveries", {}),
+        '{ webhookDeliveryAttempts(webhookEndpointId: "not-an-id") { totalCount } }',
+    ),
+    Case(
+        WebhookService.replay,
+        MANAGERS,
+        ("POST", f"{WEBHOOK}/deliveries/not-an-id/replay", {}),
+        'mutation { replayWebhookDelivery(webhookDeliveryId: "x") { id } }',
+    ),
     Case(
         CustomerService.update,
         MANAGERS,

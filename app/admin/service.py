@@ -22,7 +22,7 @@ from app.customers.schemas import AddMember, CustomerDetails, CustomerUpdate, Me
 from app.customers.service import customer_details, delete_customer, update_customer
 from app.customers.team import Team
 from app.models import Customer, Invitation, Membership, SubscriptionStatus, Tier
-from app.tiers.service import find_tier, require_assignable
+from app.tiers.service import emit_tier_changed, find_tier, require_assignable
 
 
 class CustomerTierChange(InputModel):
@@ -193,13 +193,16 @@ class AdminService:
         customer.tier_id = tier.id
         await session.flush()
         invalidation.invalidate(session, invalidation.CUSTOMER, customer_id)
+        now = self._clock()
         await audit.record(
             session,
             "customer.tier_changed",
-            at=self._clock(),
+            at=now,
             actor=actor,
             customer_id=customer_id,
             previous_tier_id=previous,
             tier_id=tier.id,
         )
+        if previous != tier.id:
+            await emit_tier_changed(session, customer_id, previous, tier.id, at=now, source="admin")
         return await customer_details(session, customer)

@@ -56,6 +56,7 @@ class TeamAction(Enum):
     EDIT_CUSTOMER = "edit_customer"
     LIST_MEMBERS = "list_members"
     MANAGE_MEMBERS = "manage_members"
+    MANAGE_WEBHOOKS = "manage_webhooks"
     OWNER_ONLY = "owner_only"
     READ_AUDIT = "read_audit"
 
@@ -67,6 +68,7 @@ PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
     TeamAction.EDIT_CUSTOMER: _MANAGERS,
     TeamAction.LIST_MEMBERS: _MANAGERS,
     TeamAction.MANAGE_MEMBERS: _MANAGERS,
+    TeamAction.MANAGE_WEBHOOKS: _MANAGERS,
     TeamAction.OWNER_ONLY: frozenset({MemberRole.OWNER}),
     TeamAction.READ_AUDIT: _MANAGERS,
 }

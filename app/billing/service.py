@@ -35,9 +35,11 @@ from app.core.db import Database, affected_rows, upsert
 from app.core.errors import AlreadySubscribed, StripeNotConfigured, TierNotPurchasable
 from app.core.inputs import InputModel
 from app.customers.repository import find_customer
+from app.events.outgoing import emit
+from app.events.types import EventType
 from app.models import Customer, StripeEvent, SubscriptionStatus, Tier
 from app.settings import Settings
-from app.tiers.service import default_tier, find_tier
+from app.tiers.service import default_tier, emit_tier_changed, find_tier
 
 DEFAULT_UPGRADE_TIER = "pro"
 # A customer in one of these has a subscription to change in the portal, not to buy again.
@@ -238,11 +240,29 @@ class BillingService:
             "subscription_quantity": sync.quantity,
             "tier_id": tier_id,
         }
+        # Read before the update: it refreshes the customer's attributes in the session.
+        previous_tier, previous_status = customer.tier_id, customer.subscription_status
         await session.execute(
             update(Customer).where(col(Customer.id) == customer.id).values(**values)
         )
-        if tier_id != customer.tier_id:
+        now = self._clock()
+        if tier_id != previous_tier:
             invalidation.invalidate(session, invalidation.CUSTOMER, customer.id)
+            await emit_tier_changed(
+                session, customer.id, previous_tier, tier_id, at=now, source="subscription"
+            )
+        if sync.status != previous_status:
+            await emit(
+                session,
+                customer_id=customer.id,
+                type=EventType.SUBSCRIPTION_STATUS_CHANGED,
+                data={
+                    "status": sync.status,
+                    "previousStatus": previous_status,
+                    "subscriptionEnabled": sync.enabled,
+                },
+                at=now,
+            )
 
     def _sync(self, subscription: Subscription | None, customer: Customer) -> SubscriptionSync:
         if subscription is None:

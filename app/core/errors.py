@@ -94,6 +94,19 @@ class NotAMember(AppError):
     default_message = "The user is not a member of this customer."
 
 
+class WebhookUrlNotAllowed(AppError):
+    code = "WEBHOOK_URL_NOT_ALLOWED"
+    default_message = (
+        "Webhook URLs must be https:// and reach a public address; the operator may allow "
+        "other hosts (BILLING_WEBHOOK_ALLOWED_HOSTS)."
+    )
+
+
+class WebhookEndpointDisabled(AppError):
+    code = "WEBHOOK_ENDPOINT_DISABLED"
+    default_message = "The webhook endpoint is disabled: enable it first."
+
+
 class TierNotAssignable(AppError):
     code = "TIER_NOT_ASSIGNABLE"
     default_message = "This tier cannot be assigned to customers."
@@ -158,6 +171,11 @@ class OwnerCannotLeave(Forbidden):
     default_message = "The owner must transfer ownership before leaving."
 
 
+class WebhookEndpointLimitReached(Forbidden):
+    code = "WEBHOOK_ENDPOINT_LIMIT_REACHED"
+    default_message = "The customer has as many webhook endpoints as it may have."
+
+
 class AdminRoleRequired(Forbidden):
     code = "ADMIN_ROLE_REQUIRED"
     default_message = "This operation needs the billing_admin role."
@@ -208,6 +226,16 @@ class FeatureNotFound(NotFound):
 class ServiceNotFound(NotFound):
     code = "SERVICE_NOT_FOUND"
     default_message = "No such service in the catalog."
+
+
+class WebhookEndpointNotFound(NotFound):
+    code = "WEBHOOK_ENDPOINT_NOT_FOUND"
+    default_message = "No webhook endpoint with this id exists."
+
+
+class WebhookDeliveryNotFound(NotFound):
+    code = "WEBHOOK_DELIVERY_NOT_FOUND"
+    default_message = "No delivery with this id exists for this endpoint."
 
 
 class RouteNotFound(NotFound):

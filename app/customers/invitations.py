@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import audit, invalidation
 from app.core.db import insert_unique
 from app.customers import repository as repo
+from app.events.outgoing import emit
+from app.events.types import EventType
 from app.models import Membership
 
 
@@ -39,5 +41,12 @@ async def accept_invitation(
         actor=user_id,
         customer_id=invitation.customer_id,
         email=email,
+    )
+    await emit(
+        session,
+        customer_id=invitation.customer_id,
+        type=EventType.MEMBER_ADDED,
+        data={"userId": user_id, "role": invitation.role, "invitationId": invitation.id},
+        at=now,
     )
     return True

@@ -201,4 +201,5 @@ class Viewer:
     can_manage_members: bool
     can_manage_billing: bool
     can_manage_api_keys: bool
+    can_manage_webhooks: bool
     payments_configured: bool

@@ -36,6 +36,8 @@ from app.customers.schemas import (
     Viewer,
 )
 from app.customers.team import Team
+from app.events.outgoing import emit
+from app.events.types import EventType
 from app.models import Customer, Membership, Tier
 from app.tiers.service import default_tier
 
@@ -138,6 +140,7 @@ class CustomerService:
             can_manage_members=role is not None and allows(role, TeamAction.MANAGE_MEMBERS),
             can_manage_billing=role is not None and allows(role, TeamAction.OWNER_ONLY),
             can_manage_api_keys=True,  # every signed-in user keeps keys of their own
+            can_manage_webhooks=role is not None and allows(role, TeamAction.MANAGE_WEBHOOKS),
             payments_configured=self._payments_configured,
         )
 
@@ -237,13 +240,21 @@ class CustomerService:
         )
         if promoted != 1:
             raise Conflict()
+        now = self._clock()
         await audit.record(
             session,
             "customer.ownership_transferred",
-            at=self._clock(),
+            at=now,
             actor=owner_id,
             customer_id=customer_id,
             new_owner=target,
+        )
+        await emit(
+            session,
+            customer_id=customer_id,
+            type=EventType.OWNERSHIP_TRANSFERRED,
+            data={"newOwnerUserId": target, "previousOwnerUserId": owner_id},
+            at=now,
         )
         return OwnershipTransfer(
             customer_id,

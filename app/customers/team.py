@@ -29,6 +29,8 @@ from app.core.errors import (
 )
 from app.customers import repository as repo
 from app.customers.schemas import AddMember, MemberView
+from app.events.outgoing import emit
+from app.events.types import EventType
 from app.models import Customer, Invitation, Membership, Tier
 
 
@@ -78,6 +80,13 @@ class Team:
             customer_id=customer.id,
             user_id=user_id,
             role=role.value,
+        )
+        await emit(
+            session,
+            customer_id=customer.id,
+            type=EventType.MEMBER_ADDED,
+            data={"userId": user_id, "role": role.value, "actorUserId": actor_id},
+            at=now,
         )
         return await repo.member_view(session, membership)
 
@@ -155,14 +164,27 @@ class Team:
         if changed != 1:
             raise Conflict()
         membership.role = role
+        now = self._clock()
         await audit.record(
             session,
             "member.role_changed",
-            at=self._clock(),
+            at=now,
             actor=actor_id,
             customer_id=customer_id,
             user_id=user_id,
             role=role.value,
+        )
+        await emit(
+            session,
+            customer_id=customer_id,
+            type=EventType.MEMBER_ROLE_CHANGED,
+            data={
+                "userId": user_id,
+                "role": role.value,
+                "previousRole": current.value,
+                "actorUserId": actor_id,
+            },
+            at=now,
         )
         return await repo.member_view(session, membership)
 
@@ -195,13 +217,26 @@ class Team:
             raise MemberNotFound()
         await repo.release_seats(session, membership.customer_id)
         invalidation.invalidate(session, invalidation.MEMBERSHIP, membership.user_id)
+        now = self._clock()
         await audit.record(
             session,
             action,
-            at=self._clock(),
+            at=now,
             actor=actor_id,
             customer_id=membership.customer_id,
             user_id=membership.user_id,
+        )
+        await emit(
+            session,
+            customer_id=membership.customer_id,
+            type=EventType.MEMBER_REMOVED,
+            data={
+                "userId": membership.user_id,
+                "role": membership.role,
+                "reason": "left" if action == "member.left" else "removed",
+                "actorUserId": actor_id,
+            },
+            at=now,
         )
 
     async def revoke_invitation(

@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 import strawberry
 from starlette.requests import Request
 
-from app.auth.principal import Principal, declaration_of
+from app.auth.principal import Access, Declaration, Principal, declaration_of
 from app.auth.seats import admit
 from app.container import Container, ContainerCall, caller
 from app.core.errors import AppError
@@ -28,13 +28,18 @@ class GraphQLContext(ContainerCall):
         self._failure: AppError | None = None
 
     async def principal(
-        self, operation: Callable[..., Any], *, service_name: str | None = None
+        self,
+        operation: Callable[..., Any],
+        *,
+        service_name: str | None = None,
+        as_admin: bool = False,
     ) -> Principal:
         """The caller, once the declaration of the service `operation` the field runs lets
         them ask for it at all, and their seat on their team allows it where the operation
         declares one: before any of its arguments is read, as REST checks before reading a
         body. `service_name`: the metered service the field names, whose scope is checked
-        as well."""
+        as well. `as_admin`: the field names a customer of a team operation, which is
+        billing_admin's alone (as the REST /admin paths to it)."""
         async with self._lock:
             if self._principal is None and self._failure is None:
                 try:
@@ -44,7 +49,7 @@ class GraphQLContext(ContainerCall):
         if self._failure is not None:
             raise self._failure
         assert self._principal is not None
-        declared = declaration_of(operation)
+        declared = Declaration(Access.ADMIN) if as_admin else declaration_of(operation)
         await admit(self.container.db, self._principal, declared, service_name=service_name)
         return self._principal
 

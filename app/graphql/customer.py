@@ -28,6 +28,7 @@ from app.graphql.domain_types import fields_of
 from app.graphql.enums import SubscriptionStatus
 from app.graphql.types import Invitation, Member, Page, Tier
 from app.graphql.usage_types import Limit, Quota, QuotaUsage, Usage
+from app.graphql.webhooks import WebhookEndpoint, endpoints_page
 
 ROLE_MAY_NOT = "Null when the caller's role may not list them (`viewer.canManageMembers`)."
 
@@ -100,6 +101,18 @@ async def _audit_trail(
     return Page.of(rows, AuditRecord.of)
 
 
+async def _webhook_endpoints(
+    root: strawberry.Parent[Customer],
+    info: Info,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[WebhookEndpoint] | None:
+    try:
+        return await endpoints_page(info, _named(root), page, page_size)
+    except Forbidden:
+        return None
+
+
 async def _limits(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> list[Limit]:
@@ -168,6 +181,11 @@ class Customer:
         description="What happened to the account, newest first: its chain of the audit "
         "trail. Null when the caller's role may not read it (the roles that may list "
         "members may: `viewer.canManageMembers`).",
+    )
+    webhook_endpoints: Page[WebhookEndpoint] | None = strawberry.field(
+        resolver=_webhook_endpoints,
+        description="Where the team's events are sent. Null when the caller's role may not "
+        "manage them (`viewer.canManageWebhooks`).",
     )
     limits: list[Limit] = strawberry.field(
         resolver=_limits, description="The customer's rate limits, of one service or all."

@@ -12,9 +12,10 @@ from app.admin.service import CustomerSort
 from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
-from app.models import InvitationStatus, SubscriptionStatus
+from app.models import DeliveryStatus, InvitationStatus, SubscriptionStatus
 from app.usage.ledger import UsageEventType
 from app.usage.reports import IdentifierType
+from app.webhooks.schemas import AttemptStatus
 
 strawberry.enum(MemberRole, name="Role", description="Team roles, most powerful first.")
 strawberry.enum(
@@ -36,11 +37,23 @@ strawberry.enum(
 )
 strawberry.enum(CustomerSort, description="The order of the admin customer list.")
 strawberry.enum(PlatformRole, description="Roles across every customer, granted by the operator.")
+strawberry.enum(
+    DeliveryStatus,
+    name="WebhookDeliveryStatus",
+    description="Where a delivery stands: pending until an attempt succeeds or retries run out.",
+)
+strawberry.enum(
+    AttemptStatus,
+    name="WebhookAttemptStatus",
+    description="What came of one attempt: a 2xx answer, or anything else.",
+)
 
 Role = MemberRole
 
 __all__ = [
+    "AttemptStatus",
     "CustomerSort",
+    "DeliveryStatus",
     "FeatureKind",
     "IdentifierType",
     "InvitationStatus",

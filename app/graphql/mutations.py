@@ -20,7 +20,7 @@ from app.customers.schemas import (
     CustomerUpdate,
     TransferOwnership,
 )
-from app.graphql import billing, catalog, quotas, usage_resolvers
+from app.graphql import billing, catalog, quotas, usage_resolvers, webhooks
 from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present, renamed
 from app.graphql.context import Info
 from app.graphql.customer import (
@@ -350,4 +350,29 @@ class Mutation:
         resolver=catalog.clear_feature_override,
         description="Clear a customer's own value of a feature: its tier's applies "
         "(billing_admin).",
+    )
+    create_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.create_webhook_endpoint,
+        description="Register a webhook endpoint; its signing secret is shown only here "
+        "(owner, admin; billing_admin for any customer).",
+    )
+    update_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.update_webhook_endpoint,
+        description="Change any of a webhook endpoint's url, event types, description, "
+        "enabled (owner, admin; billing_admin).",
+    )
+    rotate_webhook_endpoint_secret = strawberry.mutation(
+        resolver=webhooks.rotate_webhook_endpoint_secret,
+        description="A new signing secret, shown only here; the old one signs too for 24 "
+        "hours (owner, admin; billing_admin).",
+    )
+    delete_webhook_endpoint = strawberry.mutation(
+        resolver=webhooks.delete_webhook_endpoint,
+        description="Delete a webhook endpoint, its pending deliveries and its log (owner, "
+        "admin; billing_admin).",
+    )
+    replay_webhook_delivery = strawberry.mutation(
+        resolver=webhooks.replay_webhook_delivery,
+        description="Send a delivery's event again, now, under the same webhook-id (owner, "
+        "admin; billing_admin).",
     )

@@ -7,7 +7,7 @@ import strawberry
 from app.admin.service import DEFAULT_SORT
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.graphql import audit, billing, events, usage_resolvers, viewer
+from app.graphql import audit, billing, events, usage_resolvers, viewer, webhooks
 from app.graphql.context import Info
 from app.graphql.customer import Customer, customer_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
@@ -196,4 +196,17 @@ class Query:
         resolver=audit.platform_audit_trail,
         description="The platform's audit trail: catalog and tier changes, API keys of users "
         "with no customer; newest first (billing_admin).",
+    )
+    webhook_endpoints = strawberry.field(
+        resolver=webhooks.webhook_endpoints,
+        description="The team's webhook endpoints (owner, admin; billing_admin for any customer).",
+    )
+    webhook_endpoint = strawberry.field(
+        resolver=webhooks.webhook_endpoint,
+        description="One webhook endpoint of the team (owner, admin; billing_admin).",
+    )
+    webhook_delivery_attempts = strawberry.field(
+        resolver=webhooks.webhook_delivery_attempts,
+        description="A webhook endpoint's delivery log, newest first (owner, admin; "
+        "billing_admin).",
     )

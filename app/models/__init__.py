@@ -24,6 +24,13 @@ from app.models.usage import (
     QuotaCounter,
     UsageEvent,
 )
+from app.models.webhooks import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "ApiKey",
@@ -31,6 +38,7 @@ __all__ = [
     "AuditEvent",
     "CacheInvalidation",
     "Customer",
+    "DeliveryStatus",
     "Feature",
     "FeatureOverride",
     "FeatureValue",
@@ -46,5 +54,9 @@ __all__ = [
     "UsageEvent",
     "User",
     "UserRoleGrant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "metadata",
 ]

@@ -101,6 +101,8 @@ class Customer(SQLModel, table=True):
     # Members plus pending invitations; raised only by a conditional UPDATE so that
     # concurrent additions can never exceed the tier's member limit.
     seats_used: int = 0
+    # Its webhook endpoints, raised by the same kind of conditional UPDATE against their cap.
+    webhook_endpoint_count: int = 0
     created_at: datetime = utc_column(index=True)
 
 

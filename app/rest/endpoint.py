@@ -33,9 +33,14 @@ class Endpoint:
     errors: tuple[int, ...] = (400, 401, 403, 404)
     # The service operation the endpoint runs, whose declaration says who may call it.
     operation: Callable[..., Any] = field(kw_only=True)
+    # An /admin path to an operation a team runs on itself, where billing_admin names the
+    # customer: for billing_admin only, whatever the operation lets a team do.
+    admin_only: bool = field(default=False, kw_only=True)
 
     @property
     def declaration(self) -> Declaration:
+        if self.admin_only:
+            return Declaration(Access.ADMIN)
         return declaration_of(self.operation)
 
     @property

@@ -71,7 +71,9 @@ def openapi_document() -> dict[str, Any]:
 def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
-        "operationId": endpoint.handler.__module__.rsplit(".", 1)[-1]
+        # A handler serving a team's path and its /admin twin names two operations.
+        "operationId": ("admin_" if endpoint.admin_only else "")
+        + endpoint.handler.__module__.rsplit(".", 1)[-1]
         + "_"
         + endpoint.handler.__name__,
         "parameters": _parameters(endpoint),

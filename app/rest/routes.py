@@ -18,7 +18,7 @@ from app.customers.schemas import (
     TransferOwnership,
 )
 from app.customers.service import CustomerService
-from app.rest import audit_views, catalog_views, query, report_views, views
+from app.rest import audit_views, catalog_views, query, report_views, views, webhook_views
 from app.rest.endpoint import Endpoint
 from app.rest.handlers import (
     admin,
@@ -32,12 +32,104 @@ from app.rest.handlers import (
     stripe,
     team,
     usage,
+    webhooks,
 )
 from app.tiers.service import TierService
 from app.usage.consume import ConsumeRequest, ConsumeService
 from app.usage.events import EventService
 from app.usage.quotas import QuotaRequest, QuotaService
 from app.usage.reports import ReportService
+from app.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
+from app.webhooks.service import WebhookService
+
+
+def _webhook_endpoints(base: str, whose: str, *, admin: bool = False) -> tuple[Endpoint, ...]:
+    """The webhook operations under `base`: the caller's team's (owner, admin), or, under
+    /admin, those of the customer billing_admin names."""
+    one = base + "/{webhookEndpointID}"
+    return (
+        Endpoint(
+            "GET",
+            base,
+            webhooks.list_webhooks,
+            f"Webhook endpoints of {whose}",
+            webhook_views.WebhookEndpointsPageOut,
+            query=query.PAGINATION,
+            operation=WebhookService.list,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "POST",
+            base,
+            webhooks.create_webhook,
+            f"Register a webhook endpoint of {whose}; its signing secret is shown only here",
+            webhook_views.IssuedWebhookEndpointOut,
+            201,
+            WebhookEndpointCreate,
+            operation=WebhookService.create,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "GET",
+            one,
+            webhooks.get_webhook,
+            f"A webhook endpoint of {whose}",
+            webhook_views.WebhookEndpointOut,
+            operation=WebhookService.get,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "PATCH",
+            one,
+            webhooks.update_webhook,
+            f"Change any of a webhook endpoint's url, event types, description, enabled ({whose})",
+            webhook_views.WebhookEndpointOut,
+            body=WebhookEndpointUpdate,
+            operation=WebhookService.update,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "DELETE",
+            one,
+            webhooks.delete_webhook,
+            f"Delete a webhook endpoint of {whose}, its pending deliveries and its log",
+            None,
+            204,
+            operation=WebhookService.delete,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "POST",
+            one + "/rotate-secret",
+            webhooks.rotate_webhook_secret,
+            f"A new signing secret, shown only here; the old one signs too for 24 hours ({whose})",
+            webhook_views.IssuedWebhookEndpointOut,
+            operation=WebhookService.rotate_secret,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "GET",
+            one + "/deliveries",
+            webhooks.list_webhook_attempts,
+            f"The delivery log of a webhook endpoint of {whose}: every attempt, newest first",
+            webhook_views.WebhookAttemptsPageOut,
+            query=query.PAGINATION,
+            operation=WebhookService.attempts,
+            admin_only=admin,
+        ),
+        Endpoint(
+            "POST",
+            one + "/deliveries/{webhookDeliveryID}/replay",
+            webhooks.replay_webhook_delivery,
+            f"Send a delivery's event again, now, under the same webhook-id ({whose})",
+            webhook_views.WebhookDeliveryOut,
+            202,
+            errors=(400, 401, 403, 404),
+            operation=WebhookService.replay,
+            admin_only=admin,
+        ),
+    )
+
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # §5.1 customer
@@ -168,6 +260,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         query=query.AUDIT,
         operation=AuditService.trail,
     ),
+    # outgoing webhooks
+    *_webhook_endpoints("/customer/webhooks", "the team (owner, admin)"),
     # API keys
     Endpoint(
         "POST",
@@ -520,6 +614,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         204,
         operation=CatalogService.clear_override,
+    ),
+    *_webhook_endpoints(
+        "/admin/customer/{customerID}/webhooks", "a customer (billing_admin)", admin=True
     ),
     Endpoint(
         "GET",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,8 @@ from sqlmodel import col, select
 from app.auth.principal import Access, Principal, requires
 from app.core import audit, invalidation
 from app.core.errors import TierNotAssignable, TierNotFound
+from app.events.outgoing import emit
+from app.events.types import EventType
 from app.models import Tier
 
 
@@ -118,3 +121,29 @@ async def _chosen_tier(session: AsyncSession, tier: uuid.UUID | str) -> tuple[Ti
     if row is None:
         raise TierNotFound(param="tier_id")
     return row, "tier_id"
+
+
+async def emit_tier_changed(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    previous_tier_id: uuid.UUID,
+    tier_id: uuid.UUID,
+    *,
+    at: datetime,
+    source: str,
+) -> None:
+    """`tier.changed` to the customer's webhooks; `source`: `admin` or `subscription`."""
+    previous, tier = await session.get(Tier, previous_tier_id), await session.get(Tier, tier_id)
+    await emit(
+        session,
+        customer_id=customer_id,
+        type=EventType.TIER_CHANGED,
+        data={
+            "tierId": tier_id,
+            "tierName": tier.name if tier else None,
+            "previousTierId": previous_tier_id,
+            "previousTierName": previous.name if previous else None,
+            "source": source,
+        },
+        at=at,
+    )

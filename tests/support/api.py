@@ -157,12 +157,18 @@ class Team:
 
 def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Test settings; the service's own rate limit is out of reach unless a test sets it."""
+    defaults: dict[str, Any] = {
+        "self_limit_anonymous": UNTHROTTLED,
+        "self_limit_user": UNTHROTTLED,
+        # The webhooks of tests/support/operations.py: the discard port, refusing at once.
+        "webhook_allowed_hosts": ["127.0.0.1:9"],
+    }
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
         jwt_secret=SECRET,
         migrate_on_start=False,
-        **{"self_limit_anonymous": UNTHROTTLED, "self_limit_user": UNTHROTTLED, **overrides},
+        **{**defaults, **overrides},
     )
 
 

@@ -37,6 +37,9 @@ class World:
     other_customer_id: str
     tier_ids: dict[str, str]
     api_key_id: str = ""  # a key of the caller's own, for the operations on one (`own_key`)
+    # The customer's webhook endpoint and a delivery to it (`with_webhook`).
+    webhook_id: str = ""
+    delivery_id: str = ""
 
     @classmethod
     async def build(cls, api: Api) -> World:
@@ -177,6 +180,55 @@ def own_key(call: Call) -> Call:
 
     with_key.__dict__.update(call.__dict__)
     return with_key
+
+
+# Allowed in the tests' settings (`settings_for`): the discard port refuses at once.
+WORLD_HOOK = "http://127.0.0.1:9/billing"
+
+
+def with_webhook(call: Call) -> Call:
+    """`call`, once the world's customer has a webhook endpoint (`world.webhook_id`) and a
+    delivered event to it (`world.delivery_id`); made once per world."""
+
+    async def with_endpoint(world: World, caller: Caller) -> Outcome:
+        if not world.webhook_id:
+            world.webhook_id, world.delivery_id = await _webhook(world)
+        return await call(world, caller)
+
+    with_endpoint.__dict__.update(call.__dict__)
+    return with_endpoint
+
+
+async def _webhook(world: World) -> tuple[str, str]:
+    from sqlalchemy import select, update
+
+    from app.events.outgoing import emit
+    from app.events.types import EventType
+    from app.models import WebhookDelivery
+
+    created = await world.api.call(
+        "POST",
+        "/customer/webhooks",
+        world.callers["owner"],
+        json={"url": WORLD_HOOK, "eventTypes": [EventType.QUOTA_THRESHOLD_REACHED.value]},
+    )
+    endpoint_id = created.json()["id"]
+    container = world.api.container
+    async with container.db.transaction() as session:
+        await emit(
+            session,
+            customer_id=uuid.UUID(world.customer_id),
+            type=EventType.QUOTA_THRESHOLD_REACHED,
+            data={"serviceName": "compute-api", "featureKey": "max_instances"},
+            at=container.clock(),
+        )
+        # Delivered already, so that no attempt of it races the operations' reads.
+        mine = WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id)  # type: ignore[arg-type]
+        await session.execute(
+            update(WebhookDelivery).where(mine).values(status="succeeded", next_attempt_at=None)
+        )
+        delivery_id = await session.scalar(select(WebhookDelivery.id).where(mine))
+    return endpoint_id, str(delivery_id)
 
 
 def priced(call: Call) -> Call:
@@ -1099,5 +1151,180 @@ SERVICE_OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 OPERATIONS += SERVICE_OPERATIONS
+
+
+# Outgoing webhooks: the team's own (owner, admin), and any customer's for billing_admin,
+# who names it (the /admin paths; `customerId` over GraphQL).
+WEBHOOK_FIELDS = "url eventTypes enabled description"
+
+
+def _endpoint_view(data: Any) -> Any:
+    endpoint = data.get("webhookEndpoint", data)
+    return (endpoint["url"], endpoint["eventTypes"], endpoint["enabled"], endpoint["description"])
+
+
+def _endpoints_view(data: Any) -> Any:
+    rows = data["webhooks"] if "webhooks" in data else data["items"]
+    return sorted(_endpoint_view(row) for row in rows)
+
+
+def _attempts(data: Any) -> Any:
+    rows = data["attempts"] if "attempts" in data else data["items"]
+    return sorted((row["status"].lower(), row["eventType"]) for row in rows)
+
+
+def _replayed(data: Any) -> Any:
+    return (data["status"].lower(), data["eventType"], data["manual"])
+
+
+def _webhook_operations(admin: bool) -> tuple[Operation, ...]:
+    """The webhook operations on the team's own path, or on the admin path naming it."""
+
+    def base(world: World) -> str:
+        if admin:
+            return f"/admin/customer/{world.customer_id}/webhooks"
+        return "/customer/webhooks"
+
+    def one(world: World) -> str:
+        return f"{base(world)}/{world.webhook_id}"
+
+    named = "customerId: $c, " if admin else ""
+    arguments = "$c: ID!, " if admin else ""
+    prefix = "admin " if admin else ""
+    expected = ADMIN_ONLY if admin else ON_VICTIM
+    listing = ADMIN_ONLY if admin else MANAGER
+
+    def variables(**more: Callable[[World], str]) -> Callable[[World], dict[str, Any]]:
+        def made(world: World) -> dict[str, Any]:
+            given = {name: value(world) for name, value in more.items()}
+            return {**given, "c": world.customer_id} if admin else given
+
+        return made
+
+    return (
+        Operation(
+            f"{'admin list' if admin else 'list'} webhooks",
+            with_webhook(rest("GET", base, view=_endpoints_view)),
+            with_webhook(
+                graphql(
+                    f"query{'($c: ID!)' if admin else ''} {{ webhookEndpoints"
+                    f"{'(customerId: $c)' if admin else ''} {{ items {{ {WEBHOOK_FIELDS} }} }} }}",
+                    200,
+                    variables(),
+                    view=_endpoints_view,
+                )
+            ),
+            listing,
+        ),
+        Operation(
+            f"{prefix}create webhook",
+            rest("POST", base, {"url": WORLD_HOOK}, view=_endpoint_view),
+            graphql(
+                f"mutation({arguments}$url: String!) {{ createWebhookEndpoint({named}url: $url) "
+                f"{{ secret webhookEndpoint {{ {WEBHOOK_FIELDS} }} }} }}",
+                201,
+                variables(url=lambda w: WORLD_HOOK),
+                view=_endpoint_view,
+            ),
+            _statuses(listing, 201),
+        ),
+        Operation(
+            f"{'admin get' if admin else 'view'} webhook",
+            with_webhook(rest("GET", one, view=_endpoint_view)),
+            with_webhook(
+                graphql(
+                    f"query({arguments}$w: ID!) {{ webhookEndpoint({named}webhookEndpointId: $w) "
+                    f"{{ {WEBHOOK_FIELDS} }} }}",
+                    200,
+                    variables(w=lambda w: w.webhook_id),
+                    view=_endpoint_view,
+                )
+            ),
+            expected,
+        ),
+        Operation(
+            f"{prefix}update webhook",
+            with_webhook(
+                rest("PATCH", one, {"description": "CRM", "enabled": False}, view=_endpoint_view)
+            ),
+            with_webhook(
+                graphql(
+                    f"mutation({arguments}$w: ID!) {{ updateWebhookEndpoint({named}"
+                    'webhookEndpointId: $w, description: "CRM", enabled: false) '
+                    f"{{ {WEBHOOK_FIELDS} }} }}",
+                    200,
+                    variables(w=lambda w: w.webhook_id),
+                    view=_endpoint_view,
+                )
+            ),
+            expected,
+        ),
+        Operation(
+            f"{prefix}rotate webhook secret",
+            with_webhook(rest("POST", lambda w: f"{one(w)}/rotate-secret", view=_endpoint_view)),
+            with_webhook(
+                graphql(
+                    f"mutation({arguments}$w: ID!) {{ rotateWebhookEndpointSecret({named}"
+                    "webhookEndpointId: $w) { secret webhookEndpoint "
+                    f"{{ {WEBHOOK_FIELDS} }} }} }}",
+                    200,
+                    variables(w=lambda w: w.webhook_id),
+                    view=_endpoint_view,
+                )
+            ),
+            expected,
+        ),
+        Operation(
+            f"{prefix}delete webhook",
+            with_webhook(rest("DELETE", one, view=_done)),
+            with_webhook(
+                graphql(
+                    f"mutation({arguments}$w: ID!) {{ deleteWebhookEndpoint({named}"
+                    "webhookEndpointId: $w) { deletedWebhookEndpointId } }",
+                    204,
+                    variables(w=lambda w: w.webhook_id),
+                    view=_done,
+                )
+            ),
+            _statuses(expected, 204),
+        ),
+        Operation(
+            f"{'admin list' if admin else 'list'} webhook deliveries",
+            with_webhook(rest("GET", lambda w: f"{one(w)}/deliveries", view=_attempts)),
+            with_webhook(
+                graphql(
+                    f"query({arguments}$w: ID!) {{ webhookDeliveryAttempts({named}"
+                    "webhookEndpointId: $w) { items { status eventType } } }",
+                    200,
+                    variables(w=lambda w: w.webhook_id),
+                    view=_attempts,
+                )
+            ),
+            expected,
+        ),
+        Operation(
+            f"{prefix}replay webhook delivery",
+            with_webhook(
+                rest(
+                    "POST",
+                    lambda w: f"{one(w)}/deliveries/{w.delivery_id}/replay",
+                    view=_replayed,
+                )
+            ),
+            with_webhook(
+                graphql(
+                    f"mutation({arguments}$d: ID!) {{ replayWebhookDelivery({named}"
+                    "webhookDeliveryId: $d) { status eventType manual } }",
+                    202,
+                    variables(d=lambda w: w.delivery_id),
+                    view=_replayed,
+                )
+            ),
+            _statuses(expected, 202),
+        ),
+    )
+
+
+OPERATIONS += _webhook_operations(admin=False) + _webhook_operations(admin=True)
 WITH_STRIPE = tuple(op for op in OPERATIONS if op.stripe)
 WITHOUT_STRIPE = tuple(op for op in OPERATIONS if not op.stripe)

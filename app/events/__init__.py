@@ -1,0 +1,1 @@
+"""Events the service tells customers about (outgoing webhooks)."""
