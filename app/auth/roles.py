@@ -58,6 +58,8 @@ class TeamAction(Enum):
     MANAGE_MEMBERS = "manage_members"
     OWNER_ONLY = "owner_only"
     READ_AUDIT = "read_audit"
+    READ_ALERTS = "read_alerts"
+    SET_ALERTS = "set_alerts"
 
 
 _ANY = frozenset(MemberRole)
@@ -69,6 +71,8 @@ PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
     TeamAction.MANAGE_MEMBERS: _MANAGERS,
     TeamAction.OWNER_ONLY: frozenset({MemberRole.OWNER}),
     TeamAction.READ_AUDIT: _MANAGERS,
+    TeamAction.READ_ALERTS: _MANAGERS,
+    TeamAction.SET_ALERTS: _MANAGERS,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from app.admin.service import CustomerSort
+from app.alerts.thresholds import AlertKind
 from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
@@ -36,10 +37,14 @@ strawberry.enum(
 )
 strawberry.enum(CustomerSort, description="The order of the admin customer list.")
 strawberry.enum(PlatformRole, description="Roles across every customer, granted by the operator.")
+strawberry.enum(
+    AlertKind, description="What an alert is about: a rate limit's usage in a window, or a quota."
+)
 
 Role = MemberRole
 
 __all__ = [
+    "AlertKind",
     "CustomerSort",
     "FeatureKind",
     "IdentifierType",

@@ -7,7 +7,7 @@ import strawberry
 from app.admin.service import DEFAULT_SORT
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.graphql import audit, billing, events, usage_resolvers, viewer
+from app.graphql import alerts, audit, billing, events, usage_resolvers, viewer
 from app.graphql.context import Info
 from app.graphql.customer import Customer, customer_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
@@ -196,4 +196,14 @@ class Query:
         resolver=audit.platform_audit_trail,
         description="The platform's audit trail: catalog and tier changes, API keys of users "
         "with no customer; newest first (billing_admin).",
+    )
+    alert_thresholds = strawberry.field(
+        resolver=alerts.alert_thresholds,
+        description="The customer's usage alert thresholds (owner, admin; billing_admin for "
+        "any customer).",
+    )
+    alerts = strawberry.field(
+        resolver=alerts.alerts,
+        description="The customer's usage alerts, newest first (owner, admin; billing_admin "
+        "for any customer).",
     )

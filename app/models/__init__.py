@@ -1,5 +1,6 @@
 """The tables. Rows only: rules live in the domain services."""
 
+from app.models.alerts import AlertThreshold, UsageAlert
 from app.models.base import metadata
 from app.models.billing import StripeEvent, StripeTask
 from app.models.tables import (
@@ -26,6 +27,7 @@ from app.models.usage import (
 )
 
 __all__ = [
+    "AlertThreshold",
     "ApiKey",
     "AuditChain",
     "AuditEvent",
@@ -43,6 +45,7 @@ __all__ = [
     "StripeTask",
     "SubscriptionStatus",
     "Tier",
+    "UsageAlert",
     "UsageEvent",
     "User",
     "UserRoleGrant",
