@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admin.service import AdminService
+from app.alerts.cache import ThresholdCache
+from app.alerts.delivery import as_webhook
+from app.alerts.service import AlertService
+from app.alerts.store import AlertStore
+from app.alerts.watch import AlertWatch
+from app.alerts.writer import AlertWriter
 from app.audit.service import AuditService
 from app.auth.apikeys import ApiKeyService
 from app.auth.credentials import CredentialBackend
@@ -75,6 +81,7 @@ class Services:
     audit: AuditService
     billing: BillingService
     webhooks: WebhookService
+    alerts: AlertService
 
 
 class Container:
@@ -98,6 +105,12 @@ class Container:
         # Exclusive on process-local counters: no other process may serve the database.
         self.serving_lock = ServingLock(self.db, exclusive=not self.counters.shared)
         self.ledger = Ledger(self.db)
+        # Alerts: delivered as outgoing webhooks, written in the transaction that stores
+        # the alert (`alert_store.observe` is where live subscriptions connect too).
+        self.alert_store = AlertStore(on_alert=[as_webhook])
+        self.alert_thresholds = ThresholdCache(self.db)
+        self.alert_writer = AlertWriter(self.db, self.alert_store)
+        alerts = AlertWatch(self.alert_thresholds, self.alert_writer, self.alert_store)
         self.counter_guard = CounterGuard(self.db, self.counters, clock, self.ledger)
         call_span = self.tracing.stripe_call if self.tracing else None
         gateway = (
@@ -126,11 +139,13 @@ class Container:
             tiers=TierService(),
             admin=AdminService(clock, team),
             api_keys=api_keys,
-            consume=ConsumeService(clock, self.catalog, self.subjects, self.counters, self.ledger),
+            consume=ConsumeService(
+                clock, self.catalog, self.subjects, self.counters, self.ledger, alerts
+            ),
             reports=ReportService(clock, self.catalog, self.subjects, self.counters),
             catalog=CatalogService(self.catalog),
             quotas=QuotaService(
-                self.db, clock, self.catalog, self.subjects, self.counters, self.ledger
+                self.db, clock, self.catalog, self.subjects, self.counters, self.ledger, alerts
             ),
             events=EventService(),
             audit=AuditService(),
@@ -138,6 +153,7 @@ class Container:
             webhooks=WebhookService(
                 self.db, clock, guard, max_endpoints=settings.webhook_max_endpoints
             ),
+            alerts=AlertService(self.catalog),
         )
         self.identity = IdentityService(self.db, clock, accept_invitation)
         self.credentials = CredentialBackend(
@@ -157,6 +173,8 @@ class Container:
         subscribe(invalidation.MEMBERSHIP, self.identity.forget)
         subscribe(invalidation.INVITATION, self.identity.forget_email)
         subscribe(invalidation.API_KEY, self.credentials.forget_api_key)
+        subscribe(invalidation.ALERT_THRESHOLDS, self.alert_thresholds.drop)
+        subscribe(invalidation.CUSTOMER, self.alert_thresholds.drop)
 
     async def start(self) -> None:
         if self.tracing:
@@ -169,6 +187,7 @@ class Container:
         await self._seed_catalog()
         await self.catalog.refresh()
         await self.ledger.start()
+        await self.alert_writer.start()
         await self.counter_guard.start()
         await self.invalidator.start()
         await self.billing_worker.start()
@@ -192,6 +211,7 @@ class Container:
     async def stop(self) -> None:
         await self.webhook_worker.stop()
         await self.billing_worker.stop()
+        await self.alert_writer.stop()
         await self.ledger.stop()
         await self.invalidator.stop()
         await self.counter_guard.stop()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel, select
 
+from app.alerts.service import AlertService
 from app.audit.service import AuditService
 from app.billing.service import BillingService
 from app.customers.members import MemberService
@@ -137,6 +138,24 @@ CASES = (
         MANAGERS,
         ("GET", "/customer/audit", {"params": {"actorUserId": "not-an-id"}}),
         '{ auditTrail(actorUserId: "not-an-id") { totalCount } }',
+    ),
+    Case(
+        AlertService.thresholds,
+        MANAGERS,
+        ("GET", "/admin/customer/not-an-id/alerts/thresholds", {}),
+        '{ alertThresholds(customerId: "not-an-id") { id } }',
+    ),
+    Case(
+        AlertService.set_thresholds,
+        MANAGERS,
+        ("PUT", "/customer/alerts/thresholds", {"json": {"thresholds": [{"percents": [0]}]}}),
+        "mutation { setAlertThresholds(thresholds: [{percents: [0]}]) { id } }",
+    ),
+    Case(
+        AlertService.list,
+        MANAGERS,
+        ("GET", "/customer/alerts", {"params": {"kind": "daily"}}),
+        "{ alerts(pageSize: 1000) { totalCount } }",
     ),
     Case(
         BillingService.checkout_url,

@@ -59,6 +59,8 @@ class TeamAction(Enum):
     MANAGE_WEBHOOKS = "manage_webhooks"
     OWNER_ONLY = "owner_only"
     READ_AUDIT = "read_audit"
+    READ_ALERTS = "read_alerts"
+    SET_ALERTS = "set_alerts"
 
 
 _ANY = frozenset(MemberRole)
@@ -71,6 +73,8 @@ PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
     TeamAction.MANAGE_WEBHOOKS: _MANAGERS,
     TeamAction.OWNER_ONLY: frozenset({MemberRole.OWNER}),
     TeamAction.READ_AUDIT: _MANAGERS,
+    TeamAction.READ_ALERTS: _MANAGERS,
+    TeamAction.SET_ALERTS: _MANAGERS,
 }
 
 

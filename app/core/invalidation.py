@@ -36,6 +36,7 @@ OVERRIDES = "overrides"  # a customer's overrides changed (customer id)
 ROLES = "roles"  # a user's granted platform roles changed (user id)
 API_KEY = "api_key"  # an API key was revoked (its public key)
 INVITATION = "invitation"  # an invitation was sent (the lower-case e-mail)
+ALERT_THRESHOLDS = "alert_thresholds"  # a customer's alert thresholds changed (customer id)
 PENDING = "billing.invalidations"
 POLL_SECONDS = 0.25
 # Rows are numbered before their transaction commits, so a row may appear behind one

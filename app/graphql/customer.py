@@ -20,7 +20,8 @@ from app.core.errors import Forbidden
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.customers.schemas import CustomerDetails, CustomerProfile
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
-from app.graphql import usage_resolvers
+from app.graphql import alerts, usage_resolvers
+from app.graphql.alerts import Alert, AlertThresholds, Kind
 from app.graphql.audit import Action, AuditRecord, Since, Until, audit_filter
 from app.graphql.catalog import FeatureOverride
 from app.graphql.context import Info
@@ -113,6 +114,34 @@ async def _webhook_endpoints(
         return None
 
 
+async def _alert_thresholds(
+    root: strawberry.Parent[Customer], info: Info
+) -> AlertThresholds | None:
+    try:
+        return await alerts.thresholds_of(info, _named(root))
+    except Forbidden:
+        return None
+
+
+async def _alerts(
+    root: strawberry.Parent[Customer],
+    info: Info,
+    kind: Kind = None,
+    service_name: str | None = None,
+    feature_key: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[Alert] | None:
+    try:
+        return await alerts.alerts_of(
+            info, _named(root), kind, service_name, feature_key, since, until, page, page_size
+        )
+    except Forbidden:
+        return None
+
+
 async def _limits(
     root: strawberry.Parent[Customer], info: Info, service_name: str | None = None
 ) -> list[Limit]:
@@ -186,6 +215,16 @@ class Customer:
         resolver=_webhook_endpoints,
         description="Where the team's events are sent. Null when the caller's role may not "
         "manage them (`viewer.canManageWebhooks`).",
+    )
+    alert_thresholds: AlertThresholds | None = strawberry.field(
+        resolver=_alert_thresholds,
+        description="The thresholds its usage alerts at. Null when the caller's role may not "
+        "read them (the roles that may list members may: `viewer.canManageMembers`).",
+    )
+    alerts: Page[Alert] | None = strawberry.field(
+        resolver=_alerts,
+        description="Its usage alerts, newest first. Null when the caller's role may not "
+        "read them (the roles that may list members may: `viewer.canManageMembers`).",
     )
     limits: list[Limit] = strawberry.field(
         resolver=_limits, description="The customer's rate limits, of one service or all."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from app.admin.service import CustomerSort
+from app.alerts.thresholds import AlertKind
 from app.auth.principal import PlatformRole
 from app.auth.roles import MemberRole
 from app.catalog.model import FeatureKind, Window
@@ -47,10 +48,14 @@ strawberry.enum(
     name="WebhookAttemptStatus",
     description="What came of one attempt: a 2xx answer, or anything else.",
 )
+strawberry.enum(
+    AlertKind, description="What an alert is about: a rate limit's usage in a window, or a quota."
+)
 
 Role = MemberRole
 
 __all__ = [
+    "AlertKind",
     "AttemptStatus",
     "CustomerSort",
     "DeliveryStatus",

@@ -20,7 +20,7 @@ from app.customers.schemas import (
     CustomerUpdate,
     TransferOwnership,
 )
-from app.graphql import billing, catalog, quotas, usage_resolvers, webhooks
+from app.graphql import alerts, billing, catalog, quotas, usage_resolvers, webhooks
 from app.graphql.arguments import CustomerInput, UpdateCustomerInput, present, renamed
 from app.graphql.context import Info
 from app.graphql.customer import (
@@ -375,4 +375,10 @@ class Mutation:
         resolver=webhooks.replay_webhook_delivery,
         description="Send a delivery's event again, now, under the same webhook-id (owner, "
         "admin; billing_admin).",
+    )
+    set_alert_thresholds = strawberry.mutation(
+        resolver=alerts.set_alert_thresholds,
+        description="Replace the customer's usage alert thresholds: per feature, per service "
+        "or for every feature, the most specific winning; an empty list turns a scope's "
+        "alerts off (owner, admin; billing_admin for any customer).",
     )

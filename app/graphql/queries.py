@@ -7,7 +7,7 @@ import strawberry
 from app.admin.service import DEFAULT_SORT
 from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from app.graphql import audit, billing, events, usage_resolvers, viewer, webhooks
+from app.graphql import alerts, audit, billing, events, usage_resolvers, viewer, webhooks
 from app.graphql.context import Info
 from app.graphql.customer import Customer, customer_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
@@ -209,4 +209,14 @@ class Query:
         resolver=webhooks.webhook_delivery_attempts,
         description="A webhook endpoint's delivery log, newest first (owner, admin; "
         "billing_admin).",
+    )
+    alert_thresholds = strawberry.field(
+        resolver=alerts.alert_thresholds,
+        description="The customer's usage alert thresholds (owner, admin; billing_admin for "
+        "any customer).",
+    )
+    alerts = strawberry.field(
+        resolver=alerts.alerts,
+        description="The customer's usage alerts, newest first (owner, admin; billing_admin "
+        "for any customer).",
     )

@@ -1,5 +1,6 @@
 """The tables. Rows only: rules live in the domain services."""
 
+from app.models.alerts import AlertThreshold, UsageAlert
 from app.models.base import metadata
 from app.models.billing import StripeEvent, StripeTask
 from app.models.tables import (
@@ -33,6 +34,7 @@ from app.models.webhooks import (
 )
 
 __all__ = [
+    "AlertThreshold",
     "ApiKey",
     "AuditChain",
     "AuditEvent",
@@ -51,6 +53,7 @@ __all__ = [
     "StripeTask",
     "SubscriptionStatus",
     "Tier",
+    "UsageAlert",
     "UsageEvent",
     "User",
     "UserRoleGrant",

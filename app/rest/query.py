@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_snake
 from starlette.requests import Request
 
 from app.admin.service import MAX_SEARCH, CustomerSort
+from app.alerts.thresholds import AlertKind
 from app.audit.service import MAX_ACTION
 from app.core.errors import InvalidInput
 from app.core.inputs import parse_uuid
@@ -129,6 +130,16 @@ ACTION = QueryParam(
 )
 ACTOR_USER_ID = QueryParam("actorUserId", _uuid, {"type": "string", "format": "uuid"})
 AUDIT: tuple[QueryParam[Any], ...] = (*PAGINATION, ACTION, ACTOR_USER_ID, FROM, TO)
+ALERT_KIND = QueryParam("kind", _one_of(AlertKind, "usage or quota"), _choices(AlertKind))
+FEATURE_KEY = QueryParam("featureKey", _text)
+ALERTS: tuple[QueryParam[Any], ...] = (
+    *PAGINATION,
+    ALERT_KIND,
+    SERVICE_NAME,
+    FEATURE_KEY,
+    FROM,
+    TO,
+)
 
 
 def page_of(request: Request) -> PageRequest:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.admin.service import AdminService, CustomerTierChange
+from app.alerts.service import AlertService
+from app.alerts.thresholds import ThresholdsChange
 from app.audit.service import AuditService
 from app.auth.apikeys import ApiKeyCreate, ApiKeyService
 from app.billing.service import BillingService, UpgradeRequest
@@ -18,10 +20,19 @@ from app.customers.schemas import (
     TransferOwnership,
 )
 from app.customers.service import CustomerService
-from app.rest import audit_views, catalog_views, query, report_views, views, webhook_views
+from app.rest import (
+    alert_views,
+    audit_views,
+    catalog_views,
+    query,
+    report_views,
+    views,
+    webhook_views,
+)
 from app.rest.endpoint import Endpoint
 from app.rest.handlers import (
     admin,
+    alerts,
     apikeys,
     audit,
     catalog,
@@ -262,6 +273,34 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # outgoing webhooks
     *_webhook_endpoints("/customer/webhooks", "the team (owner, admin)"),
+    # usage alerts
+    Endpoint(
+        "GET",
+        "/customer/alerts/thresholds",
+        alerts.get_thresholds,
+        "The customer's alert thresholds, and the default where none is set (owner, admin)",
+        alert_views.AlertThresholdsOut,
+        operation=AlertService.thresholds,
+    ),
+    Endpoint(
+        "PUT",
+        "/customer/alerts/thresholds",
+        alerts.set_thresholds,
+        "Replace the customer's alert thresholds: per feature, per service or for every "
+        "feature; an empty list turns a scope's alerts off (owner, admin)",
+        alert_views.AlertThresholdsOut,
+        body=ThresholdsChange,
+        operation=AlertService.set_thresholds,
+    ),
+    Endpoint(
+        "GET",
+        "/customer/alerts",
+        alerts.list_alerts,
+        "The customer's usage alerts, newest first (owner, admin)",
+        alert_views.AlertsPageOut,
+        query=query.ALERTS,
+        operation=AlertService.list,
+    ),
     # API keys
     Endpoint(
         "POST",
@@ -577,6 +616,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         audit_views.AuditPageOut,
         query=query.AUDIT,
         operation=AuditService.customer_trail,
+    ),
+    Endpoint(
+        "GET",
+        "/admin/customer/{customerID}/alerts/thresholds",
+        alerts.admin_get_thresholds,
+        "A customer's alert thresholds (billing_admin)",
+        alert_views.AlertThresholdsOut,
+        operation=AlertService.thresholds,
+    ),
+    Endpoint(
+        "PUT",
+        "/admin/customer/{customerID}/alerts/thresholds",
+        alerts.admin_set_thresholds,
+        "Replace a customer's alert thresholds (billing_admin)",
+        alert_views.AlertThresholdsOut,
+        body=ThresholdsChange,
+        operation=AlertService.set_thresholds,
+    ),
+    Endpoint(
+        "GET",
+        "/admin/customer/{customerID}/alerts",
+        alerts.admin_list_alerts,
+        "A customer's usage alerts, newest first (billing_admin)",
+        alert_views.AlertsPageOut,
+        query=query.ALERTS,
+        operation=AlertService.list,
     ),
     Endpoint(
         "GET",

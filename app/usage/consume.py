@@ -1,7 +1,8 @@
 """May this caller use this feature now? Consume and check, for metered services (§5.8).
 
-Nothing here touches the database: subjects, tiers, the catalog and overrides come from
-in-process caches, counters from the counter storage, and the ledger is written behind.
+Nothing here touches the database: subjects, tiers, the catalog, overrides and alert
+thresholds come from in-process caches, counters from the counter storage, and the ledger
+and the alerts a decision reaches are written behind.
 A decision is data, allowed or refused; the transports render it and answer a refused one
 with the error it is (`app.http.decisions`).
 """
@@ -24,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.alerts.thresholds import crossed
+from app.alerts.watch import NOT_WATCHED, AlertWatch, Reached
 from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, Window, remaining
@@ -143,6 +146,7 @@ class _Plan:
     limit: int
     key: str
     reset_in: int
+    percents: tuple[int, ...]  # the alert thresholds it is watched for
 
     def of_amount(self, amount: int) -> _Plan:
         return _Plan(
@@ -154,6 +158,7 @@ class _Plan:
             self.limit,
             self.key,
             self.reset_in,
+            self.percents,
         )
 
     def charge(self) -> Charge:
@@ -178,6 +183,17 @@ class _Plan:
         """The decision, in the metrics."""
         spec = self.entry.spec
         metrics.decided(spec.service_name, spec.feature_key, _outcome(allowed, self.limit))
+
+    def watch(self, alerts: AlertWatch, usage: int, at: datetime) -> None:
+        """An allowed decision of a watched plan: the thresholds it crossed, if any, to
+        the alerts (no await)."""
+        crossings = crossed(self.percents, self.limit, usage - self.amount, usage)
+        if crossings:
+            customer_id = self.subject.customer_id
+            assert customer_id is not None  # only a customer's decisions are watched
+            window, start = self.window, self.bounds.start
+            reached = Reached(customer_id, self.entry.spec, self.limit, usage, at, window, start)
+            alerts.used(crossings, reached)
 
     def row(self, allowed: bool, at: datetime) -> Row:
         subject = self.subject
@@ -209,6 +225,7 @@ class ConsumeService:
         subjects: SubjectCache,
         counters: CounterStore,
         ledger: Ledger,
+        alerts: AlertWatch,
     ) -> None:
         self._clock = clock
         self._catalog = catalog
@@ -216,6 +233,7 @@ class ConsumeService:
         self._counters = counters
         self._idempotency = IdempotencyStore(counters)
         self._ledger = ledger
+        self._alerts = alerts
         self._windows: dict[Window, _Bounds] = {}
 
     @requires(Access.METERED)
@@ -233,7 +251,7 @@ class ConsumeService:
         principal.require_metering(data.service_name)
         entry, subject = await self._resolve(data)
         limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
-        plan = self._plan(entry, subject, data.amount, limit, self._clock())
+        plan = self._plan(entry, subject, data.amount, limit, self._clock(), NOT_WATCHED)
         current = (await self._counters.read([plan.key]))[0]
         limit = plan.limit
         allowed = limit == UNLIMITED or (limit != DISABLED and current + plan.amount <= limit)
@@ -289,9 +307,12 @@ class ConsumeService:
             principal.require_metering(item.service_name)
             entry, subject = await self._resolve(item)
             limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
+            percents = self._alerts.watched(subject.customer_id, entry.spec.key, limit)
+            if percents is None:
+                percents = await self._load_watched(entry, subject)
         except AppError as error:
             return error
-        return self._plan(entry, subject, item.amount, limit, now)
+        return self._plan(entry, subject, item.amount, limit, now, percents)
 
     async def _decide_run(
         self, run: dict[int, _Plan], now: datetime, outcomes: list[Outcome | None]
@@ -310,6 +331,8 @@ class ConsumeService:
             outcomes[index] = plan.decision(result.allowed, result.count)
             rows.append(plan.row(result.allowed, now))
             plan.count(result.allowed)
+            if plan.percents and result.allowed:
+                plan.watch(self._alerts, result.count, now)
         self._ledger.record_many(rows, started)  # as `_consume` records its row
 
     async def _once(self, entry: CatalogEntry, subject: Subject, data: ConsumeRequest) -> Decision:
@@ -328,8 +351,12 @@ class ConsumeService:
 
     async def _consume(self, entry: CatalogEntry, subject: Subject, amount: int) -> Decision:
         limit = await self._catalog.value(entry, subject.tier_name, subject.customer_id)
+        # Read before the decision, so that none of its alerts waits for the database.
+        percents = self._alerts.watched(subject.customer_id, entry.spec.key, limit)
+        if percents is None:
+            percents = await self._load_watched(entry, subject)
         now = self._clock()
-        plan = self._plan(entry, subject, amount, limit, now)
+        plan = self._plan(entry, subject, amount, limit, now, percents)
         charge = plan.charge()
         started = time.time()
         result = await self._counters.consume(charge.key, amount, charge.limit, charge.expiry)
@@ -338,10 +365,23 @@ class ConsumeService:
         # decision either waiting for the counters (`oldest_call`) or in the ledger.
         self._ledger.record(plan.row(result.allowed, now), started)
         plan.count(result.allowed)
+        if percents and result.allowed:  # a refusal moves no counter: it crosses nothing
+            plan.watch(self._alerts, result.count, now)
         return plan.decision(result.allowed, result.count)
 
+    async def _load_watched(self, entry: CatalogEntry, subject: Subject) -> tuple[int, ...]:
+        """The customer's thresholds of the feature, loaded on its first decision."""
+        assert subject.customer_id is not None
+        return await self._alerts.load(subject.customer_id, entry.spec.key)
+
     def _plan(
-        self, entry: CatalogEntry, subject: Subject, amount: int, limit: int, now: datetime
+        self,
+        entry: CatalogEntry,
+        subject: Subject,
+        amount: int,
+        limit: int,
+        now: datetime,
+        percents: tuple[int, ...],
     ) -> _Plan:
         window = entry.spec.window or Window.MONTH
         bounds = self._bounds(window, now)
@@ -349,7 +389,7 @@ class ConsumeService:
             subject.key, entry.spec.service_name, entry.spec.feature_key, bounds.start_ts
         )
         reset_in = max(1, math.ceil(bounds.end_ts - now.timestamp()))
-        return _Plan(entry, subject, amount, window, bounds, limit, key, reset_in)
+        return _Plan(entry, subject, amount, window, bounds, limit, key, reset_in, percents)
 
     def _bounds(self, window: Window, now: datetime) -> _Bounds:
         bounds = self._windows.get(window)

@@ -7,6 +7,12 @@ writes nothing in that transaction and goes to the ledger on its own.
 
 Each call runs its own transaction, because an `idempotencyKey` may only keep an answer
 whose transaction has committed.
+
+An allocation that crosses one of the customer's alert thresholds stores its alert in the
+same transaction: the conditional UPDATE orders allocations, so each sees its own usage
+before and after, and exactly one crosses a threshold on the way up. A quota has no
+window, so the rule re-arms on the way down: once a release takes the usage below a
+threshold, the next allocation that reaches it again alerts again.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.alerts.watch import AlertWatch
 from app.auth.principal import Access, Principal, requires
 from app.catalog.cache import CatalogCache
 from app.catalog.model import DISABLED, UNLIMITED, FeatureKind, remaining
@@ -92,6 +99,7 @@ class QuotaService:
         subjects: SubjectCache,
         counters: CounterStore,
         ledger: Ledger,
+        alerts: AlertWatch,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -99,6 +107,7 @@ class QuotaService:
         self._subjects = subjects
         self._idempotency = IdempotencyStore(counters)
         self._ledger = ledger
+        self._alerts = alerts
 
     @requires(Access.METERED)
     async def allocate(
@@ -143,17 +152,29 @@ class QuotaService:
             self._ledger.record(_event(entry, holder, amount, False, now))
             _count(entry, metrics.DISABLED)
             return _Answer(await self._used(entry, holder), limit, FeatureDisabled.code)
+        percents = await self._watched(entry, holder, limit)
         try:
             # Its own transaction: an idempotency key keeps only a committed answer.
             async with self._db.transaction() as session:
                 used = await _take(session, entry.id, holder.customer_id, amount, limit)
                 session.add(UsageEvent(**_event(entry, holder, amount, True, now)))
+                alerts = await self._alerts.allocated(
+                    session, holder.customer_id, entry.spec, limit, percents, amount, used, now
+                )
         except _Full as full:
             self._ledger.record(_event(entry, holder, amount, False, now))
             _count(entry, metrics.QUOTA_EXCEEDED)
             return _Answer(full.used, limit, QuotaExceeded.code)
         _count(entry, metrics.ALLOWED)
+        await self._alerts.announce(alerts)
         return _Answer(used, limit)
+
+    async def _watched(self, entry: CatalogEntry, holder: _Holder, limit: int) -> tuple[int, ...]:
+        """The alert thresholds the allocation is watched for (none unless limited)."""
+        percents = self._alerts.watched(holder.customer_id, entry.spec.key, limit)
+        if percents is None:
+            percents = await self._alerts.load(holder.customer_id, entry.spec.key)
+        return percents
 
     async def _release(self, entry: CatalogEntry, holder: _Holder, amount: int) -> _Answer:
         now = self._clock()

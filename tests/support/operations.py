@@ -1326,5 +1326,88 @@ def _webhook_operations(admin: bool) -> tuple[Operation, ...]:
 
 
 OPERATIONS += _webhook_operations(admin=False) + _webhook_operations(admin=True)
+
+
+# Usage alerts: the caller's customer's (owner, admin) and any customer's (billing_admin).
+THRESHOLD_FIELDS = "customerId defaultPercents thresholds { serviceName featureKey percents }"
+ALERT_FIELDS = "totalCount items { kind serviceName featureKey percent limit usage }"
+NEW_THRESHOLDS = [
+    {"percents": [50, 90]},
+    {"serviceName": "ai-api", "featureKey": "chat_completions_per_month", "percents": []},
+]
+
+
+def _alerts(data: Any) -> Any:
+    """REST's `{alerts, pagination}` and GraphQL's page, compared as one."""
+    if "alerts" in data:
+        rows, total = data["alerts"], data["pagination"]["totalCount"]
+    else:
+        rows, total = data["items"], data["totalCount"]
+    keys = ("serviceName", "featureKey", "percent", "limit", "usage")
+    return {"total": total, "alerts": [(r["kind"].lower(), *(r[k] for k in keys)) for r in rows]}
+
+
+def _set_thresholds(customer: bool) -> Call:
+    arguments = "thresholds: $t, customerId: $id" if customer else "thresholds: $t"
+    return graphql(
+        f"mutation($t: [AlertThresholdInput!]!{', $id: ID' if customer else ''}) "
+        f"{{ setAlertThresholds({arguments}) {{ {THRESHOLD_FIELDS} }} }}",
+        200,
+        lambda w: {"t": NEW_THRESHOLDS, **({"id": w.customer_id} if customer else {})},
+    )
+
+
+ALERT_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "view alert thresholds",
+        rest("GET", "/customer/alerts/thresholds"),
+        graphql(f"{{ alertThresholds {{ {THRESHOLD_FIELDS} }} }}", 200),
+        MANAGER,
+    ),
+    Operation(
+        "set alert thresholds",
+        rest("PUT", "/customer/alerts/thresholds", {"thresholds": NEW_THRESHOLDS}),
+        _set_thresholds(customer=False),
+        MANAGER,
+    ),
+    Operation(
+        "view alerts",
+        rest("GET", "/customer/alerts", view=_alerts),
+        graphql(f"{{ alerts {{ {ALERT_FIELDS} }} }}", 200, view=_alerts),
+        MANAGER,
+    ),
+    Operation(
+        "admin get customer alert thresholds",
+        rest("GET", lambda w: f"/admin/customer/{w.customer_id}/alerts/thresholds"),
+        graphql(
+            f"query($id: ID) {{ alertThresholds(customerId: $id) {{ {THRESHOLD_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+        ),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin set customer alert thresholds",
+        rest(
+            "PUT",
+            lambda w: f"/admin/customer/{w.customer_id}/alerts/thresholds",
+            {"thresholds": NEW_THRESHOLDS},
+        ),
+        _set_thresholds(customer=True),
+        ADMIN_ONLY,
+    ),
+    Operation(
+        "admin list customer alerts",
+        rest("GET", lambda w: f"/admin/customer/{w.customer_id}/alerts?kind=usage", view=_alerts),
+        graphql(
+            f"query($id: ID) {{ alerts(customerId: $id, kind: USAGE) {{ {ALERT_FIELDS} }} }}",
+            200,
+            lambda w: {"id": w.customer_id},
+            view=_alerts,
+        ),
+        ADMIN_ONLY,
+    ),
+)
+OPERATIONS += ALERT_OPERATIONS
 WITH_STRIPE = tuple(op for op in OPERATIONS if op.stripe)
 WITHOUT_STRIPE = tuple(op for op in OPERATIONS if not op.stripe)
