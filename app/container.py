@@ -42,7 +42,10 @@ from app.tiers.service import TierService
 from app.usage.consume import ConsumeService
 from app.usage.counters import counter_store
 from app.usage.events import EventService
+from app.usage.fanout import fan_out
 from app.usage.ledger import Ledger
+from app.usage.live import LiveUsageService
+from app.usage.notifier import UsageNotifier
 from app.usage.quotas import QuotaService
 from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
@@ -68,6 +71,7 @@ class Services:
     quotas: QuotaService
     events: EventService
     billing: BillingService
+    live: LiveUsageService
 
 
 class Container:
@@ -92,6 +96,9 @@ class Container:
         self.serving_lock = ServingLock(self.db, exclusive=not self.counters.shared)
         self.ledger = Ledger(self.db)
         self.counter_guard = CounterGuard(self.db, self.counters, clock, self.ledger)
+        # Live usage reaches the subscribers of every process the way the counters are
+        # shared: Redis pub/sub beside Redis counters, in the process beside its own.
+        self.notifier = UsageNotifier(fan_out(settings.rate_limit_storage))
         call_span = self.tracing.stripe_call if self.tracing else None
         gateway = (
             StripeGateway(settings, call_span=call_span) if settings.stripe_configured else None
@@ -102,20 +109,29 @@ class Container:
         self.billing_worker = BillingWorker(self.db, self.outbox, billing)
         team = Team(clock, timedelta(days=settings.invitation_ttl_days))
         api_keys = ApiKeyService(clock)
+        reports = ReportService(clock, self.catalog, self.subjects, self.counters)
         self.services = Services(
             customers=CustomerService(clock, team, payments_configured=settings.stripe_configured),
             members=MemberService(team),
             tiers=TierService(),
             admin=AdminService(clock, team),
             api_keys=api_keys,
-            consume=ConsumeService(clock, self.catalog, self.subjects, self.counters, self.ledger),
-            reports=ReportService(clock, self.catalog, self.subjects, self.counters),
+            consume=ConsumeService(
+                clock,
+                self.catalog,
+                self.subjects,
+                self.counters,
+                self.ledger,
+                changed=self.notifier.changed,
+            ),
+            reports=reports,
             catalog=CatalogService(self.catalog),
             quotas=QuotaService(
                 self.db, clock, self.catalog, self.subjects, self.counters, self.ledger
             ),
             events=EventService(),
             billing=billing,
+            live=LiveUsageService(self.db, clock, reports, self.subjects, self.notifier),
         )
         self.identity = IdentityService(self.db, clock, accept_invitation)
         self.credentials = CredentialBackend(
@@ -150,6 +166,7 @@ class Container:
         await self.counter_guard.start()
         await self.invalidator.start()
         await self.billing_worker.start()
+        await self.notifier.start()
 
     async def _seed_catalog(self) -> None:
         """Another process starting at the same moment may insert the same features:
@@ -167,6 +184,8 @@ class Container:
             logger.info("catalog seeded", extra={"features": added})
 
     async def stop(self) -> None:
+        # First: open subscriptions complete, and the last changes reach the other processes.
+        await self.notifier.stop()
         await self.billing_worker.stop()
         await self.ledger.stop()
         await self.invalidator.stop()

@@ -39,8 +39,8 @@ mkdir -p "$out"
   echo "tarball's integrity and copied these files unchanged. Do not edit them; change the"
   echo "versions in the script and run it again."
   echo
-  echo "\`graphql-ws.min.js\` (the \`graphql-transport-ws\` client) is not loaded by the page"
-  echo "yet: it is here for when the schema has subscriptions."
+  echo "\`graphql-ws.min.js\` is the \`graphql-transport-ws\` client the page runs subscriptions"
+  echo "with, over a WebSocket to the same \`/graphql\`."
   echo
   echo "| package | version | license | source | file | sha256 |"
   echo "|---|---|---|---|---|---|"

@@ -57,6 +57,7 @@ class TeamAction(Enum):
     LIST_MEMBERS = "list_members"
     MANAGE_MEMBERS = "manage_members"
     OWNER_ONLY = "owner_only"
+    READ_ALERTS = "read_alerts"
 
 
 _ANY = frozenset(MemberRole)
@@ -67,6 +68,7 @@ PERMISSIONS: dict[TeamAction, frozenset[MemberRole]] = {
     TeamAction.LIST_MEMBERS: _MANAGERS,
     TeamAction.MANAGE_MEMBERS: _MANAGERS,
     TeamAction.OWNER_ONLY: frozenset({MemberRole.OWNER}),
+    TeamAction.READ_ALERTS: _MANAGERS,
 }
 
 

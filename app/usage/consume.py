@@ -12,6 +12,7 @@ import ipaddress
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -195,6 +196,10 @@ class _Plan:
         )
 
 
+def _unwatched(_customer_id: uuid.UUID) -> None:
+    """Nobody to tell of changes."""
+
+
 def _outcome(allowed: bool, limit: int) -> str:
     if allowed:
         return metrics.ALLOWED
@@ -209,13 +214,17 @@ class ConsumeService:
         subjects: SubjectCache,
         counters: CounterStore,
         ledger: Ledger,
+        changed: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
+        """`changed`: told of each customer whose counters an allowed decision moved, for
+        live usage (`UsageNotifier.changed`); it must not wait for anything."""
         self._clock = clock
         self._catalog = catalog
         self._subjects = subjects
         self._counters = counters
         self._idempotency = IdempotencyStore(counters)
         self._ledger = ledger
+        self._changed = changed or _unwatched
         self._windows: dict[Window, _Bounds] = {}
 
     @requires(Access.METERED)
@@ -306,10 +315,13 @@ class ConsumeService:
                 outcomes[index] = error
             return
         rows: list[Row] = []
+        changed = self._changed
         for (index, plan), result in zip(run.items(), results, strict=True):
             outcomes[index] = plan.decision(result.allowed, result.count)
             rows.append(plan.row(result.allowed, now))
             plan.count(result.allowed)
+            if result.allowed and plan.subject.customer_id is not None:
+                changed(plan.subject.customer_id)
         self._ledger.record_many(rows, started)  # as `_consume` records its row
 
     async def _once(self, entry: CatalogEntry, subject: Subject, data: ConsumeRequest) -> Decision:
@@ -338,6 +350,8 @@ class ConsumeService:
         # decision either waiting for the counters (`oldest_call`) or in the ledger.
         self._ledger.record(plan.row(result.allowed, now), started)
         plan.count(result.allowed)
+        if result.allowed and subject.customer_id is not None:
+            self._changed(subject.customer_id)
         return plan.decision(result.allowed, result.count)
 
     def _plan(
