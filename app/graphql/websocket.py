@@ -77,7 +77,7 @@ async def authenticate(
 ) -> Principal:
     """The caller of a connection, from its `connection_init` payload, counted against the
     service's own rate limit as a request is; refused with the close code that says why."""
-    admission = await self_limit.admit(_credential_scope(handshake, params))
+    admission = await self_limit.admit(credential_scope(handshake, params))
     if admission.refusal is not None:
         raise ConnectionRefused(TRY_AGAIN_LATER, admission.refusal.message)
     try:
@@ -91,7 +91,7 @@ async def reauthenticate(
 ) -> Principal:
     """The connection's caller again, as its credentials stand now (not counted)."""
     try:
-        return _signed_in(await credentials.of_scope(_credential_scope(handshake, params)))
+        return _signed_in(await credentials.of_scope(credential_scope(handshake, params)))
     except AppError as exc:
         raise _refusal(exc) from exc
 
@@ -110,7 +110,7 @@ def _refusal(error: AppError) -> ConnectionRefused:
     )
 
 
-def _credential_scope(handshake: Mapping[str, Any], params: Mapping[str, object]) -> dict[str, Any]:
+def credential_scope(handshake: Mapping[str, Any], params: Mapping[str, object]) -> dict[str, Any]:
     """An ASGI scope carrying the payload's credentials as its headers, for the credential
     backend and the own rate limit, which read requests."""
     headers = [(name, value) for name, value in handshake["headers"] if name == FORWARDED_FOR]

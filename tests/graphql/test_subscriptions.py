@@ -139,6 +139,18 @@ class TestTransport:
             assert error["extensions"]["code"] == "METHOD_NOT_ALLOWED"
             assert "queries over HTTP" in error["message"]
 
+    async def test_a_document_that_does_not_validate_is_the_subscriptions_error(
+        self, api: Api, team: Team
+    ) -> None:
+        async with session(api, team.owner) as live:
+            await live.subscribe("1", "subscription { usageChanged { nope } }")
+            error = await error_of(live, "1")
+            assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            await live.subscribe("2", "subscription {")
+            assert (await error_of(live, "2"))["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+            await live.subscribe("3", USAGE)  # the connection goes on
+            assert usage_of(await live.next_of("3")) == 0
+
     async def test_a_subscription_over_http_is_refused(self, api: Api, team: Team) -> None:
         response = await api.client.post(
             "/graphql", json={"query": USAGE}, headers=team.owner.headers
@@ -193,12 +205,27 @@ class TestConnectionInit:
             await GraphQLWS(socket).subscribe("1", USAGE)
             assert (await socket.wait_closed()).code == 4401
 
-    async def test_the_forwarded_for_of_the_payload_is_not_believed(
-        self, api: Api, team: Team
-    ) -> None:
-        params = {**team.owner.headers, "X-Forwarded-For": "198.51.100.1"}
-        async with session(api, Caller(team.owner.id, None, params)):
-            pass
+    def test_only_credentials_are_read_from_the_payload(self) -> None:
+        """The client address is the handshake's, through the proxies in front: an
+        `X-Forwarded-For` in the payload was written by the client and is never believed."""
+        handshake = {
+            "path": "/graphql",
+            "headers": [(b"x-forwarded-for", b"198.51.100.7"), (b"authorization", b"Bearer h")],
+            "client": ("10.0.0.2", 5000),
+        }
+        params = {
+            "Authorization": "Bearer p",
+            "API-KEY": "k",
+            "x-forwarded-for": "203.0.113.99",
+            "Cookie": "session=1",
+        }
+        scope = websocket.credential_scope(handshake, params)
+        assert scope["headers"] == [
+            (b"x-forwarded-for", b"198.51.100.7"),
+            (b"authorization", b"Bearer p"),
+            (b"api-key", b"k"),
+        ]
+        assert scope["client"] == ("10.0.0.2", 5000)
 
     async def test_a_connection_spends_the_callers_own_rate_limit(
         self, sqlite_database_url: str, tmp_path: Path

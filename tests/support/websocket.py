@@ -113,6 +113,7 @@ async def asgi_websocket(
         await socket.from_app.put(message)
 
     await socket.to_app.put({"type": "websocket.connect"})
+
     async def serve() -> None:
         await app(scope, receive, send)
 
