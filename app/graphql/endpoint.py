@@ -61,11 +61,11 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         super().__init__(
             build_schema(settings, tracer=tracer),
             graphql_ide="graphiql",
-            # The protocol of the maintained client (graphql-ws) and of GraphiQL. The
-            # legacy `graphql-ws` protocol of subscriptions-transport-ws, unmaintained
-            # since 2021, is refused: it has no way to refuse a subscription before it
-            # starts, nor a close code for bad credentials, and serving two protocols
-            # doubles what there is to secure.
+            # The protocol of the maintained client (graphql-ws), GraphiQL, Apollo and urql.
+            # The legacy `graphql-ws` protocol of the deprecated subscriptions-transport-ws
+            # is refused: no current client needs it, its refusals are messages rather
+            # than the close codes clients act on, and a second protocol would double
+            # what there is to secure.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
             # The caps are the service's own (`SubscriptionSlots`), answered with a code.

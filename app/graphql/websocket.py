@@ -1,11 +1,11 @@
 """Subscriptions over WebSocket on `/graphql`: the `graphql-transport-ws` protocol only.
 
-A connection is authenticated once, by its `connection_init` message, with the credentials
-an HTTP request sends as headers: `{"Authorization": "Bearer <token>"}` or `{"api-key":
-..., "api-secret": ...}` (names in any case). The attempt counts against the caller's own
-rate limit like one request. Browsers cannot set headers on a WebSocket, so nothing of the
-handshake is read for credentials; the client address is the handshake's, through trusted
-proxies as for HTTP.
+A connection is authenticated by its `connection_init` message, with the credentials an
+HTTP request sends as headers: `{"Authorization": "Bearer <token>"}` or `{"api-key": ...,
+"api-secret": ...}` (names in any case), and they are checked again every minute while it
+is open. The attempt counts against the caller's own rate limit like one request. Browsers
+cannot set headers on a WebSocket, so nothing of the handshake is read for credentials; the
+client address is the handshake's, through trusted proxies as for HTTP.
 
 Close codes (besides the protocol's own, 4400 for a malformed message, 4408 for a missing
 `connection_init`, 4409 for a reused subscription id, 4429 for a second
