@@ -49,7 +49,10 @@ from app.tiers.service import TierService
 from app.usage.consume import ConsumeService
 from app.usage.counters import counter_store
 from app.usage.events import EventService
+from app.usage.fanout import fan_out
 from app.usage.ledger import Ledger
+from app.usage.live import LiveUsageService
+from app.usage.notifier import UsageNotifier
 from app.usage.quotas import QuotaService
 from app.usage.reports import ReportService
 from app.usage.reseed import CounterGuard
@@ -82,6 +85,7 @@ class Services:
     billing: BillingService
     webhooks: WebhookService
     alerts: AlertService
+    live: LiveUsageService
 
 
 class Container:
@@ -107,11 +111,15 @@ class Container:
         self.ledger = Ledger(self.db)
         # Alerts: delivered as outgoing webhooks, written in the transaction that stores
         # the alert (`alert_store.observe` is where live subscriptions connect too).
-        self.alert_store = AlertStore(on_alert=[as_webhook])
+        self.alert_store = AlertStore(on_alert=[as_webhook])  # live: below, with the notifier
         self.alert_thresholds = ThresholdCache(self.db)
         self.alert_writer = AlertWriter(self.db, self.alert_store)
         alerts = AlertWatch(self.alert_thresholds, self.alert_writer, self.alert_store)
         self.counter_guard = CounterGuard(self.db, self.counters, clock, self.ledger)
+        # Live usage reaches the subscribers of every process the way the counters are
+        # shared: Redis pub/sub beside Redis counters, in the process beside its own.
+        self.notifier = UsageNotifier(fan_out(settings.rate_limit_storage))
+        self.alert_store.observe(after_commit=self.notifier.alert_stored)
         call_span = self.tracing.stripe_call if self.tracing else None
         gateway = (
             StripeGateway(settings, call_span=call_span) if settings.stripe_configured else None
@@ -133,6 +141,7 @@ class Container:
             retention=timedelta(days=settings.webhook_log_retention_days),
         )
         api_keys = ApiKeyService(clock)
+        reports = ReportService(clock, self.catalog, self.subjects, self.counters)
         self.services = Services(
             customers=CustomerService(clock, team, payments_configured=settings.stripe_configured),
             members=MemberService(team),
@@ -140,9 +149,15 @@ class Container:
             admin=AdminService(clock, team),
             api_keys=api_keys,
             consume=ConsumeService(
-                clock, self.catalog, self.subjects, self.counters, self.ledger, alerts
+                clock,
+                self.catalog,
+                self.subjects,
+                self.counters,
+                self.ledger,
+                alerts,
+                changed=self.notifier.changed,
             ),
-            reports=ReportService(clock, self.catalog, self.subjects, self.counters),
+            reports=reports,
             catalog=CatalogService(self.catalog),
             quotas=QuotaService(
                 self.db, clock, self.catalog, self.subjects, self.counters, self.ledger, alerts
@@ -154,6 +169,7 @@ class Container:
                 self.db, clock, guard, max_endpoints=settings.webhook_max_endpoints
             ),
             alerts=AlertService(self.catalog),
+            live=LiveUsageService(self.db, clock, reports, self.subjects, self.notifier),
         )
         self.identity = IdentityService(self.db, clock, accept_invitation)
         self.credentials = CredentialBackend(
@@ -192,6 +208,7 @@ class Container:
         await self.invalidator.start()
         await self.billing_worker.start()
         await self.webhook_worker.start()
+        await self.notifier.start()
 
     async def _seed_catalog(self) -> None:
         """Another process starting at the same moment may insert the same features:
@@ -209,6 +226,8 @@ class Container:
             logger.info("catalog seeded", extra={"features": added})
 
     async def stop(self) -> None:
+        # First: open subscriptions complete, and the last changes reach the other processes.
+        await self.notifier.stop()
         await self.webhook_worker.stop()
         await self.billing_worker.stop()
         await self.alert_writer.stop()

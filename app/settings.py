@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
     graphql_max_cost: int = 5000
+    # Live usage over WebSocket (`/graphql`, graphql-transport-ws): the subscriptions one
+    # connection may hold at once, and one caller across all their connections to this
+    # process. Each costs a task and a counters read per change of its customer.
+    graphql_subscriptions_per_connection: int = Field(default=10, ge=1, le=1000)
+    graphql_subscriptions_per_caller: int = Field(default=20, ge=1, le=10_000)
     migrate_on_start: bool = True
     log_level: str = "INFO"
     # One JSON line per request (method, route, status, time, request id): off by default,

@@ -145,8 +145,8 @@ mkdir -p "$out"
   echo "tarball's integrity and copied these files unchanged. Do not edit them; change the"
   echo "versions in the script and run it again."
   echo
-  echo "\`graphql-ws.min.js\` (the \`graphql-transport-ws\` client) is not loaded by the page"
-  echo "yet: it is here for when the schema has subscriptions."
+  echo "\`graphql-ws.min.js\` is the \`graphql-transport-ws\` client the page runs subscriptions"
+  echo "with, over a WebSocket to the same \`/graphql\`."
   echo
   echo "\`THIRD_PARTY_NOTICES.txt\`, written by the same script, gives the name, version,"
   echo "license and license text of every package bundled into \`graphiql.min.js\` (graphql"

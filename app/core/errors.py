@@ -284,6 +284,14 @@ class TooManyRequests(AppError):
     default_message = "Too many requests to this service."
 
 
+class TooManySubscriptions(AppError):
+    """A caller holds as many live subscriptions as one connection, or one caller, may."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
+    status = 429
+    default_message = "Too many open subscriptions: complete one before starting another."
+
+
 class InternalError(AppError):
     code = "INTERNAL_ERROR"
     status = 500

@@ -8,24 +8,59 @@ from typing import Any, TypeAlias
 
 import strawberry
 from starlette.requests import Request
+from starlette.websockets import WebSocket
 
 from app.auth.principal import Access, Declaration, Principal, declaration_of
 from app.auth.seats import admit
 from app.container import Container, ContainerCall, caller
-from app.core.errors import AppError
+from app.core.errors import AppError, MethodNotAllowed
+from app.graphql.websocket import Connection, Slot, authenticate, reauthenticate
 
 
 class GraphQLContext(ContainerCall):
-    """Per request. The caller is authenticated on first use, once, however many fields
-    ask for it: a document that needs no caller (introspection) costs no lookup, and a
-    credential error surfaces as a GraphQL error with the code REST would give."""
+    """Per request, or per WebSocket connection. A request's caller is authenticated on
+    first use, once, however many fields ask for it: a document that needs no caller
+    (introspection) costs no lookup, and a credential error surfaces as a GraphQL error
+    with the code REST would give. A connection's caller is authenticated by its
+    `connection_init` (`connect`), before any subscription runs."""
 
-    def __init__(self, container: Container, request: Request) -> None:
+    def __init__(
+        self,
+        container: Container,
+        request: Request | WebSocket,
+        connection: Connection | None = None,
+    ) -> None:
         self.container = container
         self.request = request
+        self.connection = connection
+        # A WebSocket's `connection_init` payload, set by Strawberry when it arrives.
+        self.connection_params: dict[str, object] | None = None
         self._lock = asyncio.Lock()
         self._principal: Principal | None = None
         self._failure: AppError | None = None
+
+    @property
+    def over_websocket(self) -> bool:
+        return self.connection is not None
+
+    async def connect(self) -> None:
+        """Authenticates a WebSocket connection by its `connection_init` payload; refused
+        with `ConnectionRefused`."""
+        params = self.connection_params or {}
+        self._principal = await authenticate(self.container.self_limit, self.request.scope, params)
+
+    async def reauthenticate(self) -> None:
+        """The connection's credentials checked again, as they stand now; refused with
+        `ConnectionRefused`."""
+        params = self.connection_params or {}
+        credentials = self.container.credentials
+        self._principal = await reauthenticate(credentials, self.request.scope, params)
+
+    def subscription_slot(self, principal: Principal) -> Slot:
+        """Room for one more subscription of this connection and caller."""
+        if self.connection is None:
+            raise MethodNotAllowed("Subscriptions run over a WebSocket (graphql-transport-ws).")
+        return self.connection.take(principal.require_user())
 
     async def principal(
         self,

@@ -15,9 +15,11 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from app.core.clock import iso_z
-from app.core.errors import AppError, InternalError, new_error_id
+from app.core.errors import AppError, InternalError, MethodNotAllowed, new_error_id
 from app.core.params import camel_case, spell_param
 from app.http.error_log import log_error, log_unexpected
 
@@ -26,20 +28,44 @@ VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
 
 class ErrorExtension(SchemaExtension):
+    """Renders the errors of an operation's result, and of each result of a subscription
+    as it is sent."""
+
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors: list[GraphQLError] | None = getattr(result, "errors", None)
-        if result is not None and errors:
-            # New errors, never edited in place: the validation cache shares its errors
-            # between requests.
-            result.errors = [render_error(error) for error in errors]
+        _render(self.execution_context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        _render(result)
+        yield
+
+
+def _render(result: object) -> None:
+    errors: list[GraphQLError] | None = getattr(result, "errors", None)
+    if result is not None and errors:
+        # New errors, never edited in place: the validation cache shares its errors
+        # between requests.
+        result.errors = [  # type: ignore[attr-defined]
+            error if is_rendered(error) else render_error(error) for error in errors
+        ]
+
+
+# What an operation of a type its transport does not run is told.
+WRONG_TRANSPORT = {
+    OperationType.SUBSCRIPTION: "Subscriptions run over a WebSocket on this endpoint "
+    "(graphql-transport-ws).",
+    OperationType.QUERY: "A WebSocket runs subscriptions only: send queries over HTTP.",
+    OperationType.MUTATION: "A WebSocket runs subscriptions only: send mutations over HTTP.",
+}
 
 
 def render_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, AppError):
         return _app_error(error, original)
+    if isinstance(original, InvalidOperationTypeError):
+        message = WRONG_TRANSPORT[original.operation_type]
+        return _app_error(error, MethodNotAllowed(message))
     if isinstance(error, GraphQLSyntaxError):
         return _document_error(error, PARSE_FAILED)
     if _is_document_error(error):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import secrets
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -28,16 +29,20 @@ STATIC_DIR = Path(__file__).parent / "static"
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 STYLES = ("graphiql/graphiql.min.css", "ide.css")
 STARTER = "ide.js"
-# In order: GraphiQL's UMD build finds React and ReactDOM as globals; ide.js starts it.
+# In order: GraphiQL's UMD build finds React and ReactDOM as globals; ide.js starts it,
+# with graphql-ws (the global `graphqlWs`) for subscriptions.
 SCRIPTS = (
     "graphiql/react.production.min.js",
     "graphiql/react-dom.production.min.js",
     "graphiql/graphiql.min.js",
+    "graphiql/graphql-ws.min.js",
     STARTER,
 )
 IMMUTABLE = "public, max-age=31536000, immutable"
 NONCE = "__NONCE__"
-# `{nonce}`: a fresh one for each page.
+# A Host header fit to be named in the policy: a name or an address, and a port.
+HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+# `{nonce}`: a fresh one for each page; `{websockets}`: this host's WebSocket URLs.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
@@ -51,8 +56,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         # GraphiQL's fonts and icons are `data:` URLs inside its stylesheet.
         "font-src 'self' data:",
         "img-src 'self' data:",
-        # The operations and the introspection go to /graphql, on this server.
-        "connect-src 'self'",
+        # The operations and the introspection go to /graphql, on this server, and the
+        # subscriptions to a WebSocket on the same path ('self' names ws: and wss: URLs
+        # of the host only in browsers that follow CSP Level 3).
+        "connect-src 'self'{websockets}",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",
@@ -89,14 +96,23 @@ def assets() -> dict[str, Asset]:
     return found
 
 
-def graphiql_page(root_path: str) -> HTMLResponse:
-    """The page; `root_path` is the prefix the app is served under, if any."""
+def graphiql_page(root_path: str, host: str | None = None) -> HTMLResponse:
+    """The page; `root_path` is the prefix the app is served under, if any; `host`, the
+    request's Host, whose WebSocket URLs the page may connect to."""
     nonce = secrets.token_urlsafe(18)
-    policy = CONTENT_SECURITY_POLICY.format(nonce=nonce)
+    policy = CONTENT_SECURITY_POLICY.format(nonce=nonce, websockets=websocket_sources(host))
     return HTMLResponse(
         _page_html(root_path).replace(NONCE, nonce),
         headers={**PAGE_HEADERS, "Content-Security-Policy": policy},
     )
+
+
+def websocket_sources(host: str | None) -> str:
+    """This host's WebSocket URLs for `connect-src`: both schemes, as a proxy in front may
+    end TLS (the page is then https and its WebSocket wss)."""
+    if host is None or not HOST.fullmatch(host):
+        return ""
+    return f" ws://{host} wss://{host}"
 
 
 @lru_cache(maxsize=8)  # one per root path

@@ -8,14 +8,16 @@ is what `schema.graphql` is exported from. The limits never change the SDL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.core import metrics
 from app.graphql.errors import ErrorExtension
@@ -23,6 +25,7 @@ from app.graphql.limits import DocumentLimiter, Limits
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import DateTime
+from app.graphql.subscriptions import Subscription
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,6 +38,52 @@ class BillingSchema(strawberry.Schema):
     ) -> None:
         """Strawberry would log every error, the client's included; `ErrorExtension` logs
         the ones that deserve it, with the error id the client sees."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """One result: never a subscription's, which runs over a WebSocket (`stream`)."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """A WebSocket runs subscriptions only: queries and mutations go over HTTP, where
+        each is a request the service's own rate limit counts."""
+        if allowed_operation_types is None and getattr(context_value, "over_websocket", False):
+            allowed_operation_types = (OperationType.SUBSCRIPTION,)
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
 
 
 class _ParserCache(ParserCache):
@@ -95,6 +144,7 @@ def build_schema(
     return BillingSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides={datetime: DateTime},
     )

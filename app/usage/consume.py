@@ -13,6 +13,7 @@ import ipaddress
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -211,6 +212,10 @@ class _Plan:
         )
 
 
+def _unwatched(_customer_id: uuid.UUID) -> None:
+    """Nobody to tell of changes."""
+
+
 def _outcome(allowed: bool, limit: int) -> str:
     if allowed:
         return metrics.ALLOWED
@@ -226,7 +231,10 @@ class ConsumeService:
         counters: CounterStore,
         ledger: Ledger,
         alerts: AlertWatch,
+        changed: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
+        """`changed`: told of each customer whose counters an allowed decision moved, for
+        live usage (`UsageNotifier.changed`); it must not wait for anything."""
         self._clock = clock
         self._catalog = catalog
         self._subjects = subjects
@@ -234,6 +242,7 @@ class ConsumeService:
         self._idempotency = IdempotencyStore(counters)
         self._ledger = ledger
         self._alerts = alerts
+        self._changed = changed or _unwatched
         self._windows: dict[Window, _Bounds] = {}
 
     @requires(Access.METERED)
@@ -327,12 +336,15 @@ class ConsumeService:
                 outcomes[index] = error
             return
         rows: list[Row] = []
+        changed = self._changed
         for (index, plan), result in zip(run.items(), results, strict=True):
             outcomes[index] = plan.decision(result.allowed, result.count)
             rows.append(plan.row(result.allowed, now))
             plan.count(result.allowed)
             if plan.percents and result.allowed:
                 plan.watch(self._alerts, result.count, now)
+            if result.allowed and plan.subject.customer_id is not None:
+                changed(plan.subject.customer_id)
         self._ledger.record_many(rows, started)  # as `_consume` records its row
 
     async def _once(self, entry: CatalogEntry, subject: Subject, data: ConsumeRequest) -> Decision:
@@ -367,6 +379,8 @@ class ConsumeService:
         plan.count(result.allowed)
         if percents and result.allowed:  # a refusal moves no counter: it crosses nothing
             plan.watch(self._alerts, result.count, now)
+        if result.allowed and subject.customer_id is not None:
+            self._changed(subject.customer_id)
         return plan.decision(result.allowed, result.count)
 
     async def _load_watched(self, entry: CatalogEntry, subject: Subject) -> tuple[int, ...]:

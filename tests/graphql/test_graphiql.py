@@ -6,6 +6,7 @@ every other host unresolvable, and uses it as a person would.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +20,7 @@ import pytest
 from app.auth.tokens import mint_token
 from app.graphql.ide import CONTENT_SECURITY_POLICY, assets
 from tests.rest.test_errors import assert_error
-from tests.support.api import SECRET, running_api, settings_for
+from tests.support.api import ADDRESS, SECRET, running_api, settings_for
 from tests.support.browser import console_messages, headless_chromium, requested_urls
 from tests.support.servers import SERVER_HOST, run_servers
 
@@ -52,8 +53,10 @@ class TestPage:
         assert response.headers["content-type"] == "text/html; charset=utf-8"
         policy = response.headers["content-security-policy"]
         [nonce] = re.findall(r"'nonce-([\w-]+)'", policy)
-        assert policy == CONTENT_SECURITY_POLICY.format(nonce=nonce)
-        assert "script-src 'self';" in policy and "connect-src 'self';" in policy
+        websockets = " ws://testserver wss://testserver"
+        assert policy == CONTENT_SECURITY_POLICY.format(nonce=nonce, websockets=websockets)
+        assert "script-src 'self';" in policy
+        assert "connect-src 'self' ws://testserver wss://testserver;" in policy
         assert "unsafe" not in policy
         assert re.findall(r'nonce="([^"]+)"', response.text) == [nonce]  # on ide.js
         assert nonce not in (await page(client))[0].headers["content-security-policy"]
@@ -61,7 +64,7 @@ class TestPage:
         assert "<script>" not in response.text and "<style>" not in response.text
         assert "data:," in urls  # the blank favicon
         files = [url for url in urls if url != "data:,"]
-        assert len(files) == 6
+        assert len(files) == 7
         assert all(url.startswith("/graphql/static/") for url in files), files
         assert 'data-endpoint="/graphql"' in response.text
 
@@ -113,6 +116,22 @@ class TestPage:
             response = await api.client.get("/graphql", headers=BROWSER)
             assert 'data-endpoint="/billing/graphql"' in response.text
 
+    @pytest.mark.parametrize(
+        ("host", "allowed"),
+        [
+            ("billing.example:8443", " ws://billing.example:8443 wss://billing.example:8443"),
+            ("[::1]:8000", " ws://[::1]:8000 wss://[::1]:8000"),
+            ("evil.example; script-src *", ""),
+            ("a b", ""),
+        ],
+    )
+    async def test_websockets_only_to_its_own_host(
+        self, client: httpx.AsyncClient, host: str, allowed: str
+    ) -> None:
+        response = await client.get("/graphql", headers={**BROWSER, "Host": host})
+        policy = response.headers["content-security-policy"]
+        assert f"connect-src 'self'{allowed};" in policy
+
     async def test_the_files_spend_no_rate_limit_budget(
         self, sqlite_database_url: str, tmp_path: Path
     ) -> None:
@@ -134,6 +153,7 @@ class TestPage:
             "graphiql/react-dom.production.min.js",
             "graphiql/graphiql.min.js",
             "graphiql/graphiql.min.css",
+            "graphiql/graphql-ws.min.js",
             "ide.js",
             "ide.css",
         } <= set(assets())
@@ -220,13 +240,77 @@ class TestInABrowser:
             "return performance.getEntriesByType('resource').map(e => e.name)"
         )
         assert {urlsplit(url).netloc for url in loaded} == {host}, loaded
-        assert len(loaded) >= 7  # 6 files, then the introspection and the query
+        assert len(loaded) >= 8  # 7 files, then the introspection and the query
         asked = [url for url in requested_urls(browser, server) if not url.startswith("data:")]
         assert server + "/graphql" in asked
         assert {urlsplit(url).netloc for url in asked} == {host}, asked
         # Nothing refused by the page's policy (the dialog's style included), no error.
         problems = [m for m in console_messages(browser) if m["level"] in ("SEVERE", "WARNING")]
         assert not problems, problems
+
+    def test_a_subscription_with_the_headers_token_streams_live_usage(
+        self, browser: WebDriver, server: str
+    ) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as shown
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        owner = mint_token(SECRET, user_id=uuid.uuid4(), email="ada@example.com", roles=[])
+        service = mint_token(
+            SECRET, user_id=uuid.uuid4(), email=None, roles=["billing_service"], services=["*"]
+        )
+        customer_id = create_customer(server, owner)
+        wait = WebDriverWait(browser, 20)
+
+        browser.get(server + "/graphql")
+        wait.until(
+            shown.element_to_be_clickable((By.CSS_SELECTOR, ".graphiql-execute-button")),
+            "GraphiQL did not start: a script missing or refused?",
+        )
+        headers = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
+        wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, headers)))
+        set_editor_text(browser, headers, f'{{"Authorization": "Bearer {owner}"}}')
+        set_editor_text(
+            browser,
+            ".graphiql-query-editor",
+            'subscription { usageChanged(serviceName: "ai-api") '
+            "{ identifier features { featureKey currentUsage } } }",
+        )
+        browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+        wait.until(lambda driver: '"identifier"' in editor_text(driver, ".result-window"))
+        assert '"currentUsage": 3' not in editor_text(browser, ".result-window")
+
+        consumed = httpx.post(
+            server + "/api/billing/v1/limits/consume",
+            json={
+                "serviceName": "ai-api",
+                "featureKey": "chat_completions_per_month",
+                "customerId": customer_id,
+                "amount": 3,
+            },
+            headers={"Authorization": f"Bearer {service}"},
+        )
+        assert consumed.status_code == 200, consumed.text
+        wait.until(lambda driver: '"currentUsage": 3' in editor_text(driver, ".result-window"))
+
+        events = [
+            json.loads(entry["message"])["message"] for entry in browser.get_log("performance")
+        ]
+        sockets = [e["params"]["url"] for e in events if e["method"] == "Network.webSocketCreated"]
+        assert sockets == ["ws" + server.removeprefix("http") + "/graphql"], sockets
+        problems = [m for m in console_messages(browser) if m["level"] in ("SEVERE", "WARNING")]
+        assert not problems, problems
+
+
+def create_customer(server: str, token: str) -> str:
+    response = httpx.post(
+        server + "/api/billing/v1/customer",
+        json={"name": "Acme", "email": "billing@acme.example", "billingAddress": ADDRESS},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    customer_id: str = response.json()["id"]
+    return customer_id
 
 
 def editor_text(driver: WebDriver, selector: str) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
 
 from app.auth.principal import PlatformRole
 from app.auth.tokens import mint_token
@@ -52,9 +53,15 @@ ANONYMOUS = Caller(None, None)
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, container: Container | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        container: Container | None = None,
+        app: ASGIApp | None = None,
+    ) -> None:
         self.client = client
         self._container = container
+        self._app = app
         self.server_errors: list[str] = []
         self.expect_server_errors = False
         client.event_hooks["response"].append(self._watch)
@@ -62,6 +69,12 @@ class Api:
     async def _watch(self, response: httpx.Response) -> None:
         if response.status_code >= 500:
             self.server_errors.append(f"{response.request.method} {response.request.url}")
+
+    @property
+    def app(self) -> ASGIApp:
+        """The app running in this process, for what httpx cannot send (WebSockets)."""
+        assert self._app is not None, "the app runs in another process"
+        return self._app
 
     @property
     def container(self) -> Container:
@@ -191,6 +204,6 @@ async def running_api(
         )
         base_url = "http://testserver" + root_path
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            api = Api(client, container)
+            api = Api(client, container, manager.app)
             yield api
             api.assert_no_server_errors()

@@ -77,8 +77,48 @@
     "",
   ].join("\n");
 
+  var endpoint = container.dataset.endpoint;
+  // Subscriptions go over a WebSocket to the same path (graphql-transport-ws), by
+  // graphql-ws, whose connection carries the headers editor's credentials in its
+  // `connection_init` (a browser cannot set headers on a WebSocket).
+  var socketUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + endpoint;
+  var live = { key: null, client: null };
+
+  // One connection for every subscription run with the same headers; new headers (another
+  // token), a new connection, and the old one closed.
+  function liveClient(headers) {
+    var key = JSON.stringify(headers);
+    if (live.key !== key) {
+      if (live.client) {
+        live.client.dispose();
+      }
+      live.client = graphqlWs.createClient({ url: socketUrl, connectionParams: headers });
+      live.key = key;
+    }
+    return live.client;
+  }
+
+  function fetcher(params, options) {
+    var headers = Object.assign({}, options && options.headers);
+    // GraphiQL asks the client only when the operation is a subscription: connected then.
+    var wsClient = {
+      subscribe: function (payload, sink) {
+        return liveClient(headers).subscribe(payload, sink);
+      },
+    };
+    // GraphiQL tells a subscription by the editor's last parsed document, which lags
+    // behind an edit made just before Run: this one is parsed from what is run.
+    var current = Object.assign({}, options);
+    try {
+      current.documentAST = GraphiQL.GraphQL.parse(params.query);
+    } catch (error) {
+      // Not a document: sent as it is, and the server says what is wrong with it.
+    }
+    return GraphiQL.createFetcher({ url: endpoint, wsClient: wsClient })(params, current);
+  }
+
   var graphiql = React.createElement(GraphiQL, {
-    fetcher: GraphiQL.createFetcher({ url: container.dataset.endpoint }),
+    fetcher: fetcher,
     storage: storage,
     defaultQuery: DEFAULT_QUERY,
     // The headers editor carries the Authorization header; open it at first.
