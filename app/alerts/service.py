@@ -27,7 +27,7 @@ from app.alerts.thresholds import (
 )
 from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
-from app.auth.seats import visible_customer
+from app.auth.seats import admin_named_customer
 from app.catalog.cache import CatalogCache
 from app.core import audit, invalidation
 from app.core.errors import InvalidInput
@@ -57,7 +57,9 @@ class AlertService:
     async def thresholds(
         self, session: AsyncSession, principal: Principal, *, customer_id: uuid.UUID | None = None
     ) -> ThresholdSettings:
-        visible = await _customer(session, principal, TeamAction.READ_ALERTS, customer_id)
+        visible = await admin_named_customer(
+            session, principal, TeamAction.READ_ALERTS, customer_id
+        )
         return _settings(visible, await scopes_of(session, visible))
 
     @requires(Access.USER, team=TeamAction.SET_ALERTS, any_team_for_admin=True)
@@ -71,7 +73,7 @@ class AlertService:
     ) -> ThresholdSettings:
         """Replaces the customer's whole set; an empty list of percentages turns a
         scope's alerts off, and a scope left out falls back to the next wider one."""
-        visible = await _customer(session, principal, TeamAction.SET_ALERTS, customer_id)
+        visible = await admin_named_customer(session, principal, TeamAction.SET_ALERTS, customer_id)
         features = {entry.spec.key for entry in await self._catalog.entries()}
         scopes = _scopes(data, features)
         previous = await scopes_of(session, visible)
@@ -98,20 +100,10 @@ class AlertService:
         page: PageRequest,
         customer_id: uuid.UUID | None = None,
     ) -> Page[UsageAlert]:
-        visible = await _customer(session, principal, TeamAction.READ_ALERTS, customer_id)
+        visible = await admin_named_customer(
+            session, principal, TeamAction.READ_ALERTS, customer_id
+        )
         return await alert_page(session, visible, _filters(wanted), page)
-
-
-async def _customer(
-    session: AsyncSession,
-    principal: Principal,
-    action: TeamAction,
-    customer_id: uuid.UUID | None,
-) -> uuid.UUID:
-    """The caller's own customer, or the one billing_admin names."""
-    if customer_id is not None:
-        principal.require_admin()
-    return await visible_customer(session, principal, action, customer_id)
 
 
 def _scopes(data: ThresholdsChange, features: set[tuple[str, str]]) -> list[ThresholdScope]:

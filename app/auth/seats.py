@@ -55,6 +55,17 @@ async def visible_customer(
     return seat.customer.id
 
 
+async def admin_named_customer(
+    session: AsyncSession, principal: Principal, action: TeamAction, customer_id: uuid.UUID | None
+) -> uuid.UUID:
+    """As `visible_customer`, for operations where naming a customer is billing_admin's
+    alone (the /admin paths to a team's own operation): a member naming even its own
+    customer gets 403."""
+    if customer_id is not None:
+        principal.require_admin()
+    return await visible_customer(session, principal, action, customer_id)
+
+
 async def admit(
     db: Database, principal: Principal, declared: Declaration, *, service_name: str | None = None
 ) -> None:

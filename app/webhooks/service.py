@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from app.auth.principal import Access, Principal, requires
 from app.auth.roles import TeamAction
-from app.auth.seats import visible_customer
+from app.auth.seats import admin_named_customer
 from app.core.clock import Clock
 from app.core.db import Database, affected_rows
 from app.core.errors import (
@@ -52,15 +52,6 @@ ROTATION_OVERLAP = timedelta(hours=24)
 _MANAGES = requires(Access.USER, team=ACTION)
 
 
-async def _customer(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID | None
-) -> uuid.UUID:
-    """The customer named (billing_admin), or the caller's own team, authorised."""
-    if customer_id is not None:
-        principal.require_admin()
-    return await visible_customer(session, principal, ACTION, customer_id)
-
-
 class WebhookService:
     def __init__(
         self, db: Database, clock: Clock, guard: AddressGuard, *, max_endpoints: int
@@ -81,7 +72,7 @@ class WebhookService:
     ) -> Page[WebhookEndpoint]:
         """The caller's team's endpoints, or any customer's (`customer_id`) for
         billing_admin; oldest first."""
-        visible = await _customer(session, principal, customer_id)
+        visible = await admin_named_customer(session, principal, ACTION, customer_id)
         mine = col(WebhookEndpoint.customer_id) == visible
         total = await session.scalar(select(func.count()).select_from(WebhookEndpoint).where(mine))
         rows = await session.scalars(
@@ -113,10 +104,10 @@ class WebhookService:
         customer_id: uuid.UUID | None = None,
     ) -> IssuedWebhookEndpoint:
         async with self._db.transaction(write=False) as session:
-            await _customer(session, principal, customer_id)
+            await admin_named_customer(session, principal, ACTION, customer_id)
         await self._guard.check_registration(data.url)
         async with self._db.transaction() as session:
-            visible = await _customer(session, principal, customer_id)
+            visible = await admin_named_customer(session, principal, ACTION, customer_id)
             await self._take_slot(session, visible)
             now, secret = self._clock(), new_secret()
             endpoint = WebhookEndpoint(
@@ -238,7 +229,7 @@ class WebhookService:
     ) -> DeliveryView:
         """A new delivery of the same event (the same `webhook-id`) to the same endpoint,
         attempted at once and once only: the original keeps its own record."""
-        visible = await _customer(session, principal, customer_id)
+        visible = await admin_named_customer(session, principal, ACTION, customer_id)
         found = await session.execute(
             select(WebhookDelivery, col(WebhookEvent.type), WebhookEndpoint)
             .join(WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id))
@@ -274,7 +265,7 @@ class WebhookService:
         webhook_endpoint_id: uuid.UUID,
         customer_id: uuid.UUID | None,
     ) -> WebhookEndpoint:
-        visible = await _customer(session, principal, customer_id)
+        visible = await admin_named_customer(session, principal, ACTION, customer_id)
         endpoint = await session.get(WebhookEndpoint, webhook_endpoint_id, populate_existing=True)
         if endpoint is None or endpoint.customer_id != visible:
             raise WebhookEndpointNotFound(param="webhook_endpoint_id")
