@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import Field, StrictInt
-from sqlalchemy import delete
+from sqlalchemy import and_, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -167,13 +167,23 @@ class CatalogService:
     ) -> list[OverrideView]:
         """The customer's overrides, by service and feature, each beside its tier's value."""
         customer = await customer_by_id(session, customer_id)
+        tier = await session.get(Tier, customer.tier_id)
+        assert tier is not None
+        # One statement, the tier's values beside the overrides (none: disabled).
+        tier_value = and_(
+            col(FeatureValue.feature_id) == col(Feature.id), col(FeatureValue.tier_id) == tier.id
+        )
         rows = await session.execute(
-            select(Feature, col(FeatureOverride.value))
+            select(Feature, col(FeatureOverride.value), col(FeatureValue.value))
             .join(FeatureOverride, col(FeatureOverride.feature_id) == col(Feature.id))
+            .outerjoin(FeatureValue, tier_value)
             .where(col(FeatureOverride.customer_id) == customer_id)
             .order_by(col(Feature.service_name), col(Feature.feature_key))
         )
-        return [await _override_view(session, customer, feature, value) for feature, value in rows]
+        return [
+            _view(customer_id, feature, value, tier.name, given or 0)
+            for feature, value, given in rows
+        ]
 
     @requires(Access.ADMIN)
     async def clear_override(
@@ -356,6 +366,12 @@ async def _override_view(
             col(FeatureValue.feature_id) == feature.id, col(FeatureValue.tier_id) == tier.id
         )
     )
+    return _view(customer.id, feature, value, tier.name, tier_value or 0)
+
+
+def _view(
+    customer_id: uuid.UUID, feature: Feature, value: int, tier_name: str, tier_value: int
+) -> OverrideView:
     spec = FeatureSpec(
         feature.service_name,
         feature.feature_key,
@@ -363,4 +379,4 @@ async def _override_view(
         Window(feature.window) if feature.window else None,
         feature.description,
     )
-    return OverrideView(customer.id, spec, value, tier.name, tier_value or 0)
+    return OverrideView(customer_id, spec, value, tier_name, tier_value)
