@@ -4,6 +4,7 @@ is in `app.graphql.customer`, with the customer's other nested fields."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -88,12 +89,28 @@ async def audit_trail(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[AuditRecord]:
+    return await trail_of(info, None, action, actor_user_id, since, until, page, page_size)
+
+
+async def trail_of(
+    info: Info,
+    customer_id: uuid.UUID | None,
+    action: str | None,
+    actor_user_id: strawberry.ID | None,
+    since: datetime | None,
+    until: datetime | None,
+    page: int,
+    page_size: int,
+) -> Page[AuditRecord]:
+    """The caller's customer's trail (`customer_id` None), or the one billing_admin names."""
     audit = info.context.services.audit
     principal = await info.context.principal(audit.trail)
     wanted = audit_filter(action, actor_user_id, since, until)
     request = PageRequest(page, page_size)
     async with info.context.read() as session:
-        rows = await audit.trail(session, principal, wanted=wanted, page=request)
+        rows = await audit.trail(
+            session, principal, wanted=wanted, page=request, customer_id=customer_id
+        )
     return Page.of(rows, AuditRecord.of)
 
 

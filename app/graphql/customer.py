@@ -12,7 +12,9 @@ error (`viewer` says in advance which).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 
@@ -22,7 +24,7 @@ from app.customers.schemas import CustomerDetails, CustomerProfile
 from app.customers.schemas import OwnershipTransfer as OwnershipTransferResult
 from app.graphql import alerts, usage_resolvers
 from app.graphql.alerts import Alert, AlertThresholds, Kind
-from app.graphql.audit import Action, AuditRecord, Since, Until, audit_filter
+from app.graphql.audit import Action, AuditRecord, Since, Until, trail_of
 from app.graphql.catalog import FeatureOverride
 from app.graphql.context import Info
 from app.graphql.domain_types import fields_of
@@ -48,34 +50,49 @@ def _named(root: Customer) -> uuid.UUID | None:
     return _uuid(root) if root.admin_view else None
 
 
+T = TypeVar("T")
+
+
+async def _unless_forbidden(read: Awaitable[T]) -> T | None:
+    """What the caller's role may not read is null rather than an error, as `viewer` says
+    beforehand."""
+    try:
+        return await read
+    except Forbidden:
+        return None
+
+
+async def members_of(
+    info: Info, customer_id: uuid.UUID | None, page: int, page_size: int
+) -> Page[Member]:
+    """The caller's team's members (`customer_id` None), or the team billing_admin names."""
+    members = info.context.services.members
+    principal = await info.context.principal(members.list)
+    request = PageRequest(page, page_size)
+    async with info.context.read() as session:
+        rows = await members.list(session, principal, page=request, customer_id=customer_id)
+    return Page.of(rows, Member.of)
+
+
+async def invitations_of(info: Info, customer_id: uuid.UUID | None) -> list[Invitation]:
+    members = info.context.services.members
+    principal = await info.context.principal(members.invitations)
+    async with info.context.read() as session:
+        rows = await members.invitations(session, principal, customer_id=customer_id)
+    return [Invitation.of(row) for row in rows]
+
+
 async def _members(
     root: strawberry.Parent[Customer],
     info: Info,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[Member] | None:
-    services = info.context.services
-    request = PageRequest(page, page_size)
-    try:
-        principal = await info.context.principal(services.members.list)
-        async with info.context.read() as session:
-            rows = await services.members.list(
-                session, principal, page=request, customer_id=_named(root)
-            )
-    except Forbidden:
-        return None
-    return Page.of(rows, Member.of)
+    return await _unless_forbidden(members_of(info, _named(root), page, page_size))
 
 
 async def _invitations(root: strawberry.Parent[Customer], info: Info) -> list[Invitation] | None:
-    services = info.context.services
-    try:
-        principal = await info.context.principal(services.members.invitations)
-        async with info.context.read() as session:
-            rows = await services.members.invitations(session, principal, customer_id=_named(root))
-    except Forbidden:
-        return None
-    return [Invitation.of(row) for row in rows]
+    return await _unless_forbidden(invitations_of(info, _named(root)))
 
 
 async def _audit_trail(
@@ -88,18 +105,8 @@ async def _audit_trail(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[AuditRecord] | None:
-    audit = info.context.services.audit
-    try:
-        principal = await info.context.principal(audit.trail)
-        wanted = audit_filter(action, actor_user_id, since, until)
-        request = PageRequest(page, page_size)
-        async with info.context.read() as session:
-            rows = await audit.trail(
-                session, principal, wanted=wanted, page=request, customer_id=_named(root)
-            )
-    except Forbidden:
-        return None
-    return Page.of(rows, AuditRecord.of)
+    wanted = (action, actor_user_id, since, until)
+    return await _unless_forbidden(trail_of(info, _named(root), *wanted, page, page_size))
 
 
 async def _webhook_endpoints(
@@ -108,19 +115,13 @@ async def _webhook_endpoints(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[WebhookEndpoint] | None:
-    try:
-        return await endpoints_page(info, _named(root), page, page_size)
-    except Forbidden:
-        return None
+    return await _unless_forbidden(endpoints_page(info, _named(root), page, page_size))
 
 
 async def _alert_thresholds(
     root: strawberry.Parent[Customer], info: Info
 ) -> AlertThresholds | None:
-    try:
-        return await alerts.thresholds_of(info, _named(root))
-    except Forbidden:
-        return None
+    return await _unless_forbidden(alerts.thresholds_of(info, _named(root)))
 
 
 async def _alerts(
@@ -134,12 +135,8 @@ async def _alerts(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page[Alert] | None:
-    try:
-        return await alerts.alerts_of(
-            info, _named(root), kind, service_name, feature_key, since, until, page, page_size
-        )
-    except Forbidden:
-        return None
+    wanted = (kind, service_name, feature_key, since, until)
+    return await _unless_forbidden(alerts.alerts_of(info, _named(root), *wanted, page, page_size))
 
 
 async def _limits(

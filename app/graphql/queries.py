@@ -9,7 +9,7 @@ from app.core.inputs import parse_uuid
 from app.core.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from app.graphql import alerts, audit, billing, events, usage_resolvers, viewer, webhooks
 from app.graphql.context import Info
-from app.graphql.customer import Customer, customer_of
+from app.graphql.customer import Customer, customer_of, invitations_of, members_of
 from app.graphql.enums import CustomerSort, SubscriptionStatus
 from app.graphql.error_codes import ErrorCode, error_code
 from app.graphql.error_codes import error_codes as all_error_codes
@@ -24,18 +24,11 @@ async def customer(info: Info) -> Customer:
 
 
 async def members(info: Info, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Page[Member]:
-    principal = await info.context.principal(info.context.services.members.list)
-    request = PageRequest(page, page_size)
-    async with info.context.read() as session:
-        rows = await info.context.services.members.list(session, principal, page=request)
-    return Page.of(rows, Member.of)
+    return await members_of(info, None, page, page_size)
 
 
 async def invitations(info: Info) -> list[Invitation]:
-    principal = await info.context.principal(info.context.services.members.invitations)
-    async with info.context.read() as session:
-        rows = await info.context.services.members.invitations(session, principal)
-    return [Invitation.of(row) for row in rows]
+    return await invitations_of(info, None)
 
 
 async def api_keys(info: Info) -> list[ApiKey]:
