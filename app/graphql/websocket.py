@@ -29,7 +29,6 @@ to one process) may hold a bounded number of subscriptions (`SubscriptionSlots`)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +44,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from app.auth.credentials import CredentialBackend
 from app.auth.principal import Principal
 from app.core.errors import AppError, AuthenticationRequired, TooManySubscriptions
+from app.core.tasks import cancel
 from app.ops.self_limit import SelfLimit
 
 UNAUTHORIZED = 4401
@@ -174,10 +174,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
                 return
 
     async def shutdown(self) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recheck
+        await cancel(self._recheck)
         await super().shutdown()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from app.core.tasks import cancel
 from app.usage.notifier import (
     RETRY_SECONDS,
     STOP_SECONDS,
@@ -99,12 +100,8 @@ class RedisFanOut:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            done, _ = await asyncio.wait({self._task}, timeout=STOP_SECONDS)
-            if not done:
-                logger.warning("live usage: the Redis subscriber did not stop in time")
-            self._task = None
+        await cancel(self._task, within=STOP_SECONDS)
+        self._task = None
         self._deliver = None
         for client in (self._publisher, self._subscriber):
             with contextlib.suppress(Exception):

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from app.catalog.model import Window
+from app.core.tasks import cancel
 from app.models import UsageAlert as StoredAlert
 
 logger = logging.getLogger(__name__)
@@ -275,10 +276,8 @@ class UsageNotifier:
     async def stop(self) -> None:
         """Sends what is still waiting, then completes every subscription."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=STOP_SECONDS)
-            self._task = None
+        await cancel(self._task, within=STOP_SECONDS)
+        self._task = None
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._flush(), FLUSH_SECONDS * 5)
         await self._fan_out.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -185,6 +187,25 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
     )
 
 
+# An app's stop that takes this long prints every task's stack, naming what it waits on.
+SLOW_STOP_SECONDS = 15
+
+
+def _print_tasks() -> None:
+    print(f"the app has not stopped after {SLOW_STOP_SECONDS} s; its tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        print(task, file=sys.stderr)
+        awaiting: Any = task.get_coro()
+        while awaiting is not None:  # the whole chain of awaits, not only the task's frame
+            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "ag_frame", None)
+            if frame is not None:
+                print(
+                    f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}",
+                    file=sys.stderr,
+                )
+            awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
+
+
 @asynccontextmanager
 async def running_api(
     settings: Settings,
@@ -198,12 +219,21 @@ async def running_api(
     container = Container(settings, clock=clock or utcnow, span_exporter=span_exporter)
     app = create_app(settings, container=container)
     # Generous: a stop writes the ledger and stops the workers, slower on a busy machine.
-    async with LifespanManager(app, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(
-            app=manager.app, client=("203.0.113.7", 40000), root_path=root_path
-        )
-        base_url = "http://testserver" + root_path
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            api = Api(client, container, manager.app)
-            yield api
-            api.assert_no_server_errors()
+    slow_stop: asyncio.TimerHandle | None = None
+    try:
+        async with LifespanManager(app, shutdown_timeout=30) as manager:
+            transport = httpx.ASGITransport(
+                app=manager.app, client=("203.0.113.7", 40000), root_path=root_path
+            )
+            base_url = "http://testserver" + root_path
+            try:
+                async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+                    api = Api(client, container, manager.app)
+                    yield api
+                    api.assert_no_server_errors()
+            finally:
+                loop = asyncio.get_running_loop()
+                slow_stop = loop.call_later(SLOW_STOP_SECONDS, _print_tasks)
+    finally:
+        if slow_stop is not None:
+            slow_stop.cancel()
