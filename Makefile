@@ -74,7 +74,7 @@ wrk:
 lint: $(VENV)/install-dev.stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app
+	$(BIN)/mypy app tests
 
 schema: $(VENV)/install.stamp
 	$(BIN)/billing export-schema

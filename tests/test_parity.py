@@ -100,5 +100,7 @@ def test_every_rest_operation_has_a_row() -> None:
 
 
 def test_every_mutation_has_a_row() -> None:
-    mutations = set(schema._schema.mutation_type.fields)
+    mutation_type = schema._schema.mutation_type
+    assert mutation_type is not None
+    mutations = set(mutation_type.fields)
     assert mutations - {_mutation(operation) for operation in OPERATIONS} == set()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel
 
 from app.alerts.service import AlertService
 from app.audit.service import AuditService
@@ -213,6 +213,6 @@ async def _rows(api: Api) -> dict[str, list[str]]:
     """Every row of every table, to tell that nothing was written."""
     async with api.container.db.transaction(write=False) as session:
         return {
-            table.name: sorted(map(repr, (await session.execute(select(table))).all()))
+            table.name: sorted(map(repr, (await session.execute(table.select())).all()))
             for table in SQLModel.metadata.sorted_tables
         }

@@ -119,7 +119,7 @@ class TestWhoMay:
     async def test_only_billing_admin_uses_the_admin_paths(self, api: Api) -> None:
         team = await api.team("admin")
         path = admin_path(team.customer_id)
-        body = {"thresholds": []}
+        body: dict[str, list[Any]] = {"thresholds": []}
         for caller in (team.owner, team.members[0]):
             assert_error(await api.call("GET", path, caller), 403, "ADMIN_ROLE_REQUIRED")
             assert_error(await api.call("PUT", path, caller, json=body), 403, "ADMIN_ROLE_REQUIRED")
@@ -132,7 +132,7 @@ class TestWhoMay:
         assert assert_error(malformed, 400, "INVALID_INPUT")["param"] == "customerID"
 
 
-INVALID = [
+INVALID: list[tuple[list[dict[str, Any]], str]] = [
     ([{"percents": [0]}], "thresholds.0.percents.0"),
     ([{"percents": [101]}], "thresholds.0.percents.0"),
     ([{"percents": ["80"]}], "thresholds.0.percents.0"),

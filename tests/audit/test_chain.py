@@ -84,7 +84,7 @@ class TestConcurrentWrites:
             for m in team.members
         ]
         results = await asyncio.gather(*adds, *changes)
-        assert all(response.status_code == 200 for response in results[len(adds) :])
+        assert all(response and response.status_code == 200 for response in results[len(adds) :])
 
         records = await chain_of(database_url, team.customer_id)
         assert [r.seq for r in records] == list(range(1, len(records) + 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,7 +30,9 @@ OLD_AUDIT_EVENT = sa.table(
 START = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
-def _row(customer: uuid.UUID | None, minutes: int, action: str, **details: object) -> dict:
+def _row(
+    customer: uuid.UUID | None, minutes: int, action: str, **details: object
+) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "occurred_at": START + timedelta(minutes=minutes),

@@ -38,7 +38,7 @@ query($action: String) {{
 TEAM_ACTIONS = ["customer.created", "customer.tier_changed", "member.added", "member.added"]
 
 
-async def trail(api: Api, caller: Caller, path: str = "/customer/audit", **params: Any) -> Any:
+async def trail(api: Api, caller: Caller, path: str = "/customer/audit", /, **params: Any) -> Any:
     response = await api.call("GET", path, caller, params=params)
     assert response.status_code == 200, response.text
     return response.json()

@@ -35,7 +35,7 @@ def test_documents_within_the_limit(raw: bytes | str, value: Any) -> None:
 
 
 def test_the_deepest_document_allowed_is_max_depth_levels() -> None:
-    wide = [[] for _ in range(MAX_DEPTH * 2)]  # many brackets, little depth
+    wide: list[list[int]] = [[] for _ in range(MAX_DEPTH * 2)]  # many brackets, little depth
     assert read_json(str(wide)) == wide
     assert read_json(nested(MAX_DEPTH - 1, "{}")) is not None
     with pytest.raises(MalformedJson, match="deeper than"):

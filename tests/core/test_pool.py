@@ -28,7 +28,7 @@ async def test_a_transaction_waits_for_a_connection_as_long_as_configured(
     )
     db = Container(settings).db
     try:
-        assert db.engine.pool._recycle == 600  # type: ignore[attr-defined]
+        assert db.engine.pool._recycle == 600
         async with db.transaction(write=False), db.transaction(write=False):
             started = time.monotonic()
             with pytest.raises(DatabaseUnavailable):

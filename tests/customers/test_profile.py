@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.core.db import Database
 from app.models import AuditEvent, StripeTask
@@ -25,7 +26,7 @@ async def audit_changes(api: Api, customer_id: str) -> list[dict[str, Any]]:
     db: Database = api.container.db
     async with db.transaction(write=False) as session:
         events = await session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "customer.updated")
+            select(AuditEvent).where(col(AuditEvent.action) == "customer.updated")
         )
         return [e.details["changes"] for e in events if str(e.customer_id) == customer_id]
 
@@ -33,7 +34,7 @@ async def audit_changes(api: Api, customer_id: str) -> list[dict[str, Any]]:
 async def update_tasks(api: Api) -> int:
     db: Database = api.container.db
     async with db.transaction(write=False) as session:
-        kind = StripeTask.kind == "update_customer"
+        kind = col(StripeTask.kind) == "update_customer"
         tasks = await session.scalars(select(StripeTask).where(kind))
         return len(list(tasks))
 

@@ -25,7 +25,7 @@ from tests.support.browser import console_messages, headless_chromium, requested
 from tests.support.servers import SERVER_HOST, run_servers
 
 if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -294,7 +294,8 @@ class TestInABrowser:
         wait.until(lambda driver: '"currentUsage": 3' in editor_text(driver, ".result-window"))
 
         events = [
-            json.loads(entry["message"])["message"] for entry in browser.get_log("performance")
+            json.loads(entry["message"])["message"]
+            for entry in browser.get_log("performance")  # type: ignore[no-untyped-call]
         ]
         sockets = [e["params"]["url"] for e in events if e["method"] == "Network.webSocketCreated"]
         assert sockets == ["ws" + server.removeprefix("http") + "/graphql"], sockets

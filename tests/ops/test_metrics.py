@@ -266,6 +266,6 @@ def decided_per_worker(directory: Path) -> list[float]:
     """Each worker's count of decisions, from its own file."""
     counts = []
     for path in directory.glob("counter_*.db"):
-        values = MmapedDict.read_all_values_from_file(str(path))
+        values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
         counts.append(sum(entry[1] for entry in values if '"billing_limit_decisions"' in entry[0]))
     return counts

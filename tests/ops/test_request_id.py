@@ -39,7 +39,7 @@ async def test_a_well_formed_id_is_kept(api: Api, sent: str) -> None:
 @pytest.mark.parametrize("sent", ["has space", "x" * 129, 'quote"d', "semi;colon", "é"])
 async def test_anything_else_is_replaced(api: Api, sent: str) -> None:
     response = await api.client.get(
-        BASE + "/limits/ip", headers={"X-Request-Id": sent.encode("utf-8")}
+        BASE + "/limits/ip", headers=[(b"X-Request-Id", sent.encode("utf-8"))]
     )
     assert GENERATED.fullmatch(response.headers["x-request-id"])
 

@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -137,7 +138,7 @@ async def a_host_stops_gracefully(
     slow = {n: SlowRequest(proxy.url, request(n)) for n in range(100, 106)}
     for started, under_way in enumerate(slow.values(), 1):
         await under_way.begin()
-        await until(lambda started=started: sum(proxy.in_flight.values()) == started)
+        await until(partial(in_flight_is, proxy, started))
     assert proxy.in_flight == {stopping.url: 3, staying.url: 3}
     await asyncio.sleep(0.3)  # the hosts have read the heads: the requests are theirs
 
@@ -170,6 +171,10 @@ def decided_by(host: Server, replies: dict[int, Reply]) -> set[int]:
         for n, reply in replies.items()
         if reply.status_code == 200 and reply.headers["x-upstream"] == host.url
     }
+
+
+def in_flight_is(proxy: ReverseProxy, count: int) -> bool:
+    return sum(proxy.in_flight.values()) == count
 
 
 async def until(condition: Callable[[], bool], within: float = 5.0) -> None:

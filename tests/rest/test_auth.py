@@ -169,13 +169,11 @@ class TestCredentialCombinations:
 def rsa_and_ec_keys() -> tuple[Any, Any, dict[str, Any]]:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    keys = []
-    for kid, private, algorithm in (
-        ("rsa-1", rsa_key, jwt.algorithms.RSAAlgorithm),
-        ("ec-1", ec_key, jwt.algorithms.ECAlgorithm),
-    ):
-        public = json.loads(algorithm.to_jwk(private.public_key()))  # type: ignore[attr-defined]
-        keys.append({**public, "kid": kid, "use": "sig"})
+    public_keys = [
+        ("rsa-1", jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key())),
+        ("ec-1", jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key())),
+    ]
+    keys = [{**json.loads(jwk), "kid": kid, "use": "sig"} for kid, jwk in public_keys]
     return rsa_key, ec_key, {"keys": keys}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.core.db import Database
 from app.models import AuditEvent
@@ -126,7 +127,7 @@ class TestDelete:
         async with db.transaction(write=False) as session:
             events = list(
                 await session.scalars(
-                    select(AuditEvent).where(AuditEvent.action == "customer.deleted")
+                    select(AuditEvent).where(col(AuditEvent.action) == "customer.deleted")
                 )
             )
         await db.dispose()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -80,7 +80,7 @@ def headless_chromium(*, only_host: str) -> Iterator[WebDriver]:
 
 def console_messages(driver: WebDriver) -> list[dict[str, Any]]:
     """The console's messages since the last call: `level` and `message`."""
-    messages: list[dict[str, Any]] = driver.get_log("browser")
+    messages: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
     return messages
 
 
@@ -89,7 +89,8 @@ def requested_urls(driver: WebDriver, origin: str) -> list[str]:
     network events: requests that failed or were blocked included, which the page's own
     resource timing entries leave out. (The browser's own pages are not counted.)"""
     urls = []
-    for entry in driver.get_log("performance"):
+    entries = driver.get_log("performance")  # type: ignore[no-untyped-call]
+    for entry in entries:
         event = json.loads(entry["message"])["message"]
         if event["method"] != "Network.requestWillBeSent":
             continue

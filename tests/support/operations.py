@@ -201,6 +201,7 @@ def with_webhook(call: Call) -> Call:
 
 async def _webhook(world: World) -> tuple[str, str]:
     from sqlalchemy import select, update
+    from sqlmodel import col
 
     from app.events.outgoing import emit
     from app.events.types import EventType
@@ -223,11 +224,11 @@ async def _webhook(world: World) -> tuple[str, str]:
             at=container.clock(),
         )
         # Delivered already, so that no attempt of it races the operations' reads.
-        mine = WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id)  # type: ignore[arg-type]
+        mine = col(WebhookDelivery.endpoint_id) == uuid.UUID(endpoint_id)
         await session.execute(
             update(WebhookDelivery).where(mine).values(status="succeeded", next_attempt_at=None)
         )
-        delivery_id = await session.scalar(select(WebhookDelivery.id).where(mine))
+        delivery_id = await session.scalar(select(col(WebhookDelivery.id)).where(mine))
     return endpoint_id, str(delivery_id)
 
 

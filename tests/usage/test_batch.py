@@ -49,9 +49,7 @@ async def meter(api: Api, clock: MovableClock) -> Meter:
     return await metered_customer(api, "free")
 
 
-async def batch(
-    meter: Meter, requests: list[dict[str, Any]], caller: Caller | None = None
-) -> httpx.Response:
+async def batch(meter: Meter, requests: list[Any], caller: Caller | None = None) -> httpx.Response:
     return await meter.api.call(
         "POST", "/limits/consume/batch", caller or meter.service, json={"requests": requests}
     )

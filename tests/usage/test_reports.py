@@ -68,11 +68,8 @@ async def get(api: Api, path: str, caller: Caller = ANONYMOUS, status: int = 200
 
 def feature_of(report: dict[str, Any], feature: tuple[str, str]) -> dict[str, Any]:
     service_name, feature_key = feature
-    (found,) = [
-        row
-        for row in report["services"][service_name]["features"]
-        if row["featureKey"] == feature_key
-    ]
+    features: list[dict[str, Any]] = report["services"][service_name]["features"]
+    (found,) = [row for row in features if row["featureKey"] == feature_key]
     return found
 
 

@@ -38,7 +38,7 @@ async def data(api: Api, query: str, caller: Caller = ANONYMOUS, **variables: An
     return value
 
 
-async def error(api: Api, query: str, caller: Caller = ANONYMOUS, **variables: Any) -> Any:
+async def error(api: Api, query: str, caller: Caller = ANONYMOUS, /, **variables: Any) -> Any:
     body = await api.graphql(query, caller, **variables)
     assert len(body.get("errors", [])) == 1, body
     return body["errors"][0]["extensions"]
