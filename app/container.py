@@ -139,6 +139,7 @@ class Container:
             sender,
             stop_grace_seconds=grace,
             retention=timedelta(days=settings.webhook_log_retention_days),
+            retry_schedule=[timedelta(seconds=wait) for wait in settings.webhook_retry_seconds],
         )
         api_keys = ApiKeyService(clock)
         reports = ReportService(clock, self.catalog, self.subjects, self.counters)

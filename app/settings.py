@@ -19,6 +19,10 @@ _ORIGIN = re.compile(r"https?://[^/\s?#*]+")
 # What one request may hold at once: its transaction's connection, and one more for a
 # cache it loads meanwhile.
 MIN_POOL_CONNECTIONS = 2
+# A failed webhook delivery is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h:
+# a little over 27 hours in all.
+DEFAULT_WEBHOOK_RETRY_SECONDS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+MIN_WEBHOOK_RETRY_SPAN_SECONDS = 86400
 
 
 class Settings(BaseSettings):
@@ -78,6 +82,11 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_max_endpoints: int = Field(default=20, ge=1, le=1000)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The waits before each retry of a failed delivery. They must span a day at least, so
+    # that a receiver down for a day loses nothing.
+    webhook_retry_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_RETRY_SECONDS)
+    )
     # Events, their deliveries and the delivery log are kept this long, then deleted.
     webhook_log_retention_days: int = Field(default=30, ge=1, le=3650)
     graphql_max_depth: int = 10
@@ -138,7 +147,13 @@ class Settings(BaseSettings):
             parse(value)  # `limits` notation, e.g. "1200/minute"; raises ValueError
         return value
 
-    @field_validator("trusted_proxies", "cors_origins", "webhook_allowed_hosts", mode="before")
+    @field_validator(
+        "trusted_proxies",
+        "cors_origins",
+        "webhook_allowed_hosts",
+        "webhook_retry_seconds",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -167,6 +182,23 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("webhook_retry_seconds")
+    @classmethod
+    def _check_retries(cls, value: list[float]) -> list[float]:
+        name = "BILLING_WEBHOOK_RETRY_SECONDS"
+        if not value or len(value) > 20 or any(not 0 < wait <= 86400 for wait in value):
+            raise ValueError(f"{name}: 1 to 20 waits, each over 0 and at most 86400 seconds")
+        if value != sorted(value):
+            raise ValueError(f"{name}: each wait at least as long as the one before")
+        if sum(value) < MIN_WEBHOOK_RETRY_SPAN_SECONDS:
+            default = ",".join(f"{wait:g}" for wait in DEFAULT_WEBHOOK_RETRY_SECONDS)
+            raise ValueError(
+                f"{name}: the retries span {sum(value) / 3600:.1f} h; they must span 24 h at "
+                f"least, or a receiver down for a day would lose its events. Lengthen the "
+                f"last waits (the default is {default})."
+            )
         return value
 
     @field_validator("webhook_allowed_hosts")

@@ -1,11 +1,12 @@
 """Sends the webhook deliveries that are due, in every serving process.
 
 At least once: a delivery is committed with the change it reports (`app.events.outgoing`)
-and stays pending until an endpoint answers 2xx, or its retries run out (`SCHEDULE`, a
-little over 27 hours). Each process claims a batch of due deliveries in one transaction:
-on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, so that concurrent claimers pass over
-each other's rows, and for all databases by moving `next_attempt_at` past a lease and
-writing a claim token. The outcome is recorded only while that token is still the
+and stays pending until an endpoint answers 2xx, or its retries run out (the schedule of
+`BILLING_WEBHOOK_RETRY_SECONDS`, a little over 27 hours by default, a day at least).
+Each process claims a batch of due deliveries in one transaction: on PostgreSQL
+`SELECT ... FOR UPDATE SKIP LOCKED`, so that concurrent claimers pass over each other's
+rows, and for all databases by moving `next_attempt_at` past a lease and writing a claim
+token. The outcome is recorded only while that token is still the
 worker's: a worker that stalled past its lease finds the delivery taken over and leaves
 it alone. A stopped or crashed worker's claims simply expire and are claimed again.
 
@@ -20,6 +21,7 @@ import contextlib
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,21 +41,14 @@ from app.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from app.settings import DEFAULT_WEBHOOK_RETRY_SECONDS
 from app.webhooks.sender import Outcome, Sender
 
 logger = logging.getLogger(__name__)
-# The wait before each retry, with up to `JITTER` more at random so that the retries of
-# many deliveries failed together spread out.
-SCHEDULE = (
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=10),
-)
+# Each wait before a retry is up to this much longer at random, so that the retries of many
+# deliveries failed together spread out.
 JITTER = 0.1
+DEFAULT_SCHEDULE = tuple(timedelta(seconds=wait) for wait in DEFAULT_WEBHOOK_RETRY_SECONDS)
 # A claim is the worker's for this long: past an attempt's timeout, with room to record it.
 LEASE = timedelta(seconds=60)
 BATCH = 20
@@ -63,11 +58,11 @@ POLL_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
 
 
-def retry_delay(attempts: int) -> timedelta | None:
+def retry_delay(attempts: int, schedule: Sequence[timedelta]) -> timedelta | None:
     """The wait after the `attempts`-th failed attempt; None once the schedule is over."""
-    if attempts > len(SCHEDULE):
+    if attempts > len(schedule):
         return None
-    return SCHEDULE[attempts - 1] * (1 + random.uniform(0, JITTER))
+    return schedule[attempts - 1] * (1 + random.uniform(0, JITTER))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +82,7 @@ class WebhookWorker:
         *,
         stop_grace_seconds: float = 15.0,
         retention: timedelta = timedelta(days=30),
+        retry_schedule: Sequence[timedelta] = DEFAULT_SCHEDULE,
         wall_clock: Clock = utcnow,
     ) -> None:
         self._db = db
@@ -95,6 +91,7 @@ class WebhookWorker:
         self._sender = sender
         self._grace = stop_grace_seconds
         self._retention = retention
+        self._retry_schedule = retry_schedule
         self._pruned_at: datetime | None = None
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()
@@ -233,7 +230,7 @@ class WebhookWorker:
 
     async def _record(self, claim: Claim, outcome: Outcome, at: datetime) -> None:
         attempts = claim.delivery.attempts + 1
-        delay = None if claim.delivery.manual else retry_delay(attempts)
+        delay = None if claim.delivery.manual else retry_delay(attempts, self._retry_schedule)
         if outcome.succeeded:
             status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
         elif delay is None:

@@ -90,7 +90,11 @@ async def delivery_log(api: Api, owner: Caller, endpoint_id: str) -> list[dict[s
 async def cluster(
     database_url: str, redis_url: str, tmp_path: Path, receiver: Receiver
 ) -> AsyncIterator[Cluster]:
-    extra = {"BILLING_WEBHOOK_ALLOWED_HOSTS": receiver.host}
+    extra = {
+        "BILLING_WEBHOOK_ALLOWED_HOSTS": receiver.host,
+        # Real time here: three retries a second apart, then the day the schedule must span.
+        "BILLING_WEBHOOK_RETRY_SECONDS": "1,1,1,86400",
+    }
     async with running_cluster(database_url, tmp_path, redis_url, extra) as cluster:
         yield cluster
 
@@ -101,7 +105,7 @@ async def test_two_processes_on_redis_deliver_each_crossing_once(
     cluster: Cluster, receiver: Receiver
 ) -> None:
     """Consumes crossing together on both processes; both processes' delivery workers
-    running. Real time here: one failure, retried after its first back-off (5 s)."""
+    running, and the receiver failing three times."""
     customer_id, owner = await cluster.new_customer("pro")
     limit = f"/admin/customer/{customer_id}/limits/{SERVICE}/{FEATURE}"
     changed = await cluster.call(0, "PUT", limit, cluster.users.admin(), json={"value": 10})
@@ -115,7 +119,7 @@ async def test_two_processes_on_redis_deliver_each_crossing_once(
     assert created.status_code == 201, created.text
     endpoint = created.json()
     await asyncio.sleep(1.5)  # both processes see the new limit (caches dropped within 1 s)
-    receiver.fail_next(1)
+    receiver.fail_next(3)
 
     service = cluster.users.service()
     consume = {"serviceName": SERVICE, "featureKey": FEATURE, "customerId": customer_id}
@@ -124,13 +128,14 @@ async def test_two_processes_on_redis_deliver_each_crossing_once(
     )
     assert Counter(reply.status_code for reply in replies) == {200: 10, 429: 20}
 
-    received = await asyncio.to_thread(receiver.wait_for, 3, 20.0)
-    await asyncio.sleep(1.0)  # nothing more arrives
+    received = await asyncio.to_thread(receiver.wait_for, 5, 20.0)
+    await asyncio.sleep(2.5)  # past a poll of each worker: nothing more arrives
     events = by_event(receiver.requests, endpoint["secret"])
     assert crossed(events) == [(USAGE_EVENT, 80, 8), (USAGE_EVENT, 100, 10)]
-    assert tries(events) == [1, 2]  # the one that failed was retried
-    assert len(received) == len(receiver.requests) == 3
+    assert sum(tries(events)) == len(received) == len(receiver.requests) == 5
+    for copies in events.values():  # the same event on every try
+        assert all(copy == copies[0] for copy in copies)
     log = (
         await cluster.call(0, "GET", f"/customer/webhooks/{endpoint['id']}/deliveries", owner)
     ).json()["attempts"]
-    assert Counter(attempt["status"] for attempt in log) == {"failed": 1, "succeeded": 2}
+    assert Counter(attempt["status"] for attempt in log) == {"failed": 3, "succeeded": 2}
