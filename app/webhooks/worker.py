@@ -6,9 +6,9 @@ and stays pending until an endpoint answers 2xx, or its retries run out (the sch
 Each process claims a batch of due deliveries in one transaction: on PostgreSQL
 `SELECT ... FOR UPDATE SKIP LOCKED`, so that concurrent claimers pass over each other's
 rows, and for all databases by moving `next_attempt_at` past a lease and writing a claim
-token. The outcome is recorded only while that token is still the
-worker's: a worker that stalled past its lease finds the delivery taken over and leaves
-it alone. A stopped or crashed worker's claims simply expire and are claimed again.
+token. The outcome is recorded only while that token is still the worker's: a worker that
+stalled past its lease finds the delivery taken over and leaves it alone. A stopped or
+crashed worker's claims simply expire and are claimed again.
 
 Every attempt of a delivery sends the same body and `webhook-id`; `webhook-timestamp` is
 the real time of the attempt, which receivers check against their own clocks.
