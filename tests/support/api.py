@@ -218,9 +218,9 @@ async def running_api(
     `span_exporter`: where the spans go, when the settings turn traces on."""
     container = Container(settings, clock=clock or utcnow, span_exporter=span_exporter)
     app = create_app(settings, container=container)
-    # Generous: a stop writes the ledger and stops the workers, slower on a busy machine.
     slow_stop: asyncio.TimerHandle | None = None
     try:
+        # Generous: a stop writes the ledger and stops the workers, slower on a busy machine.
         async with LifespanManager(app, shutdown_timeout=30) as manager:
             transport = httpx.ASGITransport(
                 app=manager.app, client=("203.0.113.7", 40000), root_path=root_path
