@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,28 @@ def receiver() -> Iterator[Receiver]:
         yield receiver
 
 
-@pytest.fixture
-async def hooks(
-    database_url: str, tmp_path: Path, clock: MovableClock, receiver: Receiver
+@asynccontextmanager
+async def running_hooks(
+    database_url: str, tmp_path: Path, clock: MovableClock, receiver: Receiver, **overrides: Any
 ) -> AsyncIterator[Api]:
+    """The app allowed to reach `receiver` and `HOOKS_HOST`, with `overrides` of its settings."""
     settings = settings_for(
         database_url,
         tmp_path,
         webhook_allowed_hosts=[receiver.host, HOOKS_HOST],
         webhook_max_endpoints=3,
         webhook_timeout_seconds=2.0,
+        **overrides,
     )
     async with running_api(settings, clock) as api:
+        yield api
+
+
+@pytest.fixture
+async def hooks(
+    database_url: str, tmp_path: Path, clock: MovableClock, receiver: Receiver
+) -> AsyncIterator[Api]:
+    async with running_hooks(database_url, tmp_path, clock, receiver) as api:
         yield api
 
 

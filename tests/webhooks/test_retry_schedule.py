@@ -9,10 +9,10 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from tests.support.api import Api, running_api, settings_for
+from tests.support.api import Api, settings_for
 from tests.support.clock import MovableClock
 from tests.support.webhook_receiver import Receiver
-from tests.webhooks.conftest import create_endpoint, run_worker
+from tests.webhooks.conftest import create_endpoint, run_worker, running_hooks
 
 
 @pytest.fixture
@@ -20,13 +20,10 @@ async def hourly(
     database_url: str, tmp_path: Path, clock: MovableClock, receiver: Receiver
 ) -> AsyncIterator[Api]:
     """Retried after one hour, then after one day, then given up."""
-    settings = settings_for(
-        database_url,
-        tmp_path,
-        webhook_allowed_hosts=[receiver.host],
-        webhook_retry_seconds="3600,86400",
-    )
-    async with running_api(settings, clock) as api:
+    schedule = "3600,86400"
+    async with running_hooks(
+        database_url, tmp_path, clock, receiver, webhook_retry_seconds=schedule
+    ) as api:
         yield api
 
 
